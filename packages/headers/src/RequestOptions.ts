@@ -1,0 +1,439 @@
+/**
+ * The algebra of fal's request controls: a plain immutable value with one optional field per
+ * platform header or query parameter, built by total constructors, combined right-biased (the
+ * later value of a field wins; `empty` is the identity), and validated only at the wire
+ * boundary by {@link toWire}, so a bad value becomes a typed `InvalidRequestOptions` before any
+ * byte is sent.
+ *
+ * @example
+ * ```ts
+ * import { RequestOptions } from "@effect-fal/headers"
+ * import { pipe } from "effect"
+ *
+ * const base = RequestOptions.make({ storeIO: false, objectLifecycle: "1 hour" })
+ * const options = pipe(base, RequestOptions.combine(RequestOptions.startTimeout("30 seconds")))
+ * const wire = RequestOptions.toWire(options)
+ * // Right({ headers: { "X-Fal-Request-Timeout": "30", ... }, query: {} })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Eq from "effect/Equivalence"
+import { dual } from "effect/Function"
+import * as Schema from "effect/Schema"
+import * as DisableFallback from "./DisableFallback.js"
+import type * as HeaderCodec from "./HeaderCodec.js"
+import * as IdempotencyKey from "./IdempotencyKey.js"
+import * as InternalDuration from "./internal/duration.js"
+import { type HeaderInput, lowerCase } from "./internal/lookup.js"
+import { InvalidRequestOptions, Issue } from "./InvalidRequestOptions.js"
+import * as MaxQueueLength from "./MaxQueueLength.js"
+import * as NoRetry from "./NoRetry.js"
+import * as ObjectLifecycle from "./ObjectLifecycle.js"
+import * as QueuePriority from "./QueuePriority.js"
+import * as RunnerHint from "./RunnerHint.js"
+import * as StartTimeout from "./StartTimeout.js"
+import * as StoreIO from "./StoreIO.js"
+import * as Webhook from "./Webhook.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidRequestOptions
+}
+
+/**
+ * Request controls. Every field is optional; absent means the platform default.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestOptions {
+  /** `X-Fal-Request-Timeout`: deadline for the request to start (> 0.1 s). Default: none. */
+  readonly startTimeout?: Duration.DurationInput
+  /** `X-Fal-Runner-Hint`: route to this runner when it is free. Default: automatic. */
+  readonly runnerHint?: string
+  /** `X-Fal-Queue-Priority`: `"low"` waits behind every `"normal"`. Default: `"normal"`. */
+  readonly priority?: QueuePriority.QueuePriority
+  /** `X-Fal-Object-Lifecycle-Preference`: keep output files this long (whole seconds), or `"never"` expire. */
+  readonly objectLifecycle?: Duration.DurationInput | "never"
+  /** `X-Fal-Store-IO`: `false` keeps the JSON payloads from being stored. Default: stored 30 days. */
+  readonly storeIO?: boolean
+  /** `X-Fal-No-Retry`: `true` turns off the queue's server-side retries. */
+  readonly noRetry?: boolean
+  /** `x-app-fal-disable-fallback`: `true` turns off fallback to equivalent endpoints. */
+  readonly disableFallback?: boolean
+  /** `fal_max_queue_length`: answer 429 instead of queueing behind more than this many requests. */
+  readonly maxQueueLength?: number
+  /** `fal_webhook`: POST the result here when a queued request completes. */
+  readonly webhookUrl?: string
+  /** `Idempotency-Key`: makes a mutation safe to retry. */
+  readonly idempotencyKey?: string
+}
+
+/**
+ * Request options on the wire: headers (spelled as fal documents them) and query parameters.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Wire {
+  readonly headers: Readonly<Record<string, string>>
+  readonly query: Readonly<Record<string, string>>
+}
+
+/**
+ * Incoming wire values, as a server sees them: header names in any case.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WireInput {
+  readonly headers: HeaderInput
+  readonly query?: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+}
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/**
+ * No options: every platform default. The identity of {@link combine}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const empty: RequestOptions = {}
+
+type Field = keyof RequestOptions
+
+const fieldOrder: ReadonlyArray<Field> = [
+  "startTimeout",
+  "runnerHint",
+  "priority",
+  "objectLifecycle",
+  "storeIO",
+  "noRetry",
+  "disableFallback",
+  "maxQueueLength",
+  "webhookUrl",
+  "idempotencyKey"
+]
+
+/**
+ * Options from a record; fields that are `undefined` are left out.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (fields: { readonly [K in Field]?: RequestOptions[K] | undefined }): RequestOptions => {
+  const out: { -readonly [K in Field]?: RequestOptions[K] } = {}
+  for (const key of fieldOrder) {
+    const value = fields[key]
+    if (value !== undefined) (out as Record<Field, unknown>)[key] = value
+  }
+  return out
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startTimeout = (startTimeout: Duration.DurationInput): RequestOptions => ({ startTimeout })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const runnerHint = (runnerHint: string): RequestOptions => ({ runnerHint })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const priority = (priority: QueuePriority.QueuePriority): RequestOptions => ({ priority })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const objectLifecycle = (objectLifecycle: Duration.DurationInput | "never"): RequestOptions => ({
+  objectLifecycle
+})
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const storeIO = (storeIO: boolean): RequestOptions => ({ storeIO })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const noRetry = (noRetry = true): RequestOptions => ({ noRetry })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const disableFallback = (disableFallback = true): RequestOptions => ({ disableFallback })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const maxQueueLength = (maxQueueLength: number): RequestOptions => ({ maxQueueLength })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const webhookUrl = (webhookUrl: string): RequestOptions => ({ webhookUrl })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const idempotencyKey = (idempotencyKey: string): RequestOptions => ({ idempotencyKey })
+
+// -----------------------------------------------------------------------------
+// combinators
+// -----------------------------------------------------------------------------
+
+/**
+ * Right-biased merge: each field of `that` replaces the same field of `self`. Associative,
+ * with {@link empty} as identity.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const combine: {
+  (that: RequestOptions): (self: RequestOptions) => RequestOptions
+  (self: RequestOptions, that: RequestOptions): RequestOptions
+} = dual(2, (self: RequestOptions, that: RequestOptions): RequestOptions => {
+  if (self === empty) return that
+  if (that === empty) return self
+  return make({ ...self, ...that })
+})
+
+/**
+ * Combines left to right; the later value of a field wins.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const combineAll = (collection: Iterable<RequestOptions>): RequestOptions => {
+  let out = empty
+  for (const options of collection) out = combine(out, options)
+  return out
+}
+
+// -----------------------------------------------------------------------------
+// wire
+// -----------------------------------------------------------------------------
+
+/**
+ * How to spell things on the wire.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WireConfig {
+  /**
+   * The start-timeout header to send. Default `X-Fal-Request-Timeout`, as fal's official
+   * clients send; `X-Fal-Request-Start-Timeout` is fal's newer name.
+   */
+  readonly startTimeoutHeader?: StartTimeout.HeaderName
+}
+
+type Mutable = { -readonly [K in Field]?: RequestOptions[K] }
+
+/** One field's trip to and from the wire, its value types closed over. */
+interface FieldWire {
+  readonly key: Field
+  readonly name: string
+  readonly lowerName: string
+  readonly location: "header" | "query"
+  /** `undefined` when absent; the wire string; or the issue that rejects it. */
+  readonly write: (options: RequestOptions) => string | Issue | undefined
+  /** Reads a wire string into `out`, or returns the issue that rejects it. */
+  readonly read: (wire: string, out: Mutable) => Issue | undefined
+}
+
+const issue = (
+  codec: { readonly name: string; readonly location: "header" | "query" },
+  value: string,
+  reason: string
+) => new Issue({ name: codec.name, location: codec.location, value, reason })
+
+const field = <K extends Field, A extends RequestOptions[K]>(
+  key: K,
+  codec: HeaderCodec.HeaderCodec<A>,
+  prepare: (value: Exclude<RequestOptions[K], undefined>) => Either.Either<A, string>
+): FieldWire => ({
+  key,
+  name: codec.name,
+  lowerName: codec.name.toLowerCase(),
+  location: codec.location,
+  write: (options) => {
+    const value = options[key] as Exclude<RequestOptions[K], undefined> | undefined
+    if (value === undefined) return undefined
+    const prepared = prepare(value)
+    if (Either.isLeft(prepared)) return issue(codec, prepared.left, `must be ${codec.expected}`)
+    const reason = codec.validate(prepared.right)
+    return reason === undefined ? codec.print(prepared.right) : issue(codec, codec.show(prepared.right), reason)
+  },
+  read: (wire, out) => {
+    const value = codec.read(wire)
+    if (Either.isLeft(value)) return issue(codec, JSON.stringify(wire), value.left)
+    out[key] = value.right
+    return undefined
+  }
+})
+
+const as = <A>(value: A): Either.Either<A, string> => Either.right(value)
+
+const duration = (input: Duration.DurationInput): Either.Either<Duration.Duration, string> =>
+  Either.mapLeft(InternalDuration.fromInput(input), () => InternalDuration.show(input))
+
+const fields: ReadonlyArray<FieldWire> = [
+  field("startTimeout", StartTimeout.codec, duration),
+  field("runnerHint", RunnerHint.codec, as),
+  field("priority", QueuePriority.codec, as),
+  field("objectLifecycle", ObjectLifecycle.codec, (value) => value === "never" ? as(value) : duration(value)),
+  field("storeIO", StoreIO.codec, as),
+  field("noRetry", NoRetry.codec, as),
+  field("disableFallback", DisableFallback.codec, as),
+  field("maxQueueLength", MaxQueueLength.codec, as),
+  field("webhookUrl", Webhook.codec, as),
+  field("idempotencyKey", IdempotencyKey.codec, as)
+]
+
+const startTimeoutField = fields[0]
+const modernStartTimeout = StartTimeout.startTimeoutName.toLowerCase()
+const headerFields = new Map(fields.filter((f) => f.location === "header").map((f) => [f.lowerName, f]))
+const queryFields = fields.filter((f) => f.location === "query")
+
+/**
+ * Validates and encodes options for the wire. Fails with `InvalidRequestOptions` listing every
+ * rejected value (header name, value, reason); nothing is partially encoded.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const toWire = (
+  options: RequestOptions,
+  config?: WireConfig
+): Either.Either<Wire, InvalidRequestOptions> => {
+  const headers: Record<string, string> = {}
+  const query: Record<string, string> = {}
+  let issues: Array<Issue> | undefined
+  for (const f of fields) {
+    const written = f.write(options)
+    if (written === undefined) continue
+    if (typeof written !== "string") {
+      ;(issues ??= []).push(written)
+    } else if (f.location === "query") {
+      query[f.name] = written
+    } else {
+      headers[f === startTimeoutField ? config?.startTimeoutHeader ?? f.name : f.name] = written
+    }
+  }
+  return issues === undefined
+    ? Either.right({ headers, query })
+    : Either.left(new InvalidRequestOptions({ issues: issues as [Issue, ...Array<Issue>] }))
+}
+
+/**
+ * Reads options back from incoming headers (any casing) and query parameters; headers and
+ * parameters that are not request controls are ignored. `X-Fal-Request-Start-Timeout` wins
+ * over `X-Fal-Request-Timeout` when both are present. Fails with `InvalidRequestOptions`
+ * listing every malformed value.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const fromWire = (wire: WireInput): Either.Either<RequestOptions, InvalidRequestOptions> => {
+  const out: Mutable = {}
+  let issues: Array<Issue> | undefined
+  const headers = lowerCase(wire.headers)
+  for (const [name, value] of headers) {
+    const f = headerFields.get(name)
+    if (f === undefined) continue
+    if (f === startTimeoutField && headers.has(modernStartTimeout)) continue
+    const problem = f.read(value, out)
+    if (problem !== undefined) (issues ??= []).push(problem)
+  }
+  const modern = headers.get(modernStartTimeout)
+  if (modern !== undefined) {
+    const problem = startTimeoutField.read(modern, out)
+    if (problem !== undefined) {
+      ;(issues ??= []).push(new Issue({ ...problem, name: StartTimeout.startTimeoutName }))
+    }
+  }
+  if (wire.query !== undefined) {
+    for (const f of queryFields) {
+      const raw = wire.query[f.name]
+      if (raw === undefined) continue
+      const problem = f.read(typeof raw === "string" ? raw : raw[raw.length - 1] ?? "", out)
+      if (problem !== undefined) (issues ??= []).push(problem)
+    }
+  }
+  return issues === undefined
+    ? Either.right(make(out))
+    : Either.left(new InvalidRequestOptions({ issues: issues as [Issue, ...Array<Issue>] }))
+}
+
+// -----------------------------------------------------------------------------
+// schemas
+// -----------------------------------------------------------------------------
+
+/**
+ * The options that {@link toWire} accepts, with durations as `Duration`: the source of the
+ * property tests' arbitraries, and a way to validate options that arrive as data.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const schema = Schema.Struct({
+  startTimeout: Schema.optional(StartTimeout.type),
+  runnerHint: Schema.optional(RunnerHint.type),
+  priority: Schema.optional(QueuePriority.type),
+  objectLifecycle: Schema.optional(ObjectLifecycle.type),
+  storeIO: Schema.optional(StoreIO.type),
+  noRetry: Schema.optional(NoRetry.type),
+  disableFallback: Schema.optional(DisableFallback.type),
+  maxQueueLength: Schema.optional(MaxQueueLength.type),
+  webhookUrl: Schema.optional(Webhook.type),
+  idempotencyKey: Schema.optional(IdempotencyKey.type)
+})
+
+const durationEquivalence = (a: Duration.DurationInput | "never", b: Duration.DurationInput | "never"): boolean => {
+  if (a === "never" || b === "never") return a === b
+  const da = InternalDuration.fromInput(a)
+  const db = InternalDuration.fromInput(b)
+  return Either.isRight(da) && Either.isRight(db) ? Duration.equals(da.right, db.right) : a === b
+}
+
+/**
+ * Two options are equivalent when every field is: durations by length (so `"30 seconds"`
+ * equals `Duration.seconds(30)`), everything else by value.
+ *
+ * @since 0.1.0
+ * @category instances
+ */
+export const Equivalence: Eq.Equivalence<RequestOptions> = Eq.make((self, that) =>
+  fieldOrder.every((key) => {
+    const a = self[key]
+    const b = that[key]
+    if (a === undefined || b === undefined) return a === b
+    return key === "startTimeout" || key === "objectLifecycle"
+      ? durationEquivalence(a as Duration.DurationInput, b as Duration.DurationInput)
+      : a === b
+  })
+)

@@ -1,0 +1,70 @@
+/**
+ * `fal_webhook` (query parameter): a URL fal POSTs the result to when a queued request
+ * completes, with `{"request_id", "gateway_request_id", "status", "payload", "error"?,
+ * "payload_error"?}`, retrying up to 10 times over 2 hours. It never carries your key.
+ *
+ * Wire form: an absolute `http` or `https` URL, on the submit URL's query string.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as HeaderCodec from "./HeaderCodec.js"
+import { quote } from "./internal/text.js"
+
+/**
+ * @since 0.1.0
+ * @category wire
+ */
+export const name = "fal_webhook"
+
+const validate = (url: string): string | undefined => {
+  if (!/^[\x21-\x7e]+$/.test(url)) return "must be a URL without spaces or control characters"
+  if (!URL.canParse(url)) return "must be an absolute http(s) URL"
+  const protocol = new URL(url).protocol
+  return protocol === "http:" || protocol === "https:" ? undefined : "must be an absolute http(s) URL"
+}
+
+/**
+ * @since 0.1.0
+ * @category codec
+ */
+export const codec: HeaderCodec.HeaderCodec<string> = HeaderCodec.make<string>({
+  name,
+  location: "query",
+  expected: "an absolute http(s) URL",
+  type: Schema.String,
+  validate,
+  parse: Either.right,
+  print: (url) => url,
+  show: quote,
+  arbitrary: (fc) => fc.webUrl({ withQueryParameters: true }).filter((url) => validate(url) === undefined)
+})
+
+/**
+ * An absolute http(s) URL.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const type: Schema.Schema<string> = codec.type
+
+/**
+ * Decodes the wire string and encodes back.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const schema: Schema.Schema<string, string> = codec.schema
+
+/**
+ * @since 0.1.0
+ * @category codec
+ */
+export const encode = codec.encode
+
+/**
+ * @since 0.1.0
+ * @category codec
+ */
+export const decode = codec.decode

@@ -1,0 +1,39 @@
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+
+const negative = /^\s*-/
+
+/**
+ * Reads a `DurationInput` without Effect's clamping: `Duration.decode` turns a negative or NaN
+ * input into zero, which would silently change "-1 seconds" into "expire at once". Such inputs
+ * are refused here instead.
+ */
+export const fromInput = (input: Duration.DurationInput): Either.Either<Duration.Duration, void> => {
+  if (Duration.isDuration(input)) return Either.right(input)
+  if (typeof input === "number") {
+    return Number.isNaN(input) || input < 0
+      ? Either.left(undefined)
+      : Either.right(Duration.millis(input))
+  }
+  if (typeof input === "bigint") return input < 0n ? Either.left(undefined) : Either.right(Duration.nanos(input))
+  if (typeof input === "string") {
+    if (negative.test(input)) return Either.left(undefined)
+    return Either.map(Duration.decodeUnknown(input).pipe(Either.fromOption(() => undefined)), (d) => d)
+  }
+  if (Array.isArray(input)) {
+    const [seconds, nanos] = input
+    return Number.isNaN(seconds) || Number.isNaN(nanos) || seconds < 0 || nanos < 0
+      ? Either.left(undefined)
+      : Either.right(Duration.decode(input))
+  }
+  return Either.left(undefined)
+}
+
+/** A `DurationInput` as the caller wrote it, for messages. */
+export const show = (input: Duration.DurationInput): string => {
+  if (Duration.isDuration(input)) return Duration.isFinite(input) ? Duration.format(input) : "Infinity"
+  if (typeof input === "number") return `${input} millis`
+  if (typeof input === "bigint") return `${input} nanos`
+  if (typeof input === "string") return JSON.stringify(input)
+  return `[${input[0]} seconds, ${input[1]} nanos]`
+}
