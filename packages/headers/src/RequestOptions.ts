@@ -401,16 +401,16 @@ export const fromWire = (wire: WireInput): Either.Either<RequestOptions, Invalid
  * @category schemas
  */
 export const schema = Schema.Struct({
-  startTimeout: Schema.optional(StartTimeout.type),
-  runnerHint: Schema.optional(RunnerHint.type),
-  priority: Schema.optional(QueuePriority.type),
-  objectLifecycle: Schema.optional(ObjectLifecycle.type),
-  storeIO: Schema.optional(StoreIO.type),
-  noRetry: Schema.optional(NoRetry.type),
-  disableFallback: Schema.optional(DisableFallback.type),
-  maxQueueLength: Schema.optional(MaxQueueLength.type),
-  webhookUrl: Schema.optional(Webhook.type),
-  idempotencyKey: Schema.optional(IdempotencyKey.type)
+  startTimeout: Schema.optionalWith(StartTimeout.type, { exact: true }),
+  runnerHint: Schema.optionalWith(RunnerHint.type, { exact: true }),
+  priority: Schema.optionalWith(QueuePriority.type, { exact: true }),
+  objectLifecycle: Schema.optionalWith(ObjectLifecycle.type, { exact: true }),
+  storeIO: Schema.optionalWith(StoreIO.type, { exact: true }),
+  noRetry: Schema.optionalWith(NoRetry.type, { exact: true }),
+  disableFallback: Schema.optionalWith(DisableFallback.type, { exact: true }),
+  maxQueueLength: Schema.optionalWith(MaxQueueLength.type, { exact: true }),
+  webhookUrl: Schema.optionalWith(Webhook.type, { exact: true }),
+  idempotencyKey: Schema.optionalWith(IdempotencyKey.type, { exact: true })
 })
 
 const durationEquivalence = (a: Duration.DurationInput | "never", b: Duration.DurationInput | "never"): boolean => {

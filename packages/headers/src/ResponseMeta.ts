@@ -169,8 +169,8 @@ const idSchema = Schema.String.pipe(
  * @category schemas
  */
 export const schema = Schema.Struct({
-  requestId: Schema.optional(idSchema),
-  billableUnits: Schema.optional(
+  requestId: Schema.optionalWith(idSchema, { exact: true }),
+  billableUnits: Schema.optionalWith(
     Schema.Number.pipe(
       Schema.nonNegative(),
       Schema.finite(),
@@ -178,14 +178,15 @@ export const schema = Schema.Struct({
         arbitrary: () => (fc) =>
           fc.oneof(fc.nat({ max: 1000 }), fc.integer({ min: 0, max: 100_000_000 }).map((n) => n / 100_000_000))
       })
-    )
+    ),
+    { exact: true }
   ),
-  servedFrom: Schema.optional(idSchema),
-  timeoutType: Schema.optional(Schema.Literal("user")),
-  errorType: Schema.optional(ErrorType.schema),
-  runnerHints: Schema.optional(Schema.NonEmptyArray(hintSchema)),
-  needsRetry: Schema.optional(Schema.Boolean),
-  retryable: Schema.optional(Schema.Boolean)
+  servedFrom: Schema.optionalWith(idSchema, { exact: true }),
+  timeoutType: Schema.optionalWith(Schema.Literal("user"), { exact: true }),
+  errorType: Schema.optionalWith(ErrorType.schema, { exact: true }),
+  runnerHints: Schema.optionalWith(Schema.NonEmptyArray(hintSchema), { exact: true }),
+  needsRetry: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  retryable: Schema.optionalWith(Schema.Boolean, { exact: true })
 })
 
 /**
