@@ -34,13 +34,20 @@ const field = "expiration_duration_seconds"
 const shape = `must be JSON {"${field}": n} with a whole number of seconds n >= 0, or null`
 
 const wholeSeconds = (duration: Duration.Duration): number | undefined => {
+  const millis = Duration.toMillis(duration)
+  if (Number.isSafeInteger(millis)) return millis % 1000 === 0 ? millis / 1000 : undefined
   const nanos = Duration.toNanos(duration)
   if (Option.isNone(nanos) || nanos.value % 1_000_000_000n !== 0n) return undefined
   const seconds = Number(nanos.value / 1_000_000_000n)
   return Number.isSafeInteger(seconds) ? seconds : undefined
 }
 
+/** The documented spellings, read without a JSON parser. */
+const documented = /^\{\s*"expiration_duration_seconds"\s*:\s*(\d{1,15}|null)\s*\}$/
+
 const parse = (wire: string): Either.Either<ObjectLifecycle, string> => {
+  const match = documented.exec(wire)
+  if (match !== null) return Either.right(match[1] === "null" ? "never" : Duration.seconds(Number(match[1])))
   let json: unknown
   try {
     json = JSON.parse(wire)

@@ -54,6 +54,13 @@ const decimal = /^(\d+)(?:\.(\d+))?$/
 
 /** Exact decimal seconds for a finite duration, at nanosecond precision, without trailing zeros. */
 const printSeconds = (duration: Duration.Duration): string => {
+  const millis = Duration.toMillis(duration)
+  if (Number.isSafeInteger(millis)) {
+    // Fast path: whole milliseconds, no BigInt arithmetic.
+    const rest = millis % 1000
+    const whole = (millis - rest) / 1000
+    return rest === 0 ? String(whole) : `${whole}.${String(rest).padStart(3, "0").replace(/0+$/, "")}`
+  }
   const nanos = Option.getOrThrow(Duration.toNanos(duration))
   const whole = nanos / nanosPerSecond
   const fraction = (nanos % nanosPerSecond).toString().padStart(9, "0").replace(/0+$/, "")
@@ -64,8 +71,13 @@ const printSeconds = (duration: Duration.Duration): string => {
 const parseSeconds = (wire: string): Either.Either<Duration.Duration, string> => {
   const match = decimal.exec(wire)
   if (match === null) return Either.left("must be a decimal number of seconds, such as \"30\" or \"0.5\"")
-  const fraction = (match[2] ?? "").slice(0, 9).padEnd(9, "0")
-  const nanos = BigInt(match[1]) * nanosPerSecond + BigInt(fraction)
+  const whole = match[1]
+  const fraction = match[2] ?? ""
+  if (whole.length <= 12 && fraction.length <= 3) {
+    // Fast path: whole milliseconds fit a double exactly.
+    return Either.right(Duration.millis(Number(whole) * 1000 + Number(fraction.padEnd(3, "0"))))
+  }
+  const nanos = BigInt(whole) * nanosPerSecond + BigInt(fraction.slice(0, 9).padEnd(9, "0"))
   return Either.right(
     nanos % 1_000_000n === 0n && nanos <= BigInt(Number.MAX_SAFE_INTEGER)
       ? Duration.millis(Number(nanos / 1_000_000n))

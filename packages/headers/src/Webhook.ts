@@ -20,9 +20,8 @@ export const name = "fal_webhook"
 
 const validate = (url: string): string | undefined => {
   if (!/^[\x21-\x7e]+$/.test(url)) return "must be a URL without spaces or control characters"
-  if (!URL.canParse(url)) return "must be an absolute http(s) URL"
-  const protocol = new URL(url).protocol
-  return protocol === "http:" || protocol === "https:" ? undefined : "must be an absolute http(s) URL"
+  if (!/^https?:\/\//i.test(url)) return "must be an absolute http(s) URL"
+  return URL.canParse(url) ? undefined : "must be an absolute http(s) URL"
 }
 
 /**
