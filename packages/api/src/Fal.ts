@@ -1,0 +1,84 @@
+/**
+ * Synchronous runs on `fal.run`: one HTTP call that blocks until the model answers.
+ *
+ * @since 0.1.0
+ */
+import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
+import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import type * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
+import type { FalClient } from "./FalClient.js"
+import type { FalError } from "./FalError.js"
+import * as internal from "./internal/run.js"
+import type * as Retry from "./Retry.js"
+
+/**
+ * Options of a call that sends input to a model.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions {
+  /** Request controls: encoded with `@effect-fal/headers`, rejected before sending when invalid. */
+  readonly options?: RequestOptions.RequestOptions | undefined
+  /** Replaces the operation's default retry schedule; `false` for one attempt. */
+  readonly retry?: Retry.Override | undefined
+}
+
+/**
+ * A call that decodes the model's JSON output with a `Schema`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WithOutput<A, I> {
+  /** Decodes the model's JSON output; without it the output is `unknown`. A mismatch is a `DecodeError`. */
+  readonly output: Schema.Schema<A, I>
+}
+
+/**
+ * A model's output with what fal said about the request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Result<A> {
+  /** The request id (`x-fal-request-id`). */
+  readonly requestId: string | undefined
+  /** The decoded output. */
+  readonly data: A
+  /** The response headers: billable units, runner, hints, ... */
+  readonly meta: ResponseMeta.ResponseMeta
+}
+
+/**
+ * Runs a model synchronously: `POST {run}/{modelId}` with `input` as JSON.
+ *
+ * By default it is retried on rate limits, gateway errors and transient `error_type`s, but not
+ * after a transport failure that may have reached fal (a second run is a second billed job).
+ *
+ * @example
+ * ```ts
+ * import { Fal } from "@effect-fal/api"
+ * import { RequestOptions } from "@effect-fal/headers"
+ * import { Schema } from "effect"
+ *
+ * const Output = Schema.Struct({ images: Schema.Array(Schema.Struct({ url: Schema.String })) })
+ *
+ * const program = Fal.run("fal-ai/fast-sdxl", { prompt: "a lighthouse" }, {
+ *   options: RequestOptions.make({ startTimeout: "30 seconds", storeIO: false }),
+ *   output: Output
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run: {
+  <A, I>(
+    modelId: string,
+    input: unknown,
+    options: CallOptions & WithOutput<A, I>
+  ): Effect.Effect<Result<A>, FalError, FalClient>
+  (modelId: string, input: unknown, options?: CallOptions): Effect.Effect<Result<unknown>, FalError, FalClient>
+} = internal.run

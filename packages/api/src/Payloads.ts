@@ -1,0 +1,120 @@
+/**
+ * Deleting a request's stored payloads: its JSON input and output, and the CDN files of its
+ * output (the CDN files of its input are kept: other requests may use them). Needs a key with
+ * ADMIN scope: the client's admin key when configured, else its key (fal answers `403`,
+ * `Forbidden`, when that key lacks the scope).
+ *
+ * @example
+ * ```ts
+ * import { Payloads } from "@effect-fal/api"
+ * import { Effect } from "effect"
+ *
+ * const program = Payloads.delete("a1b2c3d4-e5f6-7890-abcd-ef1234567890").pipe(
+ *   Effect.tap((deletion) => Effect.log(`deleted ${Payloads.deleted(deletion).length} files`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type { FalClient } from "./FalClient.js"
+import type { FalError } from "./FalError.js"
+import * as internal from "./internal/payloads.js"
+import type * as Retry from "./Retry.js"
+
+/**
+ * One CDN file of the request's output, and why it could not be deleted, if it could not.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LinkResult {
+  readonly link: string
+  readonly error: Option.Option<string>
+}
+
+/**
+ * What a deletion did; the same for the v1 and the legacy endpoint.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PayloadDeletion {
+  readonly requestId: string
+  readonly links: ReadonlyArray<LinkResult>
+  readonly meta: ResponseMeta.ResponseMeta
+}
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export interface DeleteOptions {
+  /**
+   * The `Idempotency-Key` (1..255 visible ASCII). Default: a fresh UUID per logical call. The
+   * same key is sent on every retried attempt, so fal answers a retry from its cache.
+   */
+  readonly idempotencyKey?: string | undefined
+  readonly retry?: Retry.Override | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export interface DeleteLegacyOptions {
+  readonly retry?: Retry.Override | undefined
+}
+
+/**
+ * Deletes the payloads: `DELETE {api}/models/requests/{requestId}/payloads`. The request id
+ * must be a UUID (else `InvalidRequestId`, nothing sent).
+ *
+ * @since 0.1.0
+ * @category deletion
+ */
+const delete_: (requestId: string, options?: DeleteOptions) => Effect.Effect<PayloadDeletion, FalError, FalClient> =
+  internal.delete_
+
+export {
+  /**
+   * Deletes the payloads: `DELETE {api}/models/requests/{requestId}/payloads`. The request id
+   * must be a UUID (else `InvalidRequestId`, nothing sent).
+   *
+   * @since 0.1.0
+   * @category deletion
+   */
+  delete_ as delete
+}
+
+/**
+ * Deletes the payloads on the older endpoint: `PUT {rest}/requests/delete_io/{requestId}`.
+ * Without an idempotency key, it is not retried after a failure that may have reached fal.
+ *
+ * @since 0.1.0
+ * @category deletion
+ */
+export const deleteLegacy: (
+  requestId: string,
+  options?: DeleteLegacyOptions
+) => Effect.Effect<PayloadDeletion, FalError, FalClient> = internal.deleteLegacy
+
+/**
+ * The links that were deleted.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const deleted = (self: PayloadDeletion): ReadonlyArray<string> =>
+  self.links.filter((link) => link.error._tag === "None").map((link) => link.link)
+
+/**
+ * The links that could not be deleted, with the reason.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const failed = (self: PayloadDeletion): ReadonlyArray<LinkResult> =>
+  self.links.filter((link) => link.error._tag === "Some")

@@ -1,0 +1,164 @@
+/**
+ * When a failed call to fal is tried again, and how soon. One fal-specific predicate
+ * ({@link isRetryable}) and one default schedule per operation ({@link defaults}); every call
+ * accepts `retry: Schedule | false` to replace the schedule (the predicate always applies).
+ *
+ * Retried by default: transport failures before the request was sent (and, for operations
+ * that are safe to repeat, any transport failure), `429` rate limits (never sooner than
+ * `Retry-After`), `502`/`503`/`504` gateway errors and transient `error_type`s. Never: a
+ * user start-timeout `504`, a queue-full `429`, any other 4xx, an undecodable answer, and an
+ * ambiguous transport failure of a submit or a run (a second one could create and bill a
+ * second job).
+ *
+ * @since 0.1.0
+ */
+import * as ErrorType from "@effect-fal/headers/ErrorType"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type { FalError } from "./FalError.js"
+
+/**
+ * The operations of the api, each with its own default policy.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Operation =
+  | "run"
+  | "submit"
+  | "status"
+  | "statusStream"
+  | "result"
+  | "cancel"
+  | "delete"
+  | "deleteLegacy"
+
+/**
+ * A retry schedule for fal calls: it sees each failure as input.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Policy = Schedule.Schedule<unknown, FalError>
+
+/**
+ * The per-call override: a schedule (the fal predicate still decides what is retried), or
+ * `false` for a single attempt.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Override = Policy | false
+
+/**
+ * Operations that can be repeated without creating anything new: reads, cancellation, and
+ * v1 payload deletion (which always carries one `Idempotency-Key` for all its attempts).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isIdempotent = (operation: Operation): boolean =>
+  operation !== "run" && operation !== "submit" && operation !== "deleteLegacy"
+
+/**
+ * A `Retry-After` longer than this is not waited for: the call fails with `RateLimited`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxRetryAfter: Duration.Duration = Duration.minutes(2)
+
+const gateway = (status: number | undefined) => status === 502 || status === 503 || status === 504
+
+/**
+ * The fal-specific transient predicate for an operation.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isRetryable = (operation: Operation) => (error: FalError): boolean => {
+  switch (error._tag) {
+    case "TransportError":
+      return !error.mayHaveReached || isIdempotent(operation)
+    case "RateLimited":
+      return Option.match(error.retryAfter, {
+        onNone: () => true,
+        onSome: (after) => Duration.lessThanOrEqualTo(after, maxRetryAfter)
+      })
+    case "ServerError":
+      return gateway(error.status)
+    case "RequestFailed":
+      // the result endpoint replays the model's stored outcome: asking again returns the same
+      return operation !== "result" && error.errorType !== undefined && ErrorType.isTransient(error.errorType)
+    default:
+      return false
+  }
+}
+
+/**
+ * The delay fal asked for, if the error is a rate limit with `Retry-After`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const retryAfter = (error: FalError): Duration.Duration =>
+  error._tag === "RateLimited" ? Option.getOrElse(error.retryAfter, () => Duration.zero) : Duration.zero
+
+/**
+ * Exponential backoff from `base` (factor 2, each delay jittered by ±20 %, at most `cap`),
+ * for at most `retries` retries.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const backoff = (options: {
+  readonly base: Duration.DurationInput
+  readonly retries: number
+  readonly cap?: Duration.DurationInput | undefined
+}): Schedule.Schedule<unknown> => {
+  const cap = Duration.decode(options.cap ?? "30 seconds")
+  return Schedule.exponential(options.base, 2).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, cap)),
+    Schedule.intersect(Schedule.recurs(options.retries)),
+    Schedule.asVoid
+  )
+}
+
+/**
+ * The default schedule of each operation.
+ *
+ * | operation | base | retries |
+ * |---|---|---|
+ * | run, submit | 500 ms | 3 |
+ * | status, result, cancel | 250 ms | 5 |
+ * | statusStream (reconnects) | 500 ms | 5 |
+ * | delete, deleteLegacy | 500 ms | 3 |
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaults: { readonly [K in Operation]: Schedule.Schedule<unknown> } = {
+  run: backoff({ base: "500 millis", retries: 3 }),
+  submit: backoff({ base: "500 millis", retries: 3 }),
+  status: backoff({ base: "250 millis", retries: 5 }),
+  statusStream: backoff({ base: "500 millis", retries: 5 }),
+  result: backoff({ base: "250 millis", retries: 5 }),
+  cancel: backoff({ base: "250 millis", retries: 5 }),
+  delete: backoff({ base: "500 millis", retries: 3 }),
+  deleteLegacy: backoff({ base: "500 millis", retries: 3 })
+}
+
+/**
+ * The effective policy of a call: the schedule (the operation's default when `undefined`),
+ * continuing only while {@link isRetryable}, each delay at least the error's `Retry-After`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const policy = (operation: Operation, schedule?: Policy | undefined): Policy =>
+  (schedule ?? defaults[operation]).pipe(
+    Schedule.intersect(Schedule.addDelay(Schedule.identity<FalError>(), retryAfter)),
+    Schedule.whileInput(isRetryable(operation))
+  )

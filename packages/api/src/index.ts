@@ -1,0 +1,38 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as Fal from "./Fal.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FalClient from "./FalClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FalError from "./FalError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ModelId from "./ModelId.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Payloads from "./Payloads.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Queue from "./Queue.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.js"

@@ -1,0 +1,82 @@
+import * as RequestOptions from "@effect-fal/headers/RequestOptions"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { FalClient, withAdminCredential } from "../FalClient.js"
+import * as FalError from "../FalError.js"
+import type * as Payloads from "../Payloads.js"
+import type * as Retry from "../Retry.js"
+import * as Request from "./request.js"
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const validId = (requestId: string): Effect.Effect<string, FalError.InvalidRequestId> =>
+  uuid.test(requestId)
+    ? Effect.succeed(requestId)
+    : Effect.fail(new FalError.InvalidRequestId({ requestId, reason: "must be a UUID" }))
+
+const LinkWire = Schema.Struct({ link: Schema.String, exception: Schema.optional(Schema.NullOr(Schema.String)) })
+const DeletionWire = Schema.Struct({
+  cdn_delete_results: Schema.optional(Schema.NullOr(Schema.Array(LinkWire))),
+  CDN_DELETE_RESULTS: Schema.optional(Schema.NullOr(Schema.Array(LinkWire)))
+})
+
+const run = (
+  operation: Extract<Retry.Operation, "delete" | "deleteLegacy">,
+  requestId: string,
+  request: HttpClientRequest.HttpClientRequest,
+  retry: Retry.Override | undefined
+) =>
+  withAdminCredential(Request.execute({
+    operation,
+    request: HttpClientRequest.acceptJson(request),
+    retry,
+    requestId,
+    onResponse: (response, meta) =>
+      Request.json(operation, response, requestId).pipe(
+        Effect.flatMap((json) => Request.decode(operation, DeletionWire, json, { status: response.status, requestId })),
+        Effect.map((body): Payloads.PayloadDeletion => ({
+          requestId,
+          links: (body.cdn_delete_results ?? body.CDN_DELETE_RESULTS ?? []).map((link) => ({
+            link: link.link,
+            error: Option.fromNullable(link.exception)
+          })),
+          meta
+        }))
+      )
+  }))
+
+export const delete_ = (
+  requestId: string,
+  options?: Payloads.DeleteOptions
+): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
+  Effect.gen(function*() {
+    const service = yield* FalClient
+    const id = yield* validId(requestId)
+    const key = options?.idempotencyKey ?? (yield* Effect.sync(() => crypto.randomUUID()))
+    const encoded = yield* Either.match(RequestOptions.toWire({ idempotencyKey: key }), {
+      onLeft: Effect.fail,
+      onRight: Effect.succeed
+    })
+    const request = HttpClientRequest.del(`${service.urls.api}/models/requests/${id}/payloads`).pipe(
+      HttpClientRequest.setHeaders(encoded.headers)
+    )
+    return yield* run("delete", id, request, options?.retry)
+  })
+
+export const deleteLegacy = (
+  requestId: string,
+  options?: Payloads.DeleteLegacyOptions
+): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
+  Effect.gen(function*() {
+    const service = yield* FalClient
+    const id = yield* validId(requestId)
+    return yield* run(
+      "deleteLegacy",
+      id,
+      HttpClientRequest.put(`${service.urls.rest}/requests/delete_io/${id}`),
+      options?.retry
+    )
+  })

@@ -1,0 +1,390 @@
+import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { FalClient, type Service } from "../FalClient.js"
+import * as FalError from "../FalError.js"
+import * as ModelId from "../ModelId.js"
+import type * as Queue from "../Queue.js"
+import * as Retry from "../Retry.js"
+import * as Errors from "./errors.js"
+import * as Request from "./request.js"
+import { output } from "./run.js"
+import * as Sse from "./sse.js"
+
+// -----------------------------------------------------------------------------
+// wire schemas
+// -----------------------------------------------------------------------------
+
+const SubmitWire = Schema.Struct({
+  request_id: Schema.String,
+  response_url: Schema.optional(Schema.NullOr(Schema.String)),
+  status_url: Schema.optional(Schema.NullOr(Schema.String)),
+  cancel_url: Schema.optional(Schema.NullOr(Schema.String)),
+  queue_position: Schema.optional(Schema.NullOr(Schema.Number))
+})
+
+const LogWire = Schema.Struct({
+  message: Schema.String,
+  timestamp: Schema.optional(Schema.NullOr(Schema.String)),
+  level: Schema.optional(Schema.NullOr(Schema.String)),
+  source: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+const StatusWire = Schema.Struct({
+  status: Schema.Literal("IN_QUEUE", "IN_PROGRESS", "COMPLETED"),
+  request_id: Schema.optional(Schema.NullOr(Schema.String)),
+  queue_position: Schema.optional(Schema.NullOr(Schema.Number)),
+  logs: Schema.optional(Schema.NullOr(Schema.Array(LogWire))),
+  metrics: Schema.optional(
+    Schema.NullOr(Schema.Struct({ inference_time: Schema.optional(Schema.NullOr(Schema.Number)) }))
+  ),
+  error: Schema.optional(Schema.NullOr(Schema.String)),
+  error_type: Schema.optional(Schema.NullOr(Schema.String))
+})
+
+const CancelWire = Schema.Struct({ status: Schema.String })
+
+// -----------------------------------------------------------------------------
+// addressing
+// -----------------------------------------------------------------------------
+
+interface Target {
+  readonly service: Service
+  readonly requestId: string
+  readonly app: string
+  readonly ref: Queue.RequestRef
+}
+
+const target = (ref: Queue.RequestRef): Effect.Effect<Target, FalError.FalError, FalClient> =>
+  Effect.gen(function*() {
+    const service = yield* FalClient
+    const id = yield* Request.modelId(ref.modelId)
+    const requestId = yield* Request.requestId(ref.requestId)
+    return { service, requestId, app: `${service.urls.queue}/${ModelId.appPath(id)}/requests/${requestId}`, ref }
+  })
+
+/** A URL returned by submit is used only when it points at the configured queue (it gets the key). */
+const trusted = (service: Service, url: string | undefined): url is string =>
+  url !== undefined && url.startsWith(`${service.urls.queue}/`) && service.isFalUrl(url)
+
+const statusUrl = (t: Target) => (trusted(t.service, t.ref.statusUrl) ? t.ref.statusUrl : `${t.app}/status`)
+const responseUrl = (t: Target) => (trusted(t.service, t.ref.responseUrl) ? t.ref.responseUrl : t.app)
+const cancelUrl = (t: Target) => (trusted(t.service, t.ref.cancelUrl) ? t.ref.cancelUrl : `${t.app}/cancel`)
+
+const withLogs = (request: HttpClientRequest.HttpClientRequest, logs: boolean | undefined) =>
+  logs === false ? request : HttpClientRequest.setUrlParam(request, "logs", "1")
+
+// -----------------------------------------------------------------------------
+// submit
+// -----------------------------------------------------------------------------
+
+export const submit = (
+  modelId: string,
+  input: unknown,
+  options?: Queue.SubmitOptions
+): Effect.Effect<Queue.Submitted, FalError.FalError, FalClient> =>
+  Effect.gen(function*() {
+    const service = yield* FalClient
+    const id = yield* Request.modelId(modelId)
+    const encoded = yield* Request.wire(service, options?.options)
+    const request = yield* Request.jsonBody(
+      Request.withWire(HttpClientRequest.post(`${service.urls.queue}/${ModelId.fullPath(id)}`), encoded).pipe(
+        HttpClientRequest.acceptJson
+      ),
+      input
+    )
+    return yield* Request.execute({
+      operation: "submit",
+      request,
+      retry: options?.retry,
+      maxQueueLength: options?.options?.maxQueueLength !== undefined,
+      onResponse: (response, meta) =>
+        Request.json("submit", response, meta.requestId).pipe(
+          Effect.flatMap((json) =>
+            Request.decode("submit", SubmitWire, json, { status: response.status, requestId: meta.requestId })
+          ),
+          Effect.map((body): Queue.Submitted => {
+            const app = `${service.urls.queue}/${ModelId.appPath(id)}/requests/${body.request_id}`
+            const pick = (url: string | null | undefined, fallback: string) =>
+              trusted(service, url ?? undefined) ? url! : fallback
+            return {
+              modelId,
+              requestId: body.request_id,
+              statusUrl: pick(body.status_url, `${app}/status`),
+              responseUrl: pick(body.response_url, app),
+              cancelUrl: pick(body.cancel_url, `${app}/cancel`),
+              queuePosition: body.queue_position ?? undefined,
+              meta
+            }
+          })
+        )
+    })
+  })
+
+// -----------------------------------------------------------------------------
+// status
+// -----------------------------------------------------------------------------
+
+const toStatus = (
+  wire: typeof StatusWire.Type,
+  requestId: string,
+  meta: ResponseMeta.ResponseMeta
+): Queue.Status => {
+  const logs: ReadonlyArray<Queue.LogEntry> = (wire.logs ?? []).map((log) => ({
+    message: log.message,
+    ...(log.timestamp == null ? {} : { timestamp: log.timestamp }),
+    ...(log.level == null ? {} : { level: log.level }),
+    ...(log.source == null ? {} : { source: log.source })
+  }))
+  switch (wire.status) {
+    case "IN_QUEUE":
+      return { status: "IN_QUEUE", requestId, queuePosition: wire.queue_position ?? undefined, logs, meta }
+    case "IN_PROGRESS":
+      return { status: "IN_PROGRESS", requestId, logs, meta }
+    case "COMPLETED":
+      return {
+        status: "COMPLETED",
+        requestId,
+        logs,
+        inferenceTime: Option.fromNullable(wire.metrics?.inference_time).pipe(Option.map(Duration.seconds)),
+        ...(wire.error == null ? {} : { error: wire.error }),
+        ...(wire.error_type == null ? {} : { errorType: wire.error_type }),
+        meta
+      }
+  }
+}
+
+const decodeStatus = (
+  operation: "status" | "statusStream",
+  json: unknown,
+  requestId: string,
+  meta: ResponseMeta.ResponseMeta
+) => Effect.map(Request.decode(operation, StatusWire, json, { requestId }), (wire) => toStatus(wire, requestId, meta))
+
+export const status = (
+  ref: Queue.RequestRef,
+  options?: Queue.StatusOptions
+): Effect.Effect<Queue.Status, FalError.FalError, FalClient> =>
+  Effect.flatMap(target(ref), (t) =>
+    Request.execute({
+      operation: "status",
+      request: withLogs(HttpClientRequest.get(statusUrl(t)), options?.logs).pipe(HttpClientRequest.acceptJson),
+      retry: options?.retry,
+      requestId: t.requestId,
+      onResponse: (response, meta) =>
+        Effect.flatMap(
+          Request.json("status", response, t.requestId),
+          (json) => decodeStatus("status", json, t.requestId, meta)
+        )
+    }))
+
+// -----------------------------------------------------------------------------
+// status stream
+// -----------------------------------------------------------------------------
+
+/** Default keep-alive watchdog: fal sends a comment every 15 s. */
+export const defaultKeepAlive: Duration.Duration = Duration.seconds(45)
+
+const silent = (requestId: string, keepAlive: Duration.Duration) =>
+  new FalError.TransportError({
+    operation: "statusStream",
+    mayHaveReached: true,
+    description: `the status stream sent nothing, not even a keep-alive, for ${Duration.format(keepAlive)}`,
+    requestId
+  })
+
+const connection = (
+  t: Target,
+  options: Queue.StreamOptions | undefined
+): Stream.Stream<Queue.Status, FalError.FalError> => {
+  const keepAlive = Duration.decode(options?.keepAlive ?? defaultKeepAlive)
+  const request = withLogs(HttpClientRequest.get(`${statusUrl(t)}/stream`), options?.logs).pipe(
+    HttpClientRequest.setHeader("accept", "text/event-stream")
+  )
+  const events = (meta: ResponseMeta.ResponseMeta, bytes: Stream.Stream<Uint8Array, FalError.FalError>) =>
+    Effect.map(Ref.make(false), (completed) =>
+      bytes.pipe(
+        Stream.timeoutFail(() => silent(t.requestId, keepAlive), keepAlive),
+        Stream.decodeText(),
+        Stream.splitLines,
+        Stream.mapAccum(Sse.initial, Sse.feed),
+        Stream.filterMap((event) => event),
+        Stream.mapEffect((event) =>
+          Effect.try({
+            try: () => JSON.parse(event.data) as unknown,
+            catch: () =>
+              new FalError.DecodeError({
+                operation: "statusStream",
+                requestId: t.requestId,
+                description: `an event is not JSON: ${JSON.stringify(Errors.clip(event.data, 120))}`
+              })
+          }).pipe(Effect.flatMap((json) => decodeStatus("statusStream", json, t.requestId, meta)))
+        ),
+        Stream.takeUntil((status) => status.status === "COMPLETED"),
+        Stream.tap((status) => (status.status === "COMPLETED" ? Ref.set(completed, true) : Effect.void)),
+        Stream.concat(
+          Stream.unwrap(
+            Effect.map(Ref.get(completed), (done) =>
+              done ? Stream.empty : Stream.fail(
+                new FalError.TransportError({
+                  operation: "statusStream",
+                  mayHaveReached: true,
+                  description: "the status stream closed before the request completed",
+                  requestId: t.requestId
+                })
+              ))
+          )
+        )
+      ))
+  return Stream.unwrap(
+    Request.attempt(t.service, {
+      operation: "statusStream",
+      request,
+      requestId: t.requestId,
+      onResponse: (response, meta) =>
+        events(
+          meta,
+          Stream.mapError(response.stream, (error) => Errors.transport("statusStream", error, t.requestId))
+        )
+    }).pipe(Effect.timeoutFail({ duration: keepAlive, onTimeout: () => silent(t.requestId, keepAlive) }))
+  )
+}
+
+export const statusStream = (
+  ref: Queue.RequestRef,
+  options?: Queue.StreamOptions
+): Stream.Stream<Queue.Status, FalError.FalError, FalClient> =>
+  Stream.unwrap(
+    Effect.map(target(ref), (t) => {
+      const once = connection(t, options)
+      return options?.retry === false ? once : Stream.retry(once, Retry.policy("statusStream", options?.retry))
+    })
+  )
+
+// -----------------------------------------------------------------------------
+// result and cancel
+// -----------------------------------------------------------------------------
+
+export const result = <A = unknown, I = unknown>(
+  ref: Queue.RequestRef,
+  options?: Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
+  Effect.flatMap(target(ref), (t) =>
+    Request.execute({
+      operation: "result",
+      request: HttpClientRequest.get(responseUrl(t)).pipe(HttpClientRequest.acceptJson),
+      retry: options?.retry,
+      requestId: t.requestId,
+      onResponse: (response, meta) =>
+        Request.json("result", response, t.requestId).pipe(
+          Effect.flatMap((json) =>
+            output("result", options?.output, json, { status: response.status, requestId: t.requestId })
+          ),
+          Effect.map((data): Queue.Result<A> => ({ requestId: t.requestId, data, meta }))
+        )
+    }))
+
+export const cancel = (
+  ref: Queue.RequestRef,
+  options?: Queue.CancelOptions
+): Effect.Effect<Queue.CancelOutcome, FalError.FalError, FalClient> =>
+  Effect.flatMap(target(ref), (t) => {
+    const context = { operation: "cancel", requestId: t.requestId } as const
+    return Request.execute({
+      operation: "cancel",
+      request: HttpClientRequest.put(cancelUrl(t)).pipe(HttpClientRequest.acceptJson),
+      retry: options?.retry,
+      requestId: t.requestId,
+      accept: (status) => (status >= 200 && status < 300) || status === 400,
+      onResponse: (response, meta) =>
+        response.text.pipe(
+          Effect.catchAll((error) => Effect.fail(Errors.transport("cancel", error, t.requestId))),
+          Effect.flatMap((text): Effect.Effect<Queue.CancelOutcome, FalError.FalError> => {
+            const body = Schema.decodeUnknownOption(Schema.parseJson(CancelWire))(text)
+            const state = Option.map(body, (b) => b.status)
+            if (response.status === 400) {
+              return Option.contains(state, "ALREADY_COMPLETED")
+                ? Effect.succeed({ _tag: "AlreadyCompleted", requestId: t.requestId, meta })
+                : Effect.flip(Errors.fromStatus(context, response.status, response.headers, text))
+            }
+            if (Option.contains(state, "ALREADY_COMPLETED")) {
+              return Effect.succeed({ _tag: "AlreadyCompleted", requestId: t.requestId, meta })
+            }
+            return Effect.succeed({ _tag: "CancellationRequested", requestId: t.requestId, meta })
+          })
+        )
+    })
+  })
+
+// -----------------------------------------------------------------------------
+// subscribe
+// -----------------------------------------------------------------------------
+
+const follow = (
+  ref: Queue.RequestRef,
+  options: Queue.FollowOptions | undefined
+): Effect.Effect<void, FalError.FalError, FalClient> => {
+  const onStatus = options?.onStatus ?? (() => Effect.void)
+  if (options?.mode === "poll") {
+    return status(ref, options).pipe(
+      Effect.tap(onStatus),
+      Effect.repeat({
+        schedule: Schedule.spaced(options.pollInterval ?? Duration.millis(500)),
+        until: (s) => s.status === "COMPLETED"
+      }),
+      Effect.asVoid
+    )
+  }
+  return Stream.runForEach(statusStream(ref, options), onStatus)
+}
+
+/** Cancels upstream when interrupted; bounded, so an unreachable fal cannot hang the interruption. */
+const cancelOnInterrupt = <A>(
+  ref: Queue.RequestRef,
+  enabled: boolean,
+  effect: Effect.Effect<A, FalError.FalError, FalClient>
+): Effect.Effect<A, FalError.FalError, FalClient> =>
+  enabled
+    ? Effect.onInterrupt(effect, () =>
+      cancel(ref).pipe(
+        Effect.timeout(Duration.seconds(10)),
+        Effect.tapErrorCause((cause) => Effect.logDebug("fal: cancelling the interrupted request failed", cause)),
+        Effect.ignore,
+        Effect.annotateLogs("requestId", ref.requestId)
+      ))
+    : effect
+
+export const resume = <A = unknown, I = unknown>(
+  ref: Queue.RequestRef,
+  options?: Queue.FollowOptions & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
+  cancelOnInterrupt(
+    ref,
+    options?.cancelOnInterrupt !== false,
+    Effect.zipRight(follow(ref, options), result(ref, options))
+  )
+
+export const subscribe = <A = unknown, I = unknown>(
+  modelId: string,
+  input: unknown,
+  options?: Queue.SubscribeOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(restore(submit(modelId, input, options)), (submitted) =>
+      cancelOnInterrupt(
+        submitted,
+        options?.cancelOnInterrupt !== false,
+        restore(
+          Effect.zipRight(
+            options?.onEnqueue === undefined ? Effect.void : options.onEnqueue(submitted),
+            Effect.zipRight(follow(submitted, options), result(submitted, options))
+          )
+        )
+      ))
+  )

@@ -1,0 +1,183 @@
+import * as RequestOptions from "@effect-fal/headers/RequestOptions"
+import * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { FalClient, type Service } from "../FalClient.js"
+import * as FalError from "../FalError.js"
+import * as ModelId from "../ModelId.js"
+import * as Retry from "../Retry.js"
+import * as Errors from "./errors.js"
+
+export interface Call<A> {
+  readonly operation: Retry.Operation
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly retry?: Retry.Override | undefined
+  readonly requestId?: string | undefined
+  readonly maxQueueLength?: boolean | undefined
+  /** Statuses handed to `onResponse` rather than turned into errors; default 2xx. */
+  readonly accept?: ((status: number) => boolean) | undefined
+  readonly onResponse: (
+    response: HttpClientResponse.HttpClientResponse,
+    meta: ResponseMeta.ResponseMeta
+  ) => Effect.Effect<A, FalError.FalError>
+}
+
+const ok = (status: number) => status >= 200 && status < 300
+
+/** The body of an error answer; a read failure leaves it empty (the status says enough). */
+const errorText = (response: HttpClientResponse.HttpClientResponse) => Effect.orElseSucceed(response.text, () => "")
+
+/** Turns a platform error into a `FalError`: a status answer is classified, the rest is transport. */
+export const fromHttpClientError = (
+  context: Errors.Context,
+  error: HttpClientError.HttpClientError
+): Effect.Effect<never, FalError.FalError> =>
+  error._tag === "ResponseError" && error.reason === "StatusCode"
+    ? Effect.flatMap(
+      errorText(error.response),
+      (text) => Effect.flip(Errors.fromStatus(context, error.response.status, error.response.headers, text))
+    )
+    : Effect.fail(Errors.transport(context.operation, error, context.requestId))
+
+/** One attempt: send, classify the status, hand a success to `onResponse`. */
+export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, FalError.FalError> => {
+  const context: Errors.Context = {
+    operation: call.operation,
+    requestId: call.requestId,
+    maxQueueLength: call.maxQueueLength
+  }
+  return service.httpClient.execute(call.request).pipe(
+    Effect.catchAll((error) => fromHttpClientError(context, error)),
+    Effect.flatMap((response) => {
+      const accept = call.accept ?? ok
+      if (accept(response.status)) return call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
+      return Effect.flatMap(
+        errorText(response),
+        (text) => Effect.flip(Errors.fromStatus(context, response.status, response.headers, text))
+      )
+    })
+  )
+}
+
+/** Retries a whole attempt under the operation's policy (or the call's override). */
+export const withRetry = <A, R>(
+  operation: Retry.Operation,
+  retry: Retry.Override | undefined,
+  effect: Effect.Effect<A, FalError.FalError, R>
+): Effect.Effect<A, FalError.FalError, R> =>
+  retry === false ? effect : Effect.retry(effect, Retry.policy(operation, retry))
+
+/** Runs a call with the client from the context, retried by policy. */
+export const execute = <A>(call: Call<A>): Effect.Effect<A, FalError.FalError, FalClient> =>
+  Effect.flatMap(FalClient, (service) => withRetry(call.operation, call.retry, attempt(service, call)))
+
+/** Reads the body as JSON; an unreadable body is a `DecodeError`, a dropped connection a `TransportError`. */
+export const json = (
+  operation: Retry.Operation,
+  response: HttpClientResponse.HttpClientResponse,
+  requestId: string | undefined
+): Effect.Effect<unknown, FalError.FalError> =>
+  response.text.pipe(
+    Effect.catchAll((error) => Effect.fail(Errors.transport(operation, error, requestId))),
+    Effect.flatMap((text) =>
+      Effect.try({
+        try: () => JSON.parse(text) as unknown,
+        catch: () =>
+          new FalError.DecodeError({
+            operation,
+            status: response.status,
+            description: `the body is not JSON: ${JSON.stringify(Errors.clip(text, 120))}`,
+            ...(requestId === undefined ? {} : { requestId })
+          })
+      })
+    )
+  )
+
+/** Decodes with a schema; a mismatch is a `DecodeError`. */
+export const decode = <A, I>(
+  operation: Retry.Operation,
+  schema: Schema.Schema<A, I>,
+  value: unknown,
+  context: { readonly status?: number | undefined; readonly requestId?: string | undefined }
+): Effect.Effect<A, FalError.DecodeError> =>
+  Schema.decodeUnknown(schema)(value).pipe(
+    Effect.mapError((error) =>
+      new FalError.DecodeError({
+        operation,
+        description: Errors.clip(ParseResult.TreeFormatter.formatErrorSync(error), 2000),
+        ...(context.status === undefined ? {} : { status: context.status }),
+        ...(context.requestId === undefined ? {} : { requestId: context.requestId })
+      })
+    )
+  )
+
+/** Validates a model id before anything is sent. */
+export const modelId = (id: string): Effect.Effect<ModelId.ModelId, FalError.InvalidModelId> =>
+  Either.match(ModelId.parse(id), { onLeft: Effect.fail, onRight: Effect.succeed })
+
+// eslint-disable-next-line no-control-regex
+const badRequestId = /[\s\u0000-\u001f\u007f/?#%\\]/
+
+/** Validates a request id used in a URL path. */
+export const requestId = (id: string): Effect.Effect<string, FalError.InvalidRequestId> => {
+  if (id.length === 0) return Effect.fail(new FalError.InvalidRequestId({ requestId: id, reason: "is empty" }))
+  if (badRequestId.test(id) || id === "." || id === "..") {
+    return Effect.fail(
+      new FalError.InvalidRequestId({
+        requestId: id,
+        reason: "contains whitespace, a control character, '/', '?', '#', '%' or '\\'"
+      })
+    )
+  }
+  return Effect.succeed(id)
+}
+
+/** Encodes request options for the wire, before anything is sent. */
+export const wire = (
+  service: Service,
+  options: RequestOptions.RequestOptions | undefined
+): Effect.Effect<RequestOptions.Wire, FalError.InvalidRequestOptions> =>
+  options === undefined
+    ? Effect.succeed({ headers: {}, query: {} })
+    : Either.match(
+      RequestOptions.toWire(
+        options,
+        service.startTimeoutHeader === undefined ? undefined : { startTimeoutHeader: service.startTimeoutHeader }
+      ),
+      { onLeft: Effect.fail, onRight: Effect.succeed }
+    )
+
+/** Applies encoded options to a request. */
+export const withWire = (
+  request: HttpClientRequest.HttpClientRequest,
+  encoded: RequestOptions.Wire
+): HttpClientRequest.HttpClientRequest =>
+  request.pipe(HttpClientRequest.setHeaders(encoded.headers), HttpClientRequest.setUrlParams(encoded.query))
+
+/** Sets `input` as the JSON body; input that cannot be serialised fails before sending. */
+export const jsonBody = (
+  request: HttpClientRequest.HttpClientRequest,
+  input: unknown
+): Effect.Effect<HttpClientRequest.HttpClientRequest, FalError.ValidationError> =>
+  Effect.try({
+    try: () => {
+      const text = JSON.stringify(input)
+      if (text === undefined) throw new Error("not serialisable")
+      return HttpClientRequest.bodyText(request, text, "application/json")
+    },
+    catch: (error) =>
+      new FalError.ValidationError({
+        issues: [
+          new FalError.ValidationIssue({
+            loc: ["body"],
+            msg: `the input cannot be sent as JSON${error instanceof Error ? `: ${error.message}` : ""}`,
+            type: "json"
+          })
+        ]
+      })
+  })

@@ -1,0 +1,48 @@
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
+import type * as Fal from "../Fal.js"
+import { FalClient } from "../FalClient.js"
+import type { FalError } from "../FalError.js"
+import * as ModelId from "../ModelId.js"
+import * as Request from "./request.js"
+
+/** Decodes a model's output with the optional schema. */
+export const output = <A, I>(
+  operation: "run" | "result",
+  schema: Schema.Schema<A, I> | undefined,
+  value: unknown,
+  context: { readonly status: number; readonly requestId: string | undefined }
+): Effect.Effect<A, FalError> =>
+  schema === undefined
+    ? Effect.succeed(value as A) // only reachable through the overload without a schema, where A is `unknown`
+    : Request.decode(operation, schema, value, context)
+
+export const run = <A = unknown, I = unknown>(
+  modelId: string,
+  input: unknown,
+  options?: Fal.CallOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+): Effect.Effect<Fal.Result<A>, FalError, FalClient> =>
+  Effect.gen(function*() {
+    const service = yield* FalClient
+    const id = yield* Request.modelId(modelId)
+    const encoded = yield* Request.wire(service, options?.options)
+    const request = yield* Request.jsonBody(
+      Request.withWire(HttpClientRequest.post(`${service.urls.run}/${ModelId.fullPath(id)}`), encoded).pipe(
+        HttpClientRequest.acceptJson
+      ),
+      input
+    )
+    return yield* Request.execute({
+      operation: "run",
+      request,
+      retry: options?.retry,
+      onResponse: (response, meta) =>
+        Request.json("run", response, meta.requestId).pipe(
+          Effect.flatMap((json) =>
+            output("run", options?.output, json, { status: response.status, requestId: meta.requestId })
+          ),
+          Effect.map((data): Fal.Result<A> => ({ requestId: meta.requestId, data, meta }))
+        )
+    })
+  })
