@@ -1,0 +1,414 @@
+/**
+ * The fal platform, in memory: models and their runners, the per-endpoint queue with priority,
+ * start timeouts and server-side retries, the payload store and the CDN with their retention,
+ * API keys with scopes, the idempotency cache, fault injection and a log of every request
+ * received. All time is the Effect `Clock`, so `TestClock.adjust` drives queue waits, start
+ * timeouts, retention and expiry.
+ *
+ * Two ways to reach it:
+ * - {@link layerClient}: an `HttpClient` answering requests addressed to fal's default hosts
+ *   (`https://fal.run`, `https://queue.fal.run`, `https://api.fal.ai/v1`,
+ *   `https://rest.alpha.fal.ai`, `https://v3.fal.media`) without sockets;
+ * - `FalEmulator.layer`: the same platform over real HTTP on `127.0.0.1`.
+ *
+ * Built-in demo models (see {@link demoModelIds}): `fal-ai/echo`, `fal-ai/image`, `fal-ai/slow`,
+ * `fal-ai/fail`, `fal-ai/validate`.
+ *
+ * @since 0.1.0
+ */
+import type * as HeadersModule from "@effect-fal/headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type * as Fault from "./Fault.js"
+import * as internalClient from "./internal/client.js"
+import * as Constants from "./internal/constants.js"
+import * as internal from "./internal/platform.js"
+import type * as Model from "./Model.js"
+
+type RequestOptions = HeadersModule.RequestOptions.RequestOptions
+type InvalidRequestOptions = HeadersModule.RequestOptions.InvalidRequestOptions
+
+/**
+ * The five bases of the platform.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Base = "run" | "queue" | "api" | "rest" | "cdn"
+
+/**
+ * Absolute base URLs, without a trailing slash.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Bases {
+  readonly run: string
+  readonly queue: string
+  readonly api: string
+  readonly rest: string
+  readonly cdn: string
+}
+
+/**
+ * fal's default bases; the in-memory client answers these hosts.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultBases: Bases = Constants.defaultBases
+
+/**
+ * The keys every platform accepts unless configured otherwise: `user` has API scope, `admin`
+ * has ADMIN scope (needed to delete payloads). Send them as `Authorization: Key <key>`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultKeys: { readonly user: string; readonly admin: string } = Constants.defaultKeys
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApiKey {
+  readonly key: string
+  readonly scope: "API" | "ADMIN"
+}
+
+/**
+ * The ids of the built-in demo models.
+ *
+ * - `fal-ai/echo`: answers its input (any JSON object) as output; 1 billable unit.
+ * - `fal-ai/image`: `{ prompt, num_images?, image_url? }`; writes `num_images` PNG files to the
+ *   CDN (output files) and answers `{ images: [{ url, content_type, file_name, width, height }], prompt, seed }`.
+ *   An `image_url` pointing at a CDN file is recorded as an input file of the request.
+ * - `fal-ai/slow`: `{ seconds? }` (default 10); sleeps that long on the Clock, logging each second.
+ * - `fal-ai/fail`: `{ error_type?, status?, detail? }`; fails with that `error_type` (default
+ *   `runner_server_error`) and its usual status. Transient types are retried by the queue.
+ * - `fal-ai/validate`: `{ prompt: non-empty string, steps: integer 1..50 }`; answers `422` with
+ *   `detail[]` otherwise, `{ prompt, steps }` when valid.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const demoModelIds = {
+  echo: "fal-ai/echo",
+  image: "fal-ai/image",
+  slow: "fal-ai/slow",
+  fail: "fal-ai/fail",
+  validate: "fal-ai/validate"
+} as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Config {
+  /** Accepted keys. Default: {@link defaultKeys}. */
+  readonly keys?: ReadonlyArray<ApiKey> | undefined
+  /** Models registered besides the demo models. */
+  readonly models?: ReadonlyArray<Model.Model> | undefined
+  /** Register the demo models. Default `true`. */
+  readonly demoModels?: boolean | undefined
+  /** Runners per demo model. Default 1. */
+  readonly demoRunners?: number | undefined
+  /** Server-side attempts in all for a queued request. Default 10. */
+  readonly maxAttempts?: number | undefined
+  /** How long JSON payloads are stored. Default 30 days. */
+  readonly payloadRetention?: Duration.DurationInput | undefined
+  /** CDN expiry when a request sends no lifecycle preference ("account setting"). Default never. */
+  readonly defaultObjectLifecycle?: Duration.DurationInput | "never" | undefined
+  /** SSE keep-alive comment interval. Default 15 seconds. */
+  readonly keepAliveInterval?: Duration.DurationInput | undefined
+  /** How long an `Idempotency-Key` answer is replayed. Default 10 minutes. */
+  readonly idempotencyWindow?: Duration.DurationInput | undefined
+  /**
+   * The client the platform POSTs webhooks with. Default: the `HttpClient` in the layer's
+   * context if any; otherwise deliveries are only recorded (see `webhooks`).
+   */
+  readonly webhookClient?: HttpClient.HttpClient | undefined
+}
+
+/**
+ * One request received by the gateway.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestLogEntry {
+  /** The id answered in `x-fal-request-id`. */
+  readonly id: string
+  readonly method: string
+  /** The URL as received. */
+  readonly url: string
+  readonly base: Base
+  /** The path relative to its base, starting with `/`. */
+  readonly path: string
+  readonly query: Readonly<Record<string, string>>
+  /** Header names lower-cased; `authorization` is redacted to `Key <redacted>`. */
+  readonly headers: Readonly<Record<string, string>>
+  /** Which key authenticated the request. */
+  readonly auth: "user" | "admin" | "unknown" | "missing"
+  /** The platform headers and query parameters, decoded with `RequestOptions.fromWire`. */
+  readonly options: Either.Either<RequestOptions, InvalidRequestOptions>
+  readonly body: string
+  /** `Clock` time in milliseconds. */
+  readonly receivedAt: number
+  /** The status answered, `"reset"` for a destroyed connection, `"pending"` while in flight. */
+  readonly status: number | "reset" | "pending"
+}
+
+/**
+ * The state of a request known to the queue (queued or sync).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestRecord {
+  readonly id: string
+  readonly modelId: string
+  /** `owner/app` (with a `workflows/`/`comfy/` namespace when present). */
+  readonly app: string
+  readonly mode: "queue" | "sync"
+  readonly status: "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED"
+  readonly options: RequestOptions
+  readonly input: unknown
+  readonly attempts: number
+  readonly servedFrom: string | undefined
+  readonly submittedAt: number
+  readonly startedAt: number | undefined
+  readonly completedAt: number | undefined
+  readonly cancelled: boolean
+  /** The answer of the result endpoint once completed. */
+  readonly result: ResultRecord | undefined
+  readonly logs: ReadonlyArray<LogEntry>
+  /** CDN URLs referenced by the input. */
+  readonly inputFiles: ReadonlyArray<string>
+  /** CDN URLs written by the model. */
+  readonly outputFiles: ReadonlyArray<string>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResultRecord {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  /** The body's text, as sent by the result endpoint. */
+  readonly body: string
+  readonly error: string | undefined
+  readonly errorType: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LogEntry {
+  readonly message: string
+  readonly timestamp: string
+  readonly level?: string
+  readonly source?: string
+}
+
+/**
+ * A request's stored JSON payloads.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredPayload {
+  readonly requestId: string
+  readonly input: unknown
+  /** The output (or error body) as sent, once completed. */
+  readonly output: string | undefined
+  readonly storedAt: number
+  readonly expiresAt: number
+}
+
+/**
+ * A file on the CDN.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CdnFile {
+  readonly url: string
+  /** Path under the CDN base, e.g. `/files/monkey/3f2a…/image-0.png`. */
+  readonly path: string
+  readonly contentType: string
+  readonly content: Uint8Array
+  /** `input`: uploaded (by {@link Service.uploadFile}); `output`: written by a request. */
+  readonly kind: "input" | "output"
+  readonly requestId: string | undefined
+  readonly createdAt: number
+  /** `undefined`: never expires. */
+  readonly expiresAt: number | undefined
+}
+
+/**
+ * One webhook POST attempt.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WebhookDelivery {
+  readonly requestId: string
+  readonly url: string
+  readonly body: unknown
+  readonly attempt: number
+  readonly at: number
+  /** The receiver's status, `"error"` on a transport failure, `"recorded"` without a client. */
+  readonly outcome: number | "error" | "recorded"
+}
+
+/**
+ * An HTTP request as the gateway sees it (what both transports hand to {@link Service.handle}).
+ *
+ * @since 0.1.0
+ * @category transport
+ */
+export interface IncomingRequest {
+  readonly method: string
+  readonly url: string
+  readonly base: Base
+  /** Relative to the base, starting with `/`, without the query. */
+  readonly path: string
+  readonly query: Readonly<Record<string, string>>
+  /** Header names in any case. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Uint8Array
+  /** The bases the caller used; URLs in answers (submit URLs, CDN files) are built on them. */
+  readonly bases: Bases
+}
+
+/**
+ * What the gateway does with a request.
+ *
+ * @since 0.1.0
+ * @category transport
+ */
+export type Outcome =
+  | {
+    readonly _tag: "Response"
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: Uint8Array | Stream.Stream<Uint8Array>
+  }
+  | { readonly _tag: "Reset" }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The configured keys. */
+  readonly keys: ReadonlyArray<ApiKey>
+  /** Registers (or replaces) a model. */
+  readonly register: (model: Model.Model) => Effect.Effect<void>
+  /** The registered model ids. */
+  readonly models: Effect.Effect<ReadonlyArray<string>>
+  /** Every request received so far, oldest first. */
+  readonly requests: Effect.Effect<ReadonlyArray<RequestLogEntry>>
+  /** Forgets the request log. */
+  readonly clearRequests: Effect.Effect<void>
+  /** Waits until the log holds a request matching `predicate` (any status), and returns it. */
+  readonly awaitRequest: (predicate: (entry: RequestLogEntry) => boolean) => Effect.Effect<RequestLogEntry>
+  /** Makes the next `times` (default 1) matching requests fail. */
+  readonly injectFault: (injection: Fault.Injection) => Effect.Effect<void>
+  /** Removes every pending fault. */
+  readonly clearFaults: Effect.Effect<void>
+  /** A queued or sync request by id. */
+  readonly request: (requestId: string) => Effect.Effect<Option.Option<RequestRecord>>
+  /** Waits until the request reaches `status` (default `COMPLETED`). */
+  readonly awaitStatus: (
+    requestId: string,
+    status?: RequestRecord["status"]
+  ) => Effect.Effect<RequestRecord>
+  /** The payloads currently stored (expired ones are gone). */
+  readonly payloads: Effect.Effect<ReadonlyArray<StoredPayload>>
+  /** The CDN files currently served (expired and deleted ones are gone). */
+  readonly files: Effect.Effect<ReadonlyArray<CdnFile>>
+  /** A CDN file by URL or path, if still served. */
+  readonly file: (urlOrPath: string) => Effect.Effect<Option.Option<CdnFile>>
+  /**
+   * Uploads a file as a user would before a request (an input file), returning its URL on the
+   * given CDN base (default `https://v3.fal.media`).
+   */
+  readonly uploadFile: (
+    file: Model.FileInput,
+    options?: { readonly lifecycle?: Duration.DurationInput | "never"; readonly cdnBase?: string }
+  ) => Effect.Effect<string>
+  /** Every webhook POST attempt. */
+  readonly webhooks: Effect.Effect<ReadonlyArray<WebhookDelivery>>
+  /** Answers one request: the pure core shared by the in-memory client and the HTTP emulator. */
+  readonly handle: (request: IncomingRequest) => Effect.Effect<Outcome>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class FalPlatform extends Context.Tag("@effect-fal/testing/FalPlatform")<FalPlatform, Service>() {}
+
+/**
+ * Builds a platform in the current scope (its runner fibers live there).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (config?: Config) => Effect.Effect<Service, never, Scope.Scope> = internal.make
+
+/**
+ * The platform as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (config?: Config): Layer.Layer<FalPlatform> => Layer.scoped(FalPlatform, make(config))
+
+/**
+ * An `HttpClient` answering requests to fal's default hosts from the platform in context,
+ * without sockets. Any other host fails with a transport `RequestError`; so does a connection
+ * reset fault.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerHttpClient: Layer.Layer<HttpClient.HttpClient, never, FalPlatform> = Layer.effect(
+  HttpClient.HttpClient,
+  Effect.map(FalPlatform, internalClient.make)
+)
+
+/**
+ * A fresh platform and an `HttpClient` served by it: what a test of fal-calling code provides.
+ *
+ * @example
+ * ```ts
+ * import { FalPlatform } from "@effect-fal/testing"
+ * import { HttpClient } from "@effect/platform"
+ * import * as Effect from "effect/Effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* HttpClient.HttpClient
+ *   const response = yield* client.post("https://fal.run/fal-ai/echo", {
+ *     headers: { authorization: `Key ${FalPlatform.defaultKeys.user}` },
+ *     body: HttpBody.unsafeJson({ hello: "world" })
+ *   })
+ * }).pipe(Effect.provide(FalPlatform.layerClient()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient = (config?: Config): Layer.Layer<HttpClient.HttpClient | FalPlatform> =>
+  Layer.provideMerge(layerHttpClient, layer(config))

@@ -1,0 +1,135 @@
+/**
+ * Fault injection: the next `times` requests matching a target fail in a chosen way.
+ *
+ * Two kinds of target:
+ * - an HTTP endpoint (`"run"`, `"queue"`, `"api"`, `"rest"`, `"cdn"`, optionally narrowed by
+ *   method and path prefix or model id): the gateway answers with the fault before routing;
+ * - `"runner"`: the next attempts of a model on its runners fail, so the queue's server-side
+ *   retries (503/504/connection failures, up to 10 attempts) come into play.
+ *
+ * @example
+ * ```ts
+ * import { FalPlatform, Fault } from "@effect-fal/testing"
+ * import * as Effect from "effect/Effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const platform = yield* FalPlatform.FalPlatform
+ *   // the next 2 submits to fal-ai/echo answer 503 runner_scheduling_failure
+ *   yield* platform.injectFault({
+ *     endpoint: "queue",
+ *     modelId: "fal-ai/echo",
+ *     times: 2,
+ *     fault: Fault.status(503, "runner_scheduling_failure")
+ *   })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Fault = Data.TaggedEnum<{
+  /** Answer with this status, `{"detail", "error_type"}` and `X-Fal-Error-Type`. */
+  Status: {
+    readonly status: number
+    readonly errorType: string | undefined
+    readonly detail: string
+    readonly headers: Readonly<Record<string, string>>
+  }
+  /** Destroy the connection without an answer (in memory: a transport `RequestError`). */
+  Reset: {}
+  /** Wait this long (on the platform's Clock), then proceed normally. */
+  Delay: { readonly duration: Duration.DurationInput }
+  /** Answer `200` with a truncated JSON body. */
+  MalformedBody: {}
+}>
+
+const { Delay, MalformedBody, Reset, Status, $is, $match } = Data.taggedEnum<Fault>()
+
+export {
+  /**
+   * @since 0.1.0
+   * @category guards
+   */
+  $is as is,
+  /**
+   * @since 0.1.0
+   * @category pattern matching
+   */
+  $match as match
+}
+
+/**
+ * An answer with `status` and, when given, `error_type`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const status = (
+  status: number,
+  errorType?: string,
+  options?: { readonly detail?: string; readonly headers?: Readonly<Record<string, string>> }
+): Fault =>
+  Status({
+    status,
+    errorType,
+    detail: options?.detail ?? (errorType === undefined ? `Injected failure ${status}` : `Injected ${errorType}`),
+    headers: options?.headers ?? {}
+  })
+
+/**
+ * A connection reset: the socket is destroyed before any answer.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const reset: Fault = Reset()
+
+/**
+ * A delay before the request is handled.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const delay = (duration: Duration.DurationInput): Fault => Delay({ duration })
+
+/**
+ * A `200` whose JSON body is cut short.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const malformedBody: Fault = MalformedBody()
+
+/**
+ * Where a fault applies. `endpoint: "runner"` targets a model's runs (`modelId` required there).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Target {
+  readonly endpoint: "run" | "queue" | "api" | "rest" | "cdn" | "runner"
+  /** Only requests for this model id (its `owner/app` for status/result/cancel). */
+  readonly modelId?: string | undefined
+  /** Only this HTTP method. */
+  readonly method?: string | undefined
+  /** Only paths (relative to the base) starting with this. */
+  readonly pathPrefix?: string | undefined
+}
+
+/**
+ * A fault and where and how often it applies.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Injection extends Target {
+  readonly fault: Fault
+  /** How many matching requests fail. Default 1. */
+  readonly times?: number | undefined
+}

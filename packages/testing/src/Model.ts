@@ -1,0 +1,196 @@
+/**
+ * Models served by the in-memory fal platform: an id, an input `Schema` (a decoding failure
+ * answers `422` with fal's `detail[]`), and a handler, an `Effect` producing the JSON output.
+ * The handler runs on a runner fiber, on the platform's `Clock`, and may log, write output files
+ * to the CDN and fail with a {@link ModelError} carrying fal's `error_type`.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@effect-fal/testing"
+ * import * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ *
+ * const upper = Model.make({
+ *   id: "acme/upper",
+ *   input: Schema.Struct({ text: Schema.String }),
+ *   handler: ({ text }, ctx) =>
+ *     Effect.gen(function*() {
+ *       yield* ctx.log(`upper-casing ${text.length} characters`)
+ *       return { text: text.toUpperCase() }
+ *     })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+/**
+ * A model failure, answered as fal answers it: the HTTP `status`, the body
+ * `{"detail", "error_type"}` and the `X-Fal-Error-Type` header. `503` and `504` failures are
+ * retried by the queue (up to 10 attempts in all) unless the request sent `X-Fal-No-Retry`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ModelError extends Data.TaggedError("ModelError")<{
+  readonly status: number
+  readonly errorType?: string | undefined
+  /** The body's `detail`: a string, or a list of validation issues. */
+  readonly detail: unknown
+  /** Sent as `X-Fal-Retryable` when set. */
+  readonly retryable?: boolean | undefined
+}> {}
+
+/**
+ * One validation issue, as fal (FastAPI) reports it in a `422` `detail[]`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ValidationIssue {
+  readonly loc: ReadonlyArray<string | number>
+  readonly msg: string
+  readonly type: string
+  readonly input?: unknown
+}
+
+/**
+ * A file a handler writes to the CDN.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileInput {
+  readonly fileName: string
+  readonly contentType: string
+  readonly content: Uint8Array | string
+}
+
+/**
+ * What a handler sees besides its input.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ModelContext {
+  /** The request's id (a UUID). */
+  readonly requestId: string
+  /** 1 for the first attempt; the queue retries transient failures. */
+  readonly attempt: number
+  /** The runner serving this attempt (sent back as `X-Fal-Served-From`). */
+  readonly runnerId: string
+  /** Appends a log line, visible in `status?logs=1` and the status stream. */
+  readonly log: (message: string, level?: string) => Effect.Effect<void>
+  /**
+   * Writes an output file to the CDN and returns its URL. The file belongs to the request's
+   * output: payload deletion removes it, and `X-Fal-Object-Lifecycle-Preference` sets its expiry.
+   */
+  readonly writeFile: (file: FileInput) => Effect.Effect<string>
+}
+
+/**
+ * A registered model, with its input already erased: `run` decodes the input and calls the
+ * handler. Build one with {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Model {
+  readonly id: string
+  /** How many runners serve the model (each runs one request at a time). Default 1. */
+  readonly runners: number
+  /** `X-Fal-Billable-Units` of a successful answer. */
+  readonly billableUnits: (output: unknown) => number
+  /** Another registered model id the platform falls back to on transient failures. */
+  readonly fallback?: string | undefined
+  readonly run: (input: unknown, ctx: ModelContext) => Effect.Effect<unknown, ModelError>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export interface MakeOptions<A, I> {
+  /** The full model id, e.g. `"acme/upper"` or `"acme/flux/dev"`. */
+  readonly id: string
+  /** Decodes the JSON input; a failure answers `422` with `detail[]` (`loc` starts with `"body"`). */
+  readonly input: Schema.Schema<A, I>
+  readonly handler: (input: A, ctx: ModelContext) => Effect.Effect<unknown, ModelError>
+  readonly runners?: number | undefined
+  /** A constant, or a function of the output. Default `1`. */
+  readonly billableUnits?: number | ((output: unknown) => number) | undefined
+  readonly fallback?: string | undefined
+}
+
+/**
+ * The `detail[]` of a `422` for a Schema decoding failure.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validationIssues = (error: ParseResult.ParseError): ReadonlyArray<ValidationIssue> =>
+  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
+    loc: ["body", ...issue.path.map((key) => (typeof key === "number" ? key : String(key)))],
+    msg: issue.message,
+    type: issue._tag === "Missing" ? "missing" : "value_error"
+  }))
+
+/**
+ * A `422` {@link ModelError} from validation issues.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const validationError = (issues: ReadonlyArray<ValidationIssue>): ModelError =>
+  new ModelError({ status: 422, detail: issues })
+
+/**
+ * Builds a model from an input Schema and a handler.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A, I>(options: MakeOptions<A, I>): Model => {
+  const decode = Schema.decodeUnknown(options.input, { errors: "all", onExcessProperty: "ignore" })
+  const units = options.billableUnits
+  return {
+    id: options.id,
+    runners: Math.max(1, options.runners ?? 1),
+    billableUnits: typeof units === "function" ? units : () => units ?? 1,
+    fallback: options.fallback,
+    run: (input, ctx) =>
+      decode(input).pipe(
+        Effect.mapError((error) => validationError(validationIssues(error))),
+        Effect.flatMap((decoded) => options.handler(decoded, ctx))
+      )
+  }
+}
+
+/**
+ * The same model under another id, with other runner count or fallback.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withOptions = (
+  model: Model,
+  options: { readonly id?: string; readonly runners?: number; readonly fallback?: string }
+): Model => ({
+  ...model,
+  ...(options.id !== undefined ? { id: options.id } : {}),
+  ...(options.runners !== undefined ? { runners: Math.max(1, options.runners) } : {}),
+  ...(options.fallback !== undefined ? { fallback: options.fallback } : {})
+})
+
+/**
+ * Sleeps on the platform's Clock (so `TestClock.adjust` drives it).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sleep = (duration: Duration.DurationInput): Effect.Effect<void> => Effect.sleep(duration)

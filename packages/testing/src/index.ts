@@ -1,0 +1,23 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as FalEmulator from "./FalEmulator.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FalPlatform from "./FalPlatform.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Fault from "./Fault.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Model from "./Model.js"

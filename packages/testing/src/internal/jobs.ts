@@ -1,0 +1,110 @@
+/**
+ * Requests known to the queue: their record, their status body as fal answers it, and the
+ * submit response.
+ */
+import type { RequestOptions } from "@effect-fal/headers"
+import type * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type * as FalPlatform from "../FalPlatform.js"
+import { type Env, publish, type Scheduler, setIn } from "./state.js"
+
+export interface Job extends FalPlatform.RequestRecord {
+  readonly options: RequestOptions.RequestOptions
+  /** The model currently serving it (differs from `modelId` after a fallback). */
+  readonly target: string
+  /** The start deadline passed while an attempt was running: its failure ends the request. */
+  readonly deadlinePassed: boolean
+  /** Arrival order, kept across retries. */
+  readonly seq: number
+  /** Set by payload deletion: the result endpoint no longer answers the output. */
+  readonly payloadsDeleted: boolean
+  /** Completed when the request completes. */
+  readonly done: Deferred.Deferred<void>
+  readonly cdnBase: string
+  readonly webhookUrl: string | undefined
+}
+
+export const get = (env: Env, id: string): Effect.Effect<Option.Option<Job>> =>
+  Effect.map(Ref.get(env.jobs), (jobs) => Option.fromNullable(jobs.get(id)))
+
+export const update = (env: Env, id: string, f: (job: Job) => Job): Effect.Effect<Option.Option<Job>> =>
+  Effect.gen(function*() {
+    const updated = yield* Ref.modify(env.jobs, (jobs): [Option.Option<Job>, ReadonlyMap<string, Job>] => {
+      const job = jobs.get(id)
+      if (job === undefined) return [Option.none(), jobs]
+      const next = f(job)
+      return [Option.some(next), new Map(jobs).set(id, next)]
+    })
+    yield* publish(env, id)
+    return updated
+  })
+
+export const insert = (env: Env, job: Job): Effect.Effect<void> =>
+  Effect.zipRight(setIn(env.jobs, job.id, job), publish(env, job.id))
+
+/** `owner/app` of a model id, keeping a `workflows/` or `comfy/` namespace. */
+export const appOf = (modelId: string): string => {
+  const parts = modelId.split("/")
+  const take = parts[0] === "workflows" || parts[0] === "comfy" ? 3 : 2
+  return parts.slice(0, take).join("/")
+}
+
+/** Waiting tickets in dispatch order: every `normal` before any `low`, then first come first served. */
+export const ordered = (scheduler: Scheduler): ReadonlyArray<Scheduler["waiting"][number]> =>
+  [...scheduler.waiting].sort((a, b) => a.priority === b.priority ? a.seq - b.seq : a.priority === "normal" ? -1 : 1)
+
+/** How many requests wait before this one on its endpoint, if it waits. */
+export const queuePosition = (scheduler: Scheduler, id: string): number | undefined => {
+  const order = ordered(scheduler)
+  const ticket = order.find((t) => t.jobId === id)
+  if (ticket === undefined) return undefined
+  return order.filter((t) => t.modelId === ticket.modelId).findIndex((t) => t.jobId === id)
+}
+
+/** The status body, as `GET .../status` and the status stream answer it. */
+export const statusBody = (job: Job, scheduler: Scheduler, withLogs: boolean): Record<string, unknown> => {
+  const logs = withLogs ? job.logs : []
+  switch (job.status) {
+    case "IN_QUEUE":
+      return { status: "IN_QUEUE", queue_position: queuePosition(scheduler, job.id) ?? 0 }
+    case "IN_PROGRESS":
+      return { status: "IN_PROGRESS", logs }
+    case "COMPLETED": {
+      const inference = job.startedAt !== undefined && job.completedAt !== undefined
+        ? { inference_time: (job.completedAt - job.startedAt) / 1000 }
+        : {}
+      const body: Record<string, unknown> = { status: "COMPLETED", logs, metrics: inference }
+      if (job.result?.error !== undefined) body.error = job.result.error
+      if (job.result?.errorType !== undefined) body.error_type = job.result.errorType
+      return body
+    }
+  }
+}
+
+export const urls = (queueBase: string, job: { readonly id: string; readonly app: string }) => {
+  const response = `${queueBase}/${job.app}/requests/${job.id}`
+  return { response_url: response, status_url: `${response}/status`, cancel_url: `${response}/cancel` }
+}
+
+/** The public view of a job. */
+export const toRecord = (job: Job): FalPlatform.RequestRecord => ({
+  id: job.id,
+  modelId: job.modelId,
+  app: job.app,
+  mode: job.mode,
+  status: job.status,
+  options: job.options,
+  input: job.input,
+  attempts: job.attempts,
+  servedFrom: job.servedFrom,
+  submittedAt: job.submittedAt,
+  startedAt: job.startedAt,
+  completedAt: job.completedAt,
+  cancelled: job.cancelled,
+  result: job.result,
+  logs: job.logs,
+  inputFiles: job.inputFiles,
+  outputFiles: job.outputFiles
+})

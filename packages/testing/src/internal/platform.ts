@@ -1,0 +1,111 @@
+/**
+ * Builds a platform: resolves the configuration, creates the state and exposes the service.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import type * as FalPlatform from "../FalPlatform.js"
+import type * as Model from "../Model.js"
+import * as Constants from "./constants.js"
+import * as Faults from "./faults.js"
+import * as Jobs from "./jobs.js"
+import * as Models from "./models.js"
+import * as Retention from "./retention.js"
+import * as Routes from "./routes.js"
+import {
+  type ActiveFault,
+  type Env,
+  type IdempotentAnswer,
+  type Resolved,
+  type Scheduler,
+  setIn,
+  waitUntil
+} from "./state.js"
+
+const defaultKeys: ReadonlyArray<FalPlatform.ApiKey> = [
+  { key: Constants.defaultKeys.user, scope: "API" },
+  { key: Constants.defaultKeys.admin, scope: "ADMIN" }
+]
+
+const resolve = (config: FalPlatform.Config): Resolved => ({
+  keys: config.keys ?? defaultKeys,
+  maxAttempts: config.maxAttempts ?? 10,
+  payloadRetention: Duration.decode(config.payloadRetention ?? "30 days"),
+  defaultObjectLifecycle: config.defaultObjectLifecycle === undefined || config.defaultObjectLifecycle === "never"
+    ? "never"
+    : Duration.decode(config.defaultObjectLifecycle),
+  keepAliveInterval: Duration.decode(config.keepAliveInterval ?? "15 seconds"),
+  idempotencyWindow: Duration.decode(config.idempotencyWindow ?? "10 minutes")
+})
+
+export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform.Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const models: Array<Model.Model> = [
+      ...(config.demoModels === false ? [] : Models.all(config.demoRunners ?? 1)),
+      ...(config.models ?? [])
+    ]
+    const webhookClient = config.webhookClient !== undefined
+      ? Option.some(config.webhookClient)
+      : yield* Effect.serviceOption(HttpClient.HttpClient)
+    const env: Env = {
+      config: resolve(config),
+      models: yield* Ref.make<ReadonlyMap<string, Model.Model>>(new Map(models.map((m) => [m.id, m]))),
+      jobs: yield* Ref.make<ReadonlyMap<string, Jobs.Job>>(new Map()),
+      scheduler: yield* Ref.make<Scheduler>({ seq: 0, waiting: [], busy: new Map() }),
+      payloads: yield* Ref.make<ReadonlyMap<string, FalPlatform.StoredPayload>>(new Map()),
+      files: yield* Ref.make<ReadonlyMap<string, FalPlatform.CdnFile>>(new Map()),
+      idempotency: yield* Ref.make<ReadonlyMap<string, IdempotentAnswer>>(new Map()),
+      log: yield* Ref.make<ReadonlyArray<FalPlatform.RequestLogEntry>>([]),
+      faults: yield* Ref.make<ReadonlyArray<ActiveFault>>([]),
+      webhooks: yield* Ref.make<ReadonlyArray<FalPlatform.WebhookDelivery>>([]),
+      changes: yield* PubSub.unbounded<string>(),
+      fibers: yield* FiberSet.make<unknown, unknown>(),
+      webhookClient,
+      running: yield* Ref.make<ReadonlyMap<string, Fiber.RuntimeFiber<unknown, unknown>>>(new Map())
+    }
+    const service: FalPlatform.Service = {
+      keys: env.config.keys,
+      register: (model) => setIn(env.models, model.id, model),
+      models: Effect.map(Ref.get(env.models), (map) => [...map.keys()]),
+      requests: Ref.get(env.log),
+      clearRequests: Ref.set(env.log, []),
+      awaitRequest: (predicate) =>
+        waitUntil(env, Effect.map(Ref.get(env.log), (log) => Option.fromNullable(log.find(predicate)))),
+      injectFault: (injection) => Faults.inject(env, injection),
+      clearFaults: Faults.clear(env),
+      request: (id) => Effect.map(Jobs.get(env, id), Option.map(Jobs.toRecord)),
+      awaitStatus: (id, status = "COMPLETED") =>
+        waitUntil(
+          env,
+          Effect.map(
+            Jobs.get(env, id),
+            (job) => Option.map(Option.filter(job, (j) => j.status === status), Jobs.toRecord)
+          )
+        ),
+      payloads: Retention.payloads(env),
+      files: Retention.files(env),
+      file: (urlOrPath) => Retention.file(env, urlOrPath),
+      uploadFile: (file, options) =>
+        Effect.map(
+          Retention.putFile(env, {
+            cdnBase: options?.cdnBase ?? Constants.defaultBases.cdn,
+            fileName: file.fileName,
+            contentType: file.contentType,
+            content: file.content,
+            kind: "input",
+            requestId: undefined,
+            lifecycle: options?.lifecycle
+          }),
+          (written) => written.url
+        ),
+      webhooks: Ref.get(env.webhooks),
+      handle: (request) => Routes.handle(env, request)
+    }
+    return service
+  })

@@ -1,0 +1,80 @@
+/**
+ * Webhooks: when a queued request with `fal_webhook` completes, the platform POSTs
+ * `{"request_id", "gateway_request_id", "status": "OK" | "ERROR", "payload", "error"?, "payload_error"?}`
+ * to the URL, up to 10 tries over 2 hours (on the Clock), until the receiver answers 2xx.
+ */
+import * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type * as FalPlatform from "../FalPlatform.js"
+import type { Job } from "./jobs.js"
+import { type Env, now } from "./state.js"
+
+/** Pauses between tries: 9 gaps adding up to 2 hours. */
+export const delays: ReadonlyArray<Duration.Duration> = [
+  "15 seconds",
+  "30 seconds",
+  "1 minute",
+  "2 minutes",
+  "4 minutes",
+  "8 minutes",
+  "16 minutes",
+  "32 minutes",
+  "3375 seconds"
+].map((d) => Duration.decode(d as Duration.DurationInput))
+
+export const body = (job: Job): Record<string, unknown> => {
+  const result = job.result
+  const base = { request_id: job.id, gateway_request_id: job.id }
+  if (result === undefined) return { ...base, status: "ERROR", payload: null, error: "Request did not complete" }
+  let payload: unknown = null
+  let payloadError: string | undefined
+  try {
+    payload = JSON.parse(result.body)
+  } catch {
+    payloadError = "Response payload is not valid JSON"
+  }
+  const ok = result.status >= 200 && result.status < 300
+  return {
+    ...base,
+    status: ok ? "OK" : "ERROR",
+    payload,
+    ...(ok ? {} : { error: `Invalid status code: ${result.status}` }),
+    ...(payloadError !== undefined ? { payload_error: payloadError } : {})
+  }
+}
+
+const record = (env: Env, delivery: FalPlatform.WebhookDelivery) =>
+  Ref.update(env.webhooks, (list) => [...list, delivery])
+
+export const deliver = (env: Env, job: Job, url: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const payload = body(job)
+    if (Option.isNone(env.webhookClient)) {
+      return yield* record(env, {
+        requestId: job.id,
+        url,
+        body: payload,
+        attempt: 1,
+        at: yield* now,
+        outcome: "recorded"
+      })
+    }
+    const client = env.webhookClient.value
+    for (let attempt = 1; attempt <= delays.length + 1; attempt++) {
+      const request = HttpClientRequest.post(url).pipe(
+        HttpClientRequest.setBody(HttpBody.unsafeJson(payload))
+      )
+      const outcome = yield* client.execute(request).pipe(
+        Effect.map((response) => response.status),
+        Effect.scoped,
+        Effect.orElseSucceed((): "error" => "error")
+      )
+      yield* record(env, { requestId: job.id, url, body: payload, attempt, at: yield* now, outcome })
+      if (typeof outcome === "number" && outcome >= 200 && outcome < 300) return
+      if (attempt <= delays.length) yield* Effect.sleep(delays[attempt - 1])
+    }
+  })
