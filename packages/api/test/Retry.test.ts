@@ -1,3 +1,4 @@
+import type { FalClient } from "@effect-fal/api"
 import { Fal, FalError, Queue, Retry } from "@effect-fal/api"
 import { RequestOptions } from "@effect-fal/headers"
 import { assert, describe, it } from "@effect/vitest"
@@ -7,7 +8,7 @@ import * as Fake from "./utils/fake.js"
 /** Forks `effect`, moves the clock by `advance`, and returns its exit and the number of attempts. */
 const attempts = <A>(
   handler: Fake.Handler,
-  effect: Effect.Effect<A, FalError.FalError, import("@effect-fal/api").FalClient.FalClient>,
+  effect: Effect.Effect<A, FalError.FalError, FalClient.FalClient>,
   advance: Duration.DurationInput = "10 minutes"
 ) =>
   Effect.gen(function*() {
@@ -119,7 +120,7 @@ describe("retry table", () => {
   for (const c of cases) {
     it.effect(`${c.name}: ${c.retried ? "retried" : `not retried (${c.tag})`}`, () =>
       Effect.gen(function*() {
-        const call = c.op === "run"
+        const call: Effect.Effect<unknown, FalError.FalError, FalClient.FalClient> = c.op === "run"
           ? Fal.run("a/b", {})
           : c.op === "submit"
           ? Queue.submit("a/b", {})

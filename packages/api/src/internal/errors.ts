@@ -152,7 +152,10 @@ export const fromStatus = (
   if (status === 403) return Effect.succeed(new FalError.Forbidden(fields))
   if (status === 404) return Effect.succeed(new FalError.NotFound(fields))
   if (status === 429) {
-    if (context.operation === "submit" && context.maxQueueLength === true && meta.needsRetry !== true) {
+    if (
+      (context.operation === "submit" || context.operation === "run") && context.maxQueueLength === true &&
+      meta.needsRetry !== true
+    ) {
       return Effect.succeed(new FalError.QueueFull(fields))
     }
     return Effect.map(

@@ -37,6 +37,7 @@ export const run = <A = unknown, I = unknown>(
       operation: "run",
       request,
       retry: options?.retry,
+      maxQueueLength: options?.options?.maxQueueLength !== undefined,
       onResponse: (response, meta) =>
         Request.json("run", response, meta.requestId).pipe(
           Effect.flatMap((json) =>
