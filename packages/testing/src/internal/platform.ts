@@ -53,6 +53,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
     const webhookClient = config.webhookClient !== undefined
       ? Option.some(config.webhookClient)
       : yield* Effect.serviceOption(HttpClient.HttpClient)
+    const runFork = yield* FiberSet.makeRuntime<never, unknown, unknown>()
     const env: Env = {
       config: resolve(config),
       models: yield* Ref.make<ReadonlyMap<string, Model.Model>>(new Map(models.map((m) => [m.id, m]))),
@@ -65,7 +66,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       faults: yield* Ref.make<ReadonlyArray<ActiveFault>>([]),
       webhooks: yield* Ref.make<ReadonlyArray<FalPlatform.WebhookDelivery>>([]),
       changes: yield* PubSub.unbounded<string>(),
-      fibers: yield* FiberSet.make<unknown, unknown>(),
+      spawn: (effect) => Effect.sync(() => void runFork(effect)),
       webhookClient,
       running: yield* Ref.make<ReadonlyMap<string, Fiber.RuntimeFiber<unknown, unknown>>>(new Map())
     }

@@ -10,7 +10,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as FalPlatform from "../FalPlatform.js"
@@ -63,7 +62,7 @@ export const dispatch = (env: Env): Effect.Effect<void> =>
     const models = yield* Ref.get(env.models)
     const assignments = yield* Ref.modify(env.scheduler, (s) => assign(s, models))
     for (const { jobId, runnerId } of assignments) {
-      yield* FiberSet.run(env.fibers, runAttempt(env, jobId, runnerId))
+      yield* env.spawn(runAttempt(env, jobId, runnerId))
     }
   })
 
@@ -216,7 +215,7 @@ export const submit = (env: Env, params: SubmitParams): Effect.Effect<Job> =>
     if (params.options.storeIO !== false) yield* Retention.storeInput(env, id, params.input)
     if (params.options.startTimeout !== undefined) {
       const timeout = Duration.decode(params.options.startTimeout)
-      yield* FiberSet.run(env.fibers, Effect.zipRight(Effect.sleep(timeout), onDeadline(env, id)))
+      yield* env.spawn(Effect.zipRight(Effect.sleep(timeout), onDeadline(env, id)))
     }
     yield* enqueue(env, job)
     return job
@@ -241,7 +240,7 @@ export const complete = (env: Env, id: string, result: FalPlatform.ResultRecord)
     if (job.value.options.storeIO !== false) yield* Retention.storeOutput(env, id, result.body)
     yield* Deferred.succeed(job.value.done, undefined)
     if (job.value.webhookUrl !== undefined) {
-      yield* FiberSet.run(env.fibers, Webhooks.deliver(env, job.value, job.value.webhookUrl))
+      yield* env.spawn(Webhooks.deliver(env, job.value, job.value.webhookUrl))
     }
   })
 
@@ -382,7 +381,7 @@ export const cancel = (env: Env, id: string): Effect.Effect<CancelOutcome> =>
       return "requested"
     }
     const fiber = (yield* Ref.get(env.running)).get(id)
-    if (fiber !== undefined) yield* Effect.fork(Fiber.interrupt(fiber))
+    if (fiber !== undefined) yield* env.spawn(Fiber.interrupt(fiber))
     return "requested"
   })
 

@@ -7,7 +7,6 @@ import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type * as FiberSet from "effect/FiberSet"
 import type * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
@@ -69,8 +68,11 @@ export interface Env {
   readonly webhooks: Ref.Ref<ReadonlyArray<FalPlatform.WebhookDelivery>>
   /** Published on every change of a job (its id) and of the log (`"log"`). */
   readonly changes: PubSub.PubSub<string>
-  /** Runner, deadline and webhook fibers: they live in the platform's scope. */
-  readonly fibers: FiberSet.FiberSet<unknown, unknown>
+  /**
+   * Forks runner, deadline and webhook fibers into the platform's scope, with the context the
+   * platform was built in (its Clock), independent of the request that caused them.
+   */
+  readonly spawn: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
   readonly webhookClient: Option.Option<HttpClient.HttpClient>
   /** The fiber running the current attempt of each in-progress request. */
   readonly running: Ref.Ref<ReadonlyMap<string, Fiber.RuntimeFiber<unknown, unknown>>>
