@@ -118,7 +118,14 @@ describe("@fal-ai/client against the emulator", () => {
         const busy = yield* Effect.promise(() => fal.queue.submit("fal-ai/slow", { input: { seconds: 30 } }))
         const queued = yield* Effect.promise(() => fal.queue.submit("fal-ai/slow", { input: { seconds: 30 } }))
         const position = yield* Effect.promise(() => fal.queue.status("fal-ai/slow", { requestId: queued.request_id }))
-        assert.deepStrictEqual(position, { status: "IN_QUEUE", queue_position: 0 })
+        assert.deepStrictEqual(position, {
+          status: "IN_QUEUE",
+          request_id: queued.request_id,
+          response_url: queued.response_url,
+          status_url: queued.status_url,
+          cancel_url: queued.cancel_url,
+          queue_position: 0
+        })
         yield* Effect.promise(() => fal.queue.cancel("fal-ai/slow", { requestId: queued.request_id }))
         const status = yield* Effect.promise(() => fal.queue.status("fal-ai/slow", { requestId: queued.request_id }))
         assert.strictEqual(status.status, "COMPLETED")

@@ -63,19 +63,28 @@ export const queuePosition = (scheduler: Scheduler, id: string): number | undefi
   return order.filter((t) => t.modelId === ticket.modelId).findIndex((t) => t.jobId === id)
 }
 
-/** The status body, as `GET .../status` and the status stream answer it. */
-export const statusBody = (job: Job, scheduler: Scheduler, withLogs: boolean): Record<string, unknown> => {
+/**
+ * The status body, as `GET .../status` and the status stream answer it: SPEC's shape plus the
+ * `request_id` and the three URLs, which fal's official client types as always present.
+ */
+export const statusBody = (
+  job: Job,
+  scheduler: Scheduler,
+  withLogs: boolean,
+  queueBase: string
+): Record<string, unknown> => {
   const logs = withLogs ? job.logs : []
+  const ids = { request_id: job.id, ...urls(queueBase, job) }
   switch (job.status) {
     case "IN_QUEUE":
-      return { status: "IN_QUEUE", queue_position: queuePosition(scheduler, job.id) ?? 0 }
+      return { status: "IN_QUEUE", ...ids, queue_position: queuePosition(scheduler, job.id) ?? 0 }
     case "IN_PROGRESS":
-      return { status: "IN_PROGRESS", logs }
+      return { status: "IN_PROGRESS", ...ids, logs }
     case "COMPLETED": {
       const inference = job.startedAt !== undefined && job.completedAt !== undefined
         ? { inference_time: (job.completedAt - job.startedAt) / 1000 }
         : {}
-      const body: Record<string, unknown> = { status: "COMPLETED", logs, metrics: inference }
+      const body: Record<string, unknown> = { status: "COMPLETED", ...ids, logs, metrics: inference }
       if (job.result?.error !== undefined) body.error = job.result.error
       if (job.result?.errorType !== undefined) body.error_type = job.result.errorType
       return body

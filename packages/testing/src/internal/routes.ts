@@ -187,7 +187,7 @@ const queue = (ctx: Context): Effect.Effect<Answer> =>
     switch (route) {
       case "GET status": {
         if (Option.isNone(job)) return detail(404, "Request not found", undefined, idHeader)
-        const body = Jobs.statusBody(job.value, yield* Ref.get(ctx.env.scheduler), withLogs)
+        const body = Jobs.statusBody(job.value, yield* Ref.get(ctx.env.scheduler), withLogs, ctx.request.bases.queue)
         return json(job.value.status === "COMPLETED" ? 200 : 202, body, idHeader)
       }
       case "GET status/stream": {
@@ -195,7 +195,7 @@ const queue = (ctx: Context): Effect.Effect<Answer> =>
         return {
           status: 200,
           headers: { "content-type": "text/event-stream", "cache-control": "no-cache", ...idHeader },
-          body: Sse.statusStream(ctx.env, target.id, withLogs)
+          body: Sse.statusStream(ctx.env, target.id, withLogs, ctx.request.bases.queue)
         }
       }
       case "GET ":

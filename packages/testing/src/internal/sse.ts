@@ -16,7 +16,7 @@ const encoder = new TextEncoder()
 
 export const keepAlive = ": keep-alive\n\n"
 
-export const statusStream = (env: Env, id: string, withLogs: boolean): Stream.Stream<Uint8Array> =>
+export const statusStream = (env: Env, id: string, withLogs: boolean, queueBase: string): Stream.Stream<Uint8Array> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
       const changes = yield* PubSub.subscribe(env.changes)
@@ -30,7 +30,7 @@ export const statusStream = (env: Env, id: string, withLogs: boolean): Stream.St
         while (true) {
           const job = yield* Jobs.get(env, id)
           if (Option.isNone(job)) return yield* Effect.fail(Option.none())
-          const body = JSON.stringify(Jobs.statusBody(job.value, yield* Ref.get(env.scheduler), withLogs))
+          const body = JSON.stringify(Jobs.statusBody(job.value, yield* Ref.get(env.scheduler), withLogs, queueBase))
           if (body !== last) {
             yield* Ref.set(state, { last: body, done: job.value.status === "COMPLETED" })
             return `data: ${body}\n\n`
