@@ -86,9 +86,10 @@ export const make = (platform: FalPlatform.Service): HttpClient.HttpClient =>
           description: "connection reset by the fal platform emulator (injected fault)"
         })
       }
+      // the stream runs with this fiber's context, so the platform's Clock (a TestClock) drives it
       const body = outcome.body instanceof Uint8Array
         ? new Uint8Array(outcome.body)
-        : Stream.toReadableStream(outcome.body)
+        : yield* Stream.toReadableStreamEffect(outcome.body)
       return HttpClientResponse.fromWeb(
         request,
         new Response(request.method === "HEAD" ? null : body, { status: outcome.status, headers: outcome.headers })
