@@ -183,7 +183,9 @@ describe("over loopback HTTP (undici)", () => {
       })
       assert.deepStrictEqual(done.data, { slept: 0.2 })
       assert.strictEqual(statuses[statuses.length - 1], "COMPLETED")
-      assert.isTrue(statuses.includes("IN_PROGRESS"))
+      const streamed = (yield* platform.requests).filter((r) => r.path.endsWith(`${done.requestId}/status/stream`))
+      assert.strictEqual(streamed.length, 1)
+      assert.strictEqual(streamed[0].status, 200)
 
       yield* occupy
       const queued = yield* Effect.makeLatch(false)
