@@ -395,7 +395,7 @@ export const layerHttpClient: Layer.Layer<HttpClient.HttpClient, never, FalPlatf
  * @example
  * ```ts
  * import { FalPlatform } from "@effect-fal/testing"
- * import { HttpClient } from "@effect/platform"
+ * import { HttpBody, HttpClient } from "@effect/platform"
  * import * as Effect from "effect/Effect"
  *
  * const program = Effect.gen(function*() {
@@ -404,7 +404,8 @@ export const layerHttpClient: Layer.Layer<HttpClient.HttpClient, never, FalPlatf
  *     headers: { authorization: `Key ${FalPlatform.defaultKeys.user}` },
  *     body: HttpBody.unsafeJson({ hello: "world" })
  *   })
- * }).pipe(Effect.provide(FalPlatform.layerClient()))
+ *   return yield* response.json // { hello: "world" }
+ * }).pipe(Effect.scoped, Effect.provide(FalPlatform.layerClient()))
  * ```
  *
  * @since 0.1.0

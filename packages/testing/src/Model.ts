@@ -188,7 +188,7 @@ export const withOptions = (
 })
 
 /**
- * Sleeps on the platform's Clock (so `TestClock.adjust` drives it).
+ * Sleeps on the platform's Clock (so `TestClock.adjust` drives it): `Effect.sleep` by another name.
  *
  * @since 0.1.0
  * @category utils
