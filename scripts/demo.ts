@@ -133,7 +133,7 @@ const painter = Model.make({
   handler: ({ prompt, steps = 8 }, ctx) =>
     Effect.gen(function*() {
       for (let step = 1; step <= steps; step++) {
-        yield* Model.sleep("250 millis")
+        yield* Effect.sleep("250 millis")
         yield* ctx.log(`step ${step}/${steps}`)
       }
       const url = yield* ctx.writeFile({ fileName: "painting.png", contentType: "image/png", content: prompt })
