@@ -366,3 +366,23 @@ describe("in-memory transport", () => {
       ])
     }).pipe(Effect.provide(FalPlatform.layerClient())))
 })
+
+describe("model crashes", () => {
+  it.effect("a handler that dies completes as a 500 runner_server_error, not as a cancellation", () =>
+    Effect.gen(function*() {
+      const platform = yield* FalPlatform.FalPlatform
+      yield* platform.register(Model.make({
+        id: "acme/buggy",
+        input: Schema.Unknown,
+        handler: () => Effect.die(new Error("division by zero"))
+      }))
+      const job = yield* submit("acme/buggy", {})
+      const record = yield* platform.awaitStatus(job.request_id)
+      assert.strictEqual(record.result?.status, 500)
+      const result = yield* send("GET", job.response_url)
+      assert.strictEqual(result.status, 500)
+      assert.strictEqual(result.headers["x-fal-error-type"], "runner_server_error")
+      const status = (yield* send("GET", job.status_url)).json as { status: string; error_type: string }
+      assert.strictEqual(status.error_type, "runner_server_error")
+    }).pipe(Effect.provide(FalPlatform.layerClient())))
+})

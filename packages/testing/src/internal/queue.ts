@@ -5,6 +5,7 @@
  * (payload storage, webhook).
  */
 import { ErrorType, type RequestOptions, ResponseMeta } from "@effect-fal/headers"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -341,7 +342,20 @@ const runAttempt = (env: Env, id: string, runnerId: string): Effect.Effect<void>
 /** Decides what follows an attempt: completion, a retry, a fallback or a start-timeout 504. */
 const settle = (env: Env, job: Job, runnerId: string, exit: Exit.Exit<Attempt>): Effect.Effect<void> =>
   Effect.gen(function*() {
-    if (Exit.isFailure(exit)) return yield* complete(env, job.id, cancelled(job))
+    if (Exit.isFailure(exit)) {
+      // Interrupted: the request was cancelled while running. Anything else is a crash of the
+      // model's handler, which fal reports as a runner server error, not as a cancellation.
+      return yield* complete(
+        env,
+        job.id,
+        Cause.isInterruptedOnly(exit.cause) ? cancelled(job) : failure(job, {
+          status: 500,
+          detail: "The model's handler crashed",
+          errorType: "runner_server_error",
+          servedFrom: runnerId
+        })
+      )
+    }
     const outcome = exit.value
     if (outcome._tag === "Success") {
       return yield* complete(env, job.id, success(job, runnerId, outcome.body, outcome.units))
