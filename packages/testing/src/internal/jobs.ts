@@ -5,6 +5,7 @@
 import type { RequestOptions } from "@effect-fal/headers"
 import type * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as FalPlatform from "../FalPlatform.js"
@@ -27,15 +28,15 @@ export interface Job extends FalPlatform.RequestRecord {
 }
 
 export const get = (env: Env, id: string): Effect.Effect<Option.Option<Job>> =>
-  Effect.map(Ref.get(env.jobs), (jobs) => Option.fromNullable(jobs.get(id)))
+  Effect.map(Ref.get(env.jobs), HashMap.get(id))
 
 export const update = (env: Env, id: string, f: (job: Job) => Job): Effect.Effect<Option.Option<Job>> =>
   Effect.gen(function*() {
-    const updated = yield* Ref.modify(env.jobs, (jobs): [Option.Option<Job>, ReadonlyMap<string, Job>] => {
-      const job = jobs.get(id)
-      if (job === undefined) return [Option.none(), jobs]
-      const next = f(job)
-      return [Option.some(next), new Map(jobs).set(id, next)]
+    const updated = yield* Ref.modify(env.jobs, (jobs): [Option.Option<Job>, HashMap.HashMap<string, Job>] => {
+      const job = HashMap.get(jobs, id)
+      if (Option.isNone(job)) return [job, jobs]
+      const next = f(job.value)
+      return [Option.some(next), HashMap.set(jobs, id, next)]
     })
     yield* publish(env, id)
     return updated

@@ -6,10 +6,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
+import * as Order from "effect/Order"
 import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
+import * as SortedMap from "effect/SortedMap"
 import type * as FalPlatform from "../FalPlatform.js"
 import type * as Model from "../Model.js"
 import * as Constants from "./constants.js"
@@ -18,15 +21,7 @@ import * as Jobs from "./jobs.js"
 import * as Models from "./models.js"
 import * as Retention from "./retention.js"
 import * as Routes from "./routes.js"
-import {
-  type ActiveFault,
-  type Env,
-  type IdempotentAnswer,
-  type Resolved,
-  type Scheduler,
-  setIn,
-  waitUntil
-} from "./state.js"
+import { type ActiveFault, type Env, type IdempotentAnswer, type Resolved, type Scheduler, waitUntil } from "./state.js"
 
 const defaultKeys: ReadonlyArray<FalPlatform.ApiKey> = [
   { key: Constants.defaultKeys.user, scope: "API" },
@@ -57,27 +52,31 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
     const env: Env = {
       config: resolve(config),
       models: yield* Ref.make<ReadonlyMap<string, Model.Model>>(new Map(models.map((m) => [m.id, m]))),
-      jobs: yield* Ref.make<ReadonlyMap<string, Jobs.Job>>(new Map()),
+      jobs: yield* Ref.make(HashMap.empty<string, Jobs.Job>()),
       scheduler: yield* Ref.make<Scheduler>({ seq: 0, waiting: [], busy: new Map() }),
-      payloads: yield* Ref.make<ReadonlyMap<string, FalPlatform.StoredPayload>>(new Map()),
-      files: yield* Ref.make<ReadonlyMap<string, FalPlatform.CdnFile>>(new Map()),
-      idempotency: yield* Ref.make<ReadonlyMap<string, IdempotentAnswer>>(new Map()),
-      log: yield* Ref.make<ReadonlyArray<FalPlatform.RequestLogEntry>>([]),
+      payloads: yield* Ref.make(HashMap.empty<string, FalPlatform.StoredPayload>()),
+      files: yield* Ref.make(HashMap.empty<string, FalPlatform.CdnFile>()),
+      idempotency: yield* Ref.make(HashMap.empty<string, IdempotentAnswer>()),
+      log: yield* Ref.make(SortedMap.empty<number, FalPlatform.RequestLogEntry>(Order.number)),
+      logSeq: yield* Ref.make(0),
       faults: yield* Ref.make<ReadonlyArray<ActiveFault>>([]),
       webhooks: yield* Ref.make<ReadonlyArray<FalPlatform.WebhookDelivery>>([]),
       changes: yield* PubSub.unbounded<string>(),
       spawn: (effect) => Effect.sync(() => void runFork(effect)),
       webhookClient,
-      running: yield* Ref.make<ReadonlyMap<string, Fiber.RuntimeFiber<unknown, unknown>>>(new Map())
+      running: yield* Ref.make(HashMap.empty<string, Fiber.RuntimeFiber<unknown, unknown>>())
     }
     const service: FalPlatform.Service = {
       keys: env.config.keys,
-      register: (model) => setIn(env.models, model.id, model),
+      register: (model) => Ref.update(env.models, (models) => new Map(models).set(model.id, model)),
       models: Effect.map(Ref.get(env.models), (map) => [...map.keys()]),
-      requests: Ref.get(env.log),
-      clearRequests: Ref.set(env.log, []),
+      requests: Effect.map(Ref.get(env.log), (log) => Array.from(SortedMap.values(log))),
+      clearRequests: Ref.update(env.log, (log) => SortedMap.empty(SortedMap.getOrder(log))),
       awaitRequest: (predicate) =>
-        waitUntil(env, Effect.map(Ref.get(env.log), (log) => Option.fromNullable(log.find(predicate)))),
+        waitUntil(
+          env,
+          Effect.map(Ref.get(env.log), (log) => Option.fromNullable(Array.from(SortedMap.values(log)).find(predicate)))
+        ),
       injectFault: (injection) => Faults.inject(env, injection),
       clearFaults: Faults.clear(env),
       request: (id) => Effect.map(Jobs.get(env, id), Option.map(Jobs.toRecord)),

@@ -20,7 +20,7 @@ import * as Faults from "./faults.js"
 import * as Jobs from "./jobs.js"
 import type { Job } from "./jobs.js"
 import * as Retention from "./retention.js"
-import { deleteIn, type Env, now, type Scheduler, setIn, type Ticket, uuid } from "./state.js"
+import { deleteIn, type Env, getIn, now, type Scheduler, setIn, type Ticket, uuid } from "./state.js"
 import * as Webhooks from "./webhooks.js"
 
 // -----------------------------------------------------------------------------
@@ -394,7 +394,7 @@ export const cancel = (env: Env, id: string): Effect.Effect<CancelOutcome> =>
       yield* complete(env, id, cancelled(job.value))
       return "requested"
     }
-    const fiber = (yield* Ref.get(env.running)).get(id)
+    const fiber = yield* getIn(env.running, id)
     if (fiber !== undefined) yield* env.spawn(Fiber.interrupt(fiber))
     return "requested"
   })

@@ -6,11 +6,12 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as FalPlatform from "../FalPlatform.js"
 import type { Job } from "./jobs.js"
-import { deleteIn, type Env, type IdempotentAnswer, now, setIn } from "./state.js"
+import { deleteIn, type Env, getIn, type IdempotentAnswer, now, setIn } from "./state.js"
 
 // -----------------------------------------------------------------------------
 // payloads
@@ -29,15 +30,12 @@ export const storeInput = (env: Env, requestId: string, input: unknown): Effect.
   })
 
 export const storeOutput = (env: Env, requestId: string, output: string): Effect.Effect<void> =>
-  Ref.update(env.payloads, (map) => {
-    const payload = map.get(requestId)
-    return payload === undefined ? map : new Map(map).set(requestId, { ...payload, output })
-  })
+  Ref.update(env.payloads, HashMap.modify(requestId, (payload) => ({ ...payload, output })))
 
 export const payload = (env: Env, requestId: string): Effect.Effect<Option.Option<FalPlatform.StoredPayload>> =>
   Effect.gen(function*() {
     const at = yield* now
-    const found = (yield* Ref.get(env.payloads)).get(requestId)
+    const found = yield* getIn(env.payloads, requestId)
     if (found === undefined) return Option.none()
     if (at >= found.expiresAt) {
       yield* deleteIn(env.payloads, requestId)
@@ -49,8 +47,8 @@ export const payload = (env: Env, requestId: string): Effect.Effect<Option.Optio
 export const payloads = (env: Env): Effect.Effect<ReadonlyArray<FalPlatform.StoredPayload>> =>
   Effect.gen(function*() {
     const at = yield* now
-    yield* Ref.update(env.payloads, (map) => new Map([...map].filter(([, p]) => at < p.expiresAt)))
-    return [...(yield* Ref.get(env.payloads)).values()]
+    const kept = yield* Ref.updateAndGet(env.payloads, HashMap.filter((p) => at < p.expiresAt))
+    return Array.from(HashMap.values(kept))
   })
 
 export const deletePayload = (env: Env, requestId: string): Effect.Effect<void> => deleteIn(env.payloads, requestId)
@@ -131,7 +129,7 @@ export const file = (env: Env, urlOrPath: string): Effect.Effect<Option.Option<F
   Effect.gen(function*() {
     const path = cdnPath(urlOrPath)
     if (path === undefined) return Option.none()
-    const found = (yield* Ref.get(env.files)).get(path)
+    const found = yield* getIn(env.files, path)
     if (found === undefined) return Option.none()
     if (found.expiresAt !== undefined && (yield* now) >= found.expiresAt) {
       yield* deleteIn(env.files, path)
@@ -143,11 +141,11 @@ export const file = (env: Env, urlOrPath: string): Effect.Effect<Option.Option<F
 export const files = (env: Env): Effect.Effect<ReadonlyArray<FalPlatform.CdnFile>> =>
   Effect.gen(function*() {
     const at = yield* now
-    yield* Ref.update(
+    const kept = yield* Ref.updateAndGet(
       env.files,
-      (map) => new Map([...map].filter(([, f]) => f.expiresAt === undefined || at < f.expiresAt))
+      HashMap.filter((f) => f.expiresAt === undefined || at < f.expiresAt)
     )
-    return [...(yield* Ref.get(env.files)).values()]
+    return Array.from(HashMap.values(kept))
   })
 
 export const deleteFile = (env: Env, path: string): Effect.Effect<void> => deleteIn(env.files, path)
@@ -179,7 +177,7 @@ export const mentionedFiles = (env: Env, value: unknown): Effect.Effect<Readonly
 
 export const recall = (env: Env, key: string): Effect.Effect<Option.Option<IdempotentAnswer>> =>
   Effect.gen(function*() {
-    const found = (yield* Ref.get(env.idempotency)).get(key)
+    const found = yield* getIn(env.idempotency, key)
     if (found === undefined) return Option.none()
     if ((yield* now) >= found.expiresAt) {
       yield* deleteIn(env.idempotency, key)

@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as SortedMap from "effect/SortedMap"
 import type * as Stream from "effect/Stream"
 import type * as FalPlatform from "../FalPlatform.js"
 import * as Fault from "../Fault.js"
@@ -387,11 +388,12 @@ export const handle = (env: Env, request: FalPlatform.IncomingRequest): Effect.E
       receivedAt: yield* now,
       status: "pending"
     }
-    yield* Ref.update(env.log, (log) => [...log, logged])
+    const seq = yield* Ref.modify(env.logSeq, (n) => [n, n + 1])
+    yield* Ref.update(env.log, SortedMap.set(seq, logged))
     yield* publish(env, "log")
     const settle = (status: FalPlatform.RequestLogEntry["status"], id: string) =>
       Effect.zipRight(
-        Ref.update(env.log, (log) => log.map((e) => (e === logged ? { ...e, status, id } : e))),
+        Ref.update(env.log, (log) => SortedMap.set(log, seq, { ...logged, status, id })),
         publish(env, "log")
       )
     const ctx: Context = { env, request, gatewayId, headers, auth, options }

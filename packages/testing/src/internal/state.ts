@@ -7,11 +7,13 @@ import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type * as Option from "effect/Option"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
+import type * as SortedMap from "effect/SortedMap"
 import type * as FalPlatform from "../FalPlatform.js"
 import type * as Fault from "../Fault.js"
 import type * as Model from "../Model.js"
@@ -57,13 +59,15 @@ export interface IdempotentAnswer {
 export interface Env {
   readonly config: Resolved
   readonly models: Ref.Ref<ReadonlyMap<string, Model.Model>>
-  readonly jobs: Ref.Ref<ReadonlyMap<string, Job>>
+  readonly jobs: Ref.Ref<HashMap.HashMap<string, Job>>
   readonly scheduler: Ref.Ref<Scheduler>
-  readonly payloads: Ref.Ref<ReadonlyMap<string, FalPlatform.StoredPayload>>
+  readonly payloads: Ref.Ref<HashMap.HashMap<string, FalPlatform.StoredPayload>>
   /** CDN files by path. */
-  readonly files: Ref.Ref<ReadonlyMap<string, FalPlatform.CdnFile>>
-  readonly idempotency: Ref.Ref<ReadonlyMap<string, IdempotentAnswer>>
-  readonly log: Ref.Ref<ReadonlyArray<FalPlatform.RequestLogEntry>>
+  readonly files: Ref.Ref<HashMap.HashMap<string, FalPlatform.CdnFile>>
+  readonly idempotency: Ref.Ref<HashMap.HashMap<string, IdempotentAnswer>>
+  /** Every request received, by arrival number (persistent maps: O(log n) per request, not O(n)). */
+  readonly log: Ref.Ref<SortedMap.SortedMap<number, FalPlatform.RequestLogEntry>>
+  readonly logSeq: Ref.Ref<number>
   readonly faults: Ref.Ref<ReadonlyArray<ActiveFault>>
   readonly webhooks: Ref.Ref<ReadonlyArray<FalPlatform.WebhookDelivery>>
   /** Published on every change of a job (its id) and of the log (`"log"`). */
@@ -75,7 +79,7 @@ export interface Env {
   readonly spawn: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
   readonly webhookClient: Option.Option<HttpClient.HttpClient>
   /** The fiber running the current attempt of each in-progress request. */
-  readonly running: Ref.Ref<ReadonlyMap<string, Fiber.RuntimeFiber<unknown, unknown>>>
+  readonly running: Ref.Ref<HashMap.HashMap<string, Fiber.RuntimeFiber<unknown, unknown>>>
 }
 
 export const now: Effect.Effect<number> = Clock.currentTimeMillis
@@ -85,16 +89,14 @@ export const uuid: Effect.Effect<string> = Effect.sync(() => globalThis.crypto.r
 export const publish = (env: Env, topic: string): Effect.Effect<void> =>
   Effect.asVoid(PubSub.publish(env.changes, topic))
 
-export const setIn = <K, V>(ref: Ref.Ref<ReadonlyMap<K, V>>, key: K, value: V): Effect.Effect<void> =>
-  Ref.update(ref, (map) => new Map(map).set(key, value))
+export const setIn = <K, V>(ref: Ref.Ref<HashMap.HashMap<K, V>>, key: K, value: V): Effect.Effect<void> =>
+  Ref.update(ref, HashMap.set(key, value))
 
-export const deleteIn = <K, V>(ref: Ref.Ref<ReadonlyMap<K, V>>, key: K): Effect.Effect<void> =>
-  Ref.update(ref, (map) => {
-    if (!map.has(key)) return map
-    const next = new Map(map)
-    next.delete(key)
-    return next
-  })
+export const deleteIn = <K, V>(ref: Ref.Ref<HashMap.HashMap<K, V>>, key: K): Effect.Effect<void> =>
+  Ref.update(ref, HashMap.remove(key))
+
+export const getIn = <K, V>(ref: Ref.Ref<HashMap.HashMap<K, V>>, key: K): Effect.Effect<V | undefined> =>
+  Effect.map(Ref.get(ref), (map) => Option.getOrUndefined(HashMap.get(map, key)))
 
 /**
  * Waits until `check` yields a value, re-checking after every published change. The
