@@ -27,7 +27,7 @@ import * as DisableFallback from "./DisableFallback.js"
 import type * as HeaderCodec from "./HeaderCodec.js"
 import * as IdempotencyKey from "./IdempotencyKey.js"
 import * as InternalDuration from "./internal/duration.js"
-import { type HeaderInput, lowerCase } from "./internal/lookup.js"
+import type { HeaderInput } from "./internal/lookup.js"
 import { InvalidRequestOptions, Issue } from "./InvalidRequestOptions.js"
 import * as MaxQueueLength from "./MaxQueueLength.js"
 import * as NoRetry from "./NoRetry.js"
@@ -271,23 +271,43 @@ const issue = (
   reason: string
 ) => new Issue({ name: codec.name, location: codec.location, value, reason })
 
-const field = <K extends Field, A extends RequestOptions[K]>(
+/** A field whose stored value is the codec's value. */
+const field = <K extends Field, A extends Exclude<RequestOptions[K], undefined>>(
+  key: K,
+  codec: HeaderCodec.HeaderCodec<A>
+): FieldWire =>
+  fieldWith(key, codec, (options) => {
+    const value = options[key] as A | undefined
+    if (value === undefined) return undefined
+    const reason = codec.validate(value)
+    return reason === undefined ? codec.print(value) : issue(codec, codec.show(value), reason)
+  })
+
+/** A field whose stored value is read into the codec's value first (`Left`: the value as shown). */
+const prepared = <K extends Field, A extends RequestOptions[K]>(
   key: K,
   codec: HeaderCodec.HeaderCodec<A>,
   prepare: (value: Exclude<RequestOptions[K], undefined>) => Either.Either<A, string>
+): FieldWire =>
+  fieldWith(key, codec, (options) => {
+    const value = options[key] as Exclude<RequestOptions[K], undefined> | undefined
+    if (value === undefined) return undefined
+    const read = prepare(value)
+    if (Either.isLeft(read)) return issue(codec, read.left, `must be ${codec.expected}`)
+    const reason = codec.validate(read.right)
+    return reason === undefined ? codec.print(read.right) : issue(codec, codec.show(read.right), reason)
+  })
+
+const fieldWith = <K extends Field, A extends RequestOptions[K]>(
+  key: K,
+  codec: HeaderCodec.HeaderCodec<A>,
+  write: FieldWire["write"]
 ): FieldWire => ({
   key,
   name: codec.name,
   lowerName: codec.name.toLowerCase(),
   location: codec.location,
-  write: (options) => {
-    const value = options[key] as Exclude<RequestOptions[K], undefined> | undefined
-    if (value === undefined) return undefined
-    const prepared = prepare(value)
-    if (Either.isLeft(prepared)) return issue(codec, prepared.left, `must be ${codec.expected}`)
-    const reason = codec.validate(prepared.right)
-    return reason === undefined ? codec.print(prepared.right) : issue(codec, codec.show(prepared.right), reason)
-  },
+  write,
   read: (wire, out) => {
     const value = codec.read(wire)
     if (Either.isLeft(value)) return issue(codec, JSON.stringify(wire), value.left)
@@ -296,28 +316,39 @@ const field = <K extends Field, A extends RequestOptions[K]>(
   }
 })
 
-const as = <A>(value: A): Either.Either<A, string> => Either.right(value)
-
 const duration = (input: Duration.DurationInput): Either.Either<Duration.Duration, string> =>
   Either.mapLeft(InternalDuration.fromInput(input), () => InternalDuration.show(input))
 
+const never: Either.Either<"never", string> = Either.right("never")
+
 const fields: ReadonlyArray<FieldWire> = [
-  field("startTimeout", StartTimeout.codec, duration),
-  field("runnerHint", RunnerHint.codec, as),
-  field("priority", QueuePriority.codec, as),
-  field("objectLifecycle", ObjectLifecycle.codec, (value) => value === "never" ? as(value) : duration(value)),
-  field("storeIO", StoreIO.codec, as),
-  field("noRetry", NoRetry.codec, as),
-  field("disableFallback", DisableFallback.codec, as),
-  field("maxQueueLength", MaxQueueLength.codec, as),
-  field("webhookUrl", Webhook.codec, as),
-  field("idempotencyKey", IdempotencyKey.codec, as)
+  prepared("startTimeout", StartTimeout.codec, duration),
+  field("runnerHint", RunnerHint.codec),
+  field("priority", QueuePriority.codec),
+  prepared("objectLifecycle", ObjectLifecycle.codec, (value) => value === "never" ? never : duration(value)),
+  field("storeIO", StoreIO.codec),
+  field("noRetry", NoRetry.codec),
+  field("disableFallback", DisableFallback.codec),
+  field("maxQueueLength", MaxQueueLength.codec),
+  field("webhookUrl", Webhook.codec),
+  field("idempotencyKey", IdempotencyKey.codec)
 ]
 
 const startTimeoutField = fields[0]
 const modernStartTimeout = StartTimeout.startTimeoutName.toLowerCase()
-const headerFields = new Map(fields.filter((f) => f.location === "header").map((f) => [f.lowerName, f]))
-const queryFields = fields.filter((f) => f.location === "query")
+/**
+ * Every request-control header (the newer start-timeout name included), from its documented
+ * and its lower-cased spelling to the lower-cased one: the spellings that arrive in practice are
+ * found without lower-casing (which allocates); any other casing is lower-cased first.
+ */
+const knownHeaders = new Map<string, string>(
+  [...fields.filter((f) => f.location === "header").map((f) => f.name), StartTimeout.startTimeoutName].flatMap((
+    name
+  ) => [[name, name.toLowerCase()], [name.toLowerCase(), name.toLowerCase()]])
+)
+
+const lastOf = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  value === undefined || typeof value === "string" ? value : value[value.length - 1]
 
 /**
  * Validates and encodes options for the wire. Fails with `InvalidRequestOptions` listing every
@@ -359,33 +390,36 @@ export const toWire = (
  * @category wire
  */
 export const fromWire = (wire: WireInput): Either.Either<RequestOptions, InvalidRequestOptions> => {
+  // One pass over the headers, keeping only request controls, by lower-cased name.
+  const found: Record<string, string> = {}
+  for (const name in wire.headers) {
+    const value = wire.headers[name]
+    if (value === undefined) continue
+    const lower = knownHeaders.get(name) ?? knownHeaders.get(name.toLowerCase())
+    if (lower === undefined) continue
+    const text = typeof value === "string" ? value : value.join(", ")
+    const previous = found[lower]
+    found[lower] = previous === undefined ? text : `${previous}, ${text}`
+  }
   const out: Mutable = {}
   let issues: Array<Issue> | undefined
-  const headers = lowerCase(wire.headers)
-  for (const [name, value] of headers) {
-    const f = headerFields.get(name)
-    if (f === undefined) continue
-    if (f === startTimeoutField && headers.has(modernStartTimeout)) continue
-    const problem = f.read(value, out)
-    if (problem !== undefined) (issues ??= []).push(problem)
-  }
-  const modern = headers.get(modernStartTimeout)
-  if (modern !== undefined) {
-    const problem = startTimeoutField.read(modern, out)
-    if (problem !== undefined) {
-      ;(issues ??= []).push(new Issue({ ...problem, name: StartTimeout.startTimeoutName }))
+  for (const f of fields) {
+    let raw: string | undefined
+    let name = f.name
+    if (f.location === "query") {
+      raw = lastOf(wire.query?.[f.name])
+    } else if (f === startTimeoutField && found[modernStartTimeout] !== undefined) {
+      raw = found[modernStartTimeout]
+      name = StartTimeout.startTimeoutName
+    } else {
+      raw = found[f.lowerName]
     }
-  }
-  if (wire.query !== undefined) {
-    for (const f of queryFields) {
-      const raw = wire.query[f.name]
-      if (raw === undefined) continue
-      const problem = f.read(typeof raw === "string" ? raw : raw[raw.length - 1] ?? "", out)
-      if (problem !== undefined) (issues ??= []).push(problem)
-    }
+    if (raw === undefined) continue
+    const problem = f.read(raw, out)
+    if (problem !== undefined) (issues ??= []).push(name === f.name ? problem : new Issue({ ...problem, name }))
   }
   return issues === undefined
-    ? Either.right(make(out))
+    ? Either.right(out)
     : Either.left(new InvalidRequestOptions({ issues: issues as [Issue, ...Array<Issue>] }))
 }
 

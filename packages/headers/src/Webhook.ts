@@ -18,10 +18,23 @@ import { quote } from "./internal/text.js"
  */
 export const name = "fal_webhook"
 
-const validate = (url: string): string | undefined => {
+const check = (url: string): string | undefined => {
   if (!/^[\x21-\x7e]+$/.test(url)) return "must be a URL without spaces or control characters"
   if (!/^https?:\/\//i.test(url)) return "must be an absolute http(s) URL"
   return URL.canParse(url) ? undefined : "must be an absolute http(s) URL"
+}
+
+// An application sends the same webhook URL on every submit, and `URL.canParse` is the most
+// expensive step of a round trip: the last URL checked and its verdict are kept.
+let lastUrl: string | undefined
+let lastReason: string | undefined
+
+const validate = (url: string): string | undefined => {
+  if (url !== lastUrl) {
+    lastReason = check(url)
+    lastUrl = url
+  }
+  return lastReason
 }
 
 /**
