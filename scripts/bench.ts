@@ -30,11 +30,13 @@ interface Measured {
   readonly maxRssMiB: number
 }
 
-const startEmulator = (): Promise<{ readonly child: ChildProcess; readonly urls: string }> =>
+type Server = "emulator" | "static-server"
+
+const startServer = (server: Server): Promise<{ readonly child: ChildProcess; readonly urls: string }> =>
   new Promise((resolve, reject) => {
-    const child = spawn(tsx, [path.join(root, "scripts/bench/emulator.ts")], { stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(tsx, [path.join(root, `scripts/bench/${server}.ts`)], { stdio: ["ignore", "pipe", "inherit"] })
     child.once("error", reject)
-    child.once("exit", (code) => reject(new Error(`the emulator exited with ${code}`)))
+    child.once("exit", (code) => reject(new Error(`the ${server} exited with ${code}`)))
     createInterface({ input: child.stdout! }).once("line", (line) => resolve({ child, urls: line }))
   })
 
@@ -47,28 +49,33 @@ const runClient = (name: ClientName, urls: string): Measured => {
   return JSON.parse(out.trim().split("\n").at(-1)!) as Measured
 }
 
-const httpSection = async (): Promise<string> => {
-  const clients: ReadonlyArray<ClientName> = [
-    "effect-fal/undici",
-    "effect-fal/fetch",
-    "effect-fal/node-http",
-    "@fal-ai/client"
-  ]
+const clients: ReadonlyArray<ClientName> = [
+  "effect-fal/undici",
+  "effect-fal/fetch",
+  "effect-fal/node-http",
+  "@fal-ai/client"
+]
+
+const measureAll = async (server: Server): Promise<ReadonlyArray<Measured>> => {
   const results: Array<Measured> = []
   for (const name of clients) {
-    // A fresh emulator per client: no client inherits another's history or JIT state.
-    const { child, urls } = await startEmulator()
+    // A fresh server per client: no client inherits another's history or JIT state.
+    const { child, urls } = await startServer(server)
     try {
       const measured = runClient(name, urls)
-      console.log(`${name}: ${measured.throughput.toFixed(0)} req/s`)
+      console.log(`${server}, ${name}: ${measured.throughput.toFixed(0)} req/s`)
       results.push(measured)
     } finally {
       child.removeAllListeners("exit")
       child.kill("SIGINT")
     }
   }
+  return results
+}
+
+const table = (results: ReadonlyArray<Measured>): string => {
   const official = results.find((r) => r.name === "@fal-ai/client")!
-  const table = [
+  return [
     "| client (transport) | requests/s | vs @fal-ai/client | p50 latency (ms) | p99 latency (ms) | heap used after (MiB) | peak RSS (MiB) |",
     "|---|---:|---:|---:|---:|---:|---:|",
     ...results.map((r) =>
@@ -77,19 +84,36 @@ const httpSection = async (): Promise<string> => {
       } | ${r.p99.toFixed(1)} | ${r.heapUsedMiB.toFixed(1)} | ${r.maxRssMiB.toFixed(0)} |`
     )
   ].join("\n")
+}
+
+const httpSection = async (): Promise<string> => {
+  const emulator = await measureAll("emulator")
+  const bare = await measureAll("static-server")
   return `## Synchronous runs over loopback HTTP
 
-Method: the emulator (\`@effect-fal/testing\`, 64 runners for \`fal-ai/echo\`) serves on 127.0.0.1 in
-its own process, started afresh for each client; each client runs in a fresh process of its own: ${
-    Math.min(500, requests)
-  } warm-up calls, then ${requests.toLocaleString("en-US")}
+Method: the server runs on 127.0.0.1 in its own process, started afresh for each client; each client
+runs in a fresh process of its own: ${Math.min(500, requests)} warm-up calls, then ${requests.toLocaleString("en-US")}
 \`fal.run("fal-ai/echo", …)\` calls with ${concurrency} in flight. effect-fal calls go through
 \`Fal.run\` (model id validation, options encoding, response metadata decoding, error
 classification, retry policy); \`@fal-ai/client\` is fal's official client (1.10.1) with its
-default fetch transport and a \`requestMiddleware\` that points it at the emulator. Emulator and
-client share the machine's cores, so the figures compare clients with each other, not with fal.
+default fetch transport and a \`requestMiddleware\` that points it at the server. Server and client
+share the machine's cores, so the figures compare clients with each other, not with fal. Each
+table is a single run; repeated runs on the same machine moved the figures by up to about 10%.
 
-${table}
+### Against the emulator
+
+\`@effect-fal/testing\` over HTTP, with 64 runners for \`fal-ai/echo\`: every request goes through
+the platform model (authentication, options decoding, the request log, a runner, response
+headers). The emulator's own work is most of the cost here.
+
+${table(emulator)}
+
+### Against a static server (the client's own cost)
+
+A bare \`node:http\` server answering every request at once with a fixed JSON body and fal's
+response headers (\`scripts/bench/static-server.ts\`), so the client's overhead decides.
+
+${table(bare)}
 `
 }
 
