@@ -51,6 +51,32 @@ describe("security", () => {
       assert.isTrue(HashSet.size(HashSet.fromIterable(logs)) > 1)
     }))
 
+  it.effect("a server that echoes the key in an error body does not get it into the error", () =>
+    Effect.gen(function*() {
+      const echoes = [
+        () => Fake.json(401, { detail: `Invalid key: Key ${Fake.KEY}` }),
+        () =>
+          Fake.json(403, { error: { type: "authorization_error", message: `${Fake.ADMIN_KEY} lacks ADMIN scope` } }),
+        () => Fake.json(422, { detail: `bad input near ${Fake.KEY}` })
+      ]
+      for (const answer of echoes) {
+        const fake = yield* Fake.layer(answer, { adminKey: true })
+        const error = yield* Effect.flip(Fal.run("a/b", {}).pipe(Effect.provide(fake.layer)))
+        const rendered = [JSON.stringify(error), error.message, String(error)]
+        for (const text of rendered) {
+          assert.notInclude(text, Fake.KEY)
+          assert.notInclude(text, Fake.ADMIN_KEY)
+          assert.include(text, "<redacted>")
+        }
+      }
+      const cancel = yield* Fake.layer(() => Fake.json(400, { status: "ERROR", detail: `no such key ${Fake.KEY}` }))
+      const cancelled = yield* Effect.flip(
+        Queue.cancel({ modelId: "fal-ai/x", requestId: "r1" }).pipe(Effect.provide(cancel.layer))
+      )
+      assert.notInclude(JSON.stringify(cancelled), Fake.KEY)
+      assert.include(cancelled.message, "<redacted>")
+    }))
+
   it.effect("an invalid status request id sends nothing", () =>
     Effect.gen(function*() {
       const fake = yield* Fake.layer(() => Fake.json(200, {}))

@@ -128,6 +128,17 @@ export interface Context {
   readonly requestId?: string | undefined
   /** The call set `fal_max_queue_length`: a 429 without `X-Fal-Needs-Retry: 1` means queue full. */
   readonly maxQueueLength?: boolean | undefined
+  /** Removes the client's credentials from server text, should a server ever echo them. */
+  readonly redact?: ((text: string) => string) | undefined
+}
+
+/** A redactor for the given secrets: every occurrence becomes `<redacted>`. */
+export const redactor = (secrets: ReadonlyArray<string>) => (text: string): string => {
+  let out = text
+  for (const secret of secrets) {
+    if (secret.length > 0 && out.includes(secret)) out = out.split(secret).join("<redacted>")
+  }
+  return out
 }
 
 /** The `FalError` for a non-success answer (SPEC sections 3, 5 and 6). */
@@ -138,7 +149,7 @@ export const fromStatus = (
   text: string
 ): Effect.Effect<FalError.FalError> => {
   const meta = ResponseMeta.fromHeaders(headers)
-  const body = parseBody(text)
+  const body = parseBody(context.redact === undefined ? text : context.redact(text))
   const requestId = context.requestId ?? meta.requestId ?? body.requestId
   const errorType = meta.errorType ?? body.errorType
   const fields = {

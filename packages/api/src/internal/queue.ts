@@ -295,7 +295,7 @@ export const cancel = (
   options?: Queue.CancelOptions
 ): Effect.Effect<Queue.CancelOutcome, FalError.FalError, FalClient> =>
   Effect.flatMap(target(ref), (t) => {
-    const context = { operation: "cancel", requestId: t.requestId } as const
+    const context = { operation: "cancel", requestId: t.requestId, redact: Request.redact(t.service) } as const
     return Request.execute({
       operation: "cancel",
       request: HttpClientRequest.put(cancelUrl(t)).pipe(HttpClientRequest.acceptJson),

@@ -5,7 +5,9 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
@@ -44,12 +46,20 @@ export const fromHttpClientError = (
     )
     : Effect.fail(Errors.transport(context.operation, error, context.requestId))
 
+/** Removes the service's credentials (the key and the admin key) from a text. */
+export const redact = (service: Service): (text: string) => string =>
+  Errors.redactor([
+    Redacted.value(service.key),
+    ...Option.match(service.adminKey, { onNone: () => [], onSome: (key) => [Redacted.value(key)] })
+  ])
+
 /** One attempt: send, classify the status, hand a success to `onResponse`. */
 export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, FalError.FalError> => {
   const context: Errors.Context = {
     operation: call.operation,
     requestId: call.requestId,
-    maxQueueLength: call.maxQueueLength
+    maxQueueLength: call.maxQueueLength,
+    redact: redact(service)
   }
   return service.httpClient.execute(call.request).pipe(
     Effect.catchAll((error) => fromHttpClientError(context, error)),
