@@ -231,6 +231,19 @@ describe("retention", () => {
       assert.strictEqual((yield* send("GET", job.response_url)).status, 404)
     }).pipe(Effect.provide(FalPlatform.layerClient())))
 
+  it.effect("a result of 10 KB or more is kept 6 minutes without stored payloads", () =>
+    Effect.gen(function*() {
+      const platform = yield* FalPlatform.FalPlatform
+      const job = yield* submit("fal-ai/echo", { text: "x".repeat(10 * 1024) }, { "X-Fal-Store-IO": "0" })
+      yield* platform.awaitStatus(job.request_id)
+      yield* TestClock.adjust("5 minutes")
+      const kept = yield* send("GET", job.response_url)
+      assert.strictEqual(kept.status, 200)
+      assert.isAtLeast(kept.text.length, 10 * 1024)
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual((yield* send("GET", job.response_url)).status, 404)
+    }).pipe(Effect.provide(FalPlatform.layerClient())))
+
   it.effect("CDN files expire at their lifecycle, then answer 404 for good", () =>
     Effect.gen(function*() {
       const r = yield* send("POST", "https://fal.run/fal-ai/image", {
