@@ -64,7 +64,7 @@ export const delete_ = (
       HttpClientRequest.setHeaders(encoded.headers)
     )
     return yield* run("delete", id, request, options?.retry)
-  })
+  }).pipe(Request.traced("delete", { "fal.request_id": requestId }))
 
 export const deleteLegacy = (
   requestId: string,
@@ -79,4 +79,4 @@ export const deleteLegacy = (
       HttpClientRequest.put(`${service.urls.rest}/requests/delete_io/${id}`),
       options?.retry
     )
-  })
+  }).pipe(Request.traced("deleteLegacy", { "fal.request_id": requestId }))

@@ -125,7 +125,7 @@ export const submit = (
           })
         )
     })
-  })
+  }).pipe(Request.traced("submit", { "fal.model_id": modelId }))
 
 // -----------------------------------------------------------------------------
 // status
@@ -182,7 +182,7 @@ export const status = (
           Request.json("status", response, t.requestId),
           (json) => decodeStatus("status", json, t.requestId, meta)
         )
-    }))
+    })).pipe(Request.traced("status", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
 
 // -----------------------------------------------------------------------------
 // status stream
@@ -265,6 +265,11 @@ export const statusStream = (
       const once = connection(t, options)
       return options?.retry === false ? once : Stream.retry(once, Retry.policy("statusStream", options?.retry))
     })
+  ).pipe(
+    Stream.withSpan("fal.statusStream", {
+      kind: "client",
+      attributes: { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }
+    })
   )
 
 // -----------------------------------------------------------------------------
@@ -288,7 +293,7 @@ export const result = <A = unknown, I = unknown>(
           ),
           Effect.map((data): Queue.Result<A> => ({ requestId: t.requestId, data, meta }))
         )
-    }))
+    })).pipe(Request.traced("result", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
 
 export const cancel = (
   ref: Queue.RequestRef,
@@ -320,7 +325,7 @@ export const cancel = (
           })
         )
     })
-  })
+  }).pipe(Request.traced("cancel", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
 
 // -----------------------------------------------------------------------------
 // subscribe
@@ -368,7 +373,7 @@ export const resume = <A = unknown, I = unknown>(
     ref,
     options?.cancelOnInterrupt !== false,
     Effect.zipRight(follow(ref, options), result(ref, options))
-  )
+  ).pipe(Request.traced("resume", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
 
 export const subscribe = <A = unknown, I = unknown>(
   modelId: string,
@@ -387,4 +392,4 @@ export const subscribe = <A = unknown, I = unknown>(
           )
         )
       ))
-  )
+  ).pipe(Request.traced("subscribe", { "fal.model_id": modelId }))

@@ -46,6 +46,34 @@ export const fromHttpClientError = (
     )
     : Effect.fail(Errors.transport(context.operation, error, context.requestId))
 
+/** What every result carries: its request id and the response metadata. */
+interface Traceable {
+  readonly requestId?: string | undefined
+  readonly meta: ResponseMeta.ResponseMeta
+}
+
+/**
+ * Runs an operation in a client span `fal.<operation>` with the model and request ids; on
+ * success the span also gets the request id, billable units and serving runner fal reported.
+ */
+export const traced =
+  (operation: string, attributes: Readonly<Record<string, string | undefined>>) =>
+  <A extends Traceable, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    effect.pipe(
+      Effect.tap((result) => {
+        const reported: Record<string, string | number> = {}
+        const requestId = result.requestId ?? result.meta.requestId
+        if (requestId !== undefined) reported["fal.request_id"] = requestId
+        if (result.meta.billableUnits !== undefined) reported["fal.billable_units"] = result.meta.billableUnits
+        if (result.meta.servedFrom !== undefined) reported["fal.served_from"] = result.meta.servedFrom
+        return Effect.annotateCurrentSpan(reported)
+      }),
+      Effect.withSpan(`fal.${operation}`, {
+        kind: "client",
+        attributes: Object.fromEntries(Object.entries(attributes).filter(([, value]) => value !== undefined))
+      })
+    )
+
 /** Removes the service's credentials (the key and the admin key) from a text. */
 export const redact = (service: Service): (text: string) => string =>
   Errors.redactor([

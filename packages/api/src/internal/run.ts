@@ -46,4 +46,4 @@ export const run = <A = unknown, I = unknown>(
           Effect.map((data): Fal.Result<A> => ({ requestId: meta.requestId, data, meta }))
         )
     })
-  })
+  }).pipe(Request.traced("run", { "fal.model_id": modelId }))
