@@ -65,6 +65,12 @@ export interface DeleteOptions {
  * @category options
  */
 export interface DeleteLegacyOptions {
+  /**
+   * Sent as `Idempotency-Key` on every attempt of this call (default: a fresh UUID). fal does
+   * not document that the legacy endpoint honours it, so a failure that may have reached fal is
+   * still not retried.
+   */
+  readonly idempotencyKey?: string | undefined
   readonly retry?: Retry.Override | undefined
 }
 
@@ -91,7 +97,8 @@ export {
 
 /**
  * Deletes the payloads on the older endpoint: `PUT {rest}/requests/delete_io/{requestId}`.
- * Without an idempotency key, it is not retried after a failure that may have reached fal.
+ * Like {@link delete}, every attempt carries the call's one `Idempotency-Key`; since fal does
+ * not document that this endpoint honours it, a failure that may have reached fal is not retried.
  *
  * @since 0.1.0
  * @category deletion

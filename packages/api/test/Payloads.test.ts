@@ -72,6 +72,30 @@ describe("Payloads", () => {
       assert.strictEqual(seen.headers["authorization"], `Key ${Fake.ADMIN_KEY}`)
     }))
 
+  it.effect("legacy: one Idempotency-Key per call on every attempt, yet no retry after an ambiguous failure", () =>
+    Effect.gen(function*() {
+      const fake = yield* Fake.layer((_, i) =>
+        i === 0 ? Fake.json(503, {}) : i === 1 ? Fake.json(200, { CDN_DELETE_RESULTS: [] }) : "reset"
+      )
+      const fiber = yield* Effect.fork(
+        Effect.provide(
+          Effect.zip(
+            Payloads.deleteLegacy(ID, { idempotencyKey: "legacy-key-1" }),
+            Effect.flip(Payloads.deleteLegacy(ID))
+          ),
+          fake.layer
+        )
+      )
+      yield* TestClock.adjust("1 minute")
+      const [, error] = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "TransportError")
+      const keys = (yield* Ref.get(fake.log)).map((s) => s.headers["idempotency-key"])
+      // the 503 was retried with the same key; the reset of the second call was not retried
+      assert.deepStrictEqual(keys.slice(0, 2), ["legacy-key-1", "legacy-key-1"])
+      assert.strictEqual(keys.length, 3)
+      assert.notStrictEqual(keys[2], "legacy-key-1")
+    }))
+
   it.effect("a non-UUID request id fails with InvalidRequestId and sends nothing", () =>
     Effect.gen(function*() {
       const fake = yield* Fake.layer(() => Fake.json(200, { cdn_delete_results: [] }))

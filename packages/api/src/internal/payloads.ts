@@ -48,6 +48,22 @@ const run = (
       )
   }))
 
+/**
+ * One `Idempotency-Key` for the whole logical call (the caller's, or a fresh UUID), encoded once
+ * so that every retried attempt carries the same one; an invalid key fails before sending.
+ */
+const idempotencyHeaders = (
+  idempotencyKey: string | undefined
+): Effect.Effect<RequestOptions.Wire["headers"], FalError.InvalidRequestOptions> =>
+  Effect.gen(function*() {
+    const key = idempotencyKey ?? (yield* Effect.sync(() => crypto.randomUUID()))
+    const encoded = yield* Either.match(RequestOptions.toWire({ idempotencyKey: key }), {
+      onLeft: Effect.fail,
+      onRight: Effect.succeed
+    })
+    return encoded.headers
+  })
+
 export const delete_ = (
   requestId: string,
   options?: Payloads.DeleteOptions
@@ -55,13 +71,9 @@ export const delete_ = (
   Effect.gen(function*() {
     const service = yield* FalClient
     const id = yield* validId(requestId)
-    const key = options?.idempotencyKey ?? (yield* Effect.sync(() => crypto.randomUUID()))
-    const encoded = yield* Either.match(RequestOptions.toWire({ idempotencyKey: key }), {
-      onLeft: Effect.fail,
-      onRight: Effect.succeed
-    })
+    const headers = yield* idempotencyHeaders(options?.idempotencyKey)
     const request = HttpClientRequest.del(`${service.urls.api}/models/requests/${id}/payloads`).pipe(
-      HttpClientRequest.setHeaders(encoded.headers)
+      HttpClientRequest.setHeaders(headers)
     )
     return yield* run("delete", id, request, options?.retry)
   }).pipe(Request.traced("delete", { "fal.request_id": requestId }))
@@ -73,10 +85,9 @@ export const deleteLegacy = (
   Effect.gen(function*() {
     const service = yield* FalClient
     const id = yield* validId(requestId)
-    return yield* run(
-      "deleteLegacy",
-      id,
-      HttpClientRequest.put(`${service.urls.rest}/requests/delete_io/${id}`),
-      options?.retry
+    const headers = yield* idempotencyHeaders(options?.idempotencyKey)
+    const request = HttpClientRequest.put(`${service.urls.rest}/requests/delete_io/${id}`).pipe(
+      HttpClientRequest.setHeaders(headers)
     )
+    return yield* run("deleteLegacy", id, request, options?.retry)
   }).pipe(Request.traced("deleteLegacy", { "fal.request_id": requestId }))
