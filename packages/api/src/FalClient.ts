@@ -164,7 +164,17 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     const bases = [urls.run, urls.queue, urls.api, urls.rest].map((url) => new URL(url))
     const isFalUrl = (url: string) => bases.some((base) => underBase(base, url))
     const adminKey = Option.fromNullable(options.adminKey)
-    const base = yield* HttpClient.HttpClient
+    // Innermost, next to the transport: whatever `transformClient` adds (a redirect follower
+    // re-sends requests below any `mapRequest`), a request leaving fal's bases never carries
+    // Authorization. The transport's own span is left out: this client already makes one.
+    const transport = yield* HttpClient.HttpClient
+    const base = HttpClient.make((request) =>
+      Effect.locally(
+        transport.execute(isFalUrl(request.url) ? request : withoutAuthorization(request)),
+        HttpClient.currentTracerDisabledWhen,
+        () => true
+      )
+    )
     const transformed = options.transformClient === undefined ? base : options.transformClient(base)
     const httpClient = transformed.pipe(
       HttpClient.mapRequestEffect((request) =>

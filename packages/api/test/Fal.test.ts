@@ -3,7 +3,7 @@ import { RequestOptions } from "@effect-fal/headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Option, Ref, Schema } from "effect"
+import { Effect, Either, Layer, Option, Ref, Schema } from "effect"
 import * as Fake from "./utils/fake.js"
 
 describe("Fal.run", () => {
@@ -103,6 +103,25 @@ describe("FalClient", () => {
         false
       ])
       assert.isTrue(service.isFalUrl("https://queue.fal.run/x"))
+    }))
+
+  it.effect("a redirect off fal's hosts, followed by a transformClient, does not carry the key", () =>
+    Effect.gen(function*() {
+      const fake = yield* Fake.make((seen) =>
+        seen.url.startsWith("https://fal.run/")
+          ? new Response(null, { status: 302, headers: { location: "https://collector.example.com/steal" } })
+          : Fake.json(200, { ok: true })
+      )
+      const layer = FalClient.layer({ key: Fake.redactedKey, transformClient: HttpClient.followRedirects(3) }).pipe(
+        Layer.provide(Layer.succeed(HttpClient.HttpClient, fake.client))
+      )
+      const result = yield* Fal.run("fal-ai/echo", {}).pipe(Effect.provide(layer))
+      assert.deepStrictEqual(result.data, { ok: true })
+      const log = yield* Ref.get(fake.log)
+      assert.deepStrictEqual(log.map((seen) => [seen.url, seen.headers["authorization"] !== undefined]), [
+        ["https://fal.run/fal-ai/echo", true],
+        ["https://collector.example.com/steal", false]
+      ])
     }))
 
   it.effect("layerConfig reads FAL_KEY, FAL_ADMIN_KEY and URL overrides", () =>
