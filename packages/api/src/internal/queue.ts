@@ -91,13 +91,12 @@ export const submit = (
 ): Effect.Effect<Queue.Submitted, FalError.FalError, FalClient> =>
   Effect.gen(function*() {
     const service = yield* FalClient
-    const id = yield* Request.modelId(modelId)
-    const encoded = yield* Request.wire(service, options?.options)
-    const request = yield* Request.jsonBody(
-      Request.withWire(HttpClientRequest.post(`${service.urls.queue}/${ModelId.fullPath(id)}`), encoded).pipe(
-        HttpClientRequest.acceptJson
-      ),
-      input
+    const { modelId: id, request } = yield* Request.modelRequest(
+      service,
+      service.urls.queue,
+      modelId,
+      input,
+      options?.options
     )
     return yield* Request.execute({
       operation: "submit",

@@ -190,6 +190,33 @@ export const wire = (
       { onLeft: Effect.fail, onRight: Effect.succeed }
     )
 
+/**
+ * The request that sends `input` to a model: `POST {base}/{full model id}` with the encoded
+ * options and the input as JSON. The model id, the options and the input are all checked here,
+ * before anything is sent.
+ */
+export const modelRequest = (
+  service: Service,
+  base: string,
+  id: string,
+  input: unknown,
+  options: RequestOptions.RequestOptions | undefined
+): Effect.Effect<
+  { readonly modelId: ModelId.ModelId; readonly request: HttpClientRequest.HttpClientRequest },
+  FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError
+> =>
+  Effect.gen(function*() {
+    const parsed = yield* modelId(id)
+    const encoded = yield* wire(service, options)
+    const request = yield* jsonBody(
+      withWire(HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed)}`), encoded).pipe(
+        HttpClientRequest.acceptJson
+      ),
+      input
+    )
+    return { modelId: parsed, request }
+  })
+
 /** Applies encoded options to a request. */
 export const withWire = (
   request: HttpClientRequest.HttpClientRequest,

@@ -1,10 +1,8 @@
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import type * as Fal from "../Fal.js"
 import { FalClient } from "../FalClient.js"
 import type { FalError } from "../FalError.js"
-import * as ModelId from "../ModelId.js"
 import * as Request from "./request.js"
 
 /** Decodes a model's output with the optional schema. */
@@ -25,14 +23,7 @@ export const run = <A = unknown, I = unknown>(
 ): Effect.Effect<Fal.Result<A>, FalError, FalClient> =>
   Effect.gen(function*() {
     const service = yield* FalClient
-    const id = yield* Request.modelId(modelId)
-    const encoded = yield* Request.wire(service, options?.options)
-    const request = yield* Request.jsonBody(
-      Request.withWire(HttpClientRequest.post(`${service.urls.run}/${ModelId.fullPath(id)}`), encoded).pipe(
-        HttpClientRequest.acceptJson
-      ),
-      input
-    )
+    const { request } = yield* Request.modelRequest(service, service.urls.run, modelId, input, options?.options)
     return yield* Request.execute({
       operation: "run",
       request,
