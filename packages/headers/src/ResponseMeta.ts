@@ -8,7 +8,7 @@
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as ErrorType from "./ErrorType.js"
-import { type HeaderInput, lowerCase } from "./internal/lookup.js"
+import type { HeaderInput } from "./internal/lookup.js"
 import { parseFlag } from "./internal/text.js"
 
 /**
@@ -59,6 +59,27 @@ export interface ResponseMeta {
  */
 export const empty: ResponseMeta = {}
 
+/**
+ * Each response header, by its documented and its lower-cased spelling, to its field: the
+ * spellings that arrive in practice are found without lower-casing (which allocates).
+ */
+const fieldOf = new Map<string, keyof ResponseMeta>()
+for (
+  const field of [
+    "requestId",
+    "billableUnits",
+    "servedFrom",
+    "timeoutType",
+    "errorType",
+    "runnerHints",
+    "needsRetry",
+    "retryable"
+  ] as const
+) {
+  fieldOf.set(names[field], field)
+  fieldOf.set(names[field].toLowerCase(), field)
+}
+
 const token = /^[\x21-\x7e]+$/
 const units = /^\d+(?:\.\d+)?$/
 
@@ -95,24 +116,33 @@ const hints = (value: string | undefined): ReadonlyArray<string> | undefined => 
  * @category decoding
  */
 export const fromHeaders = (headers: HeaderInput): ResponseMeta => {
-  const map = lowerCase(headers)
+  const raw: { -readonly [K in keyof ResponseMeta]?: string } = {}
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    const field = fieldOf.get(name) ?? fieldOf.get(name.toLowerCase())
+    if (field === undefined) continue
+    const text = typeof value === "string" ? value : value.join(", ")
+    const previous = raw[field]
+    raw[field] = previous === undefined ? text : `${previous}, ${text}`
+  }
   const out: {
     -readonly [K in keyof ResponseMeta]: ResponseMeta[K]
   } = {}
-  const requestId = text(map.get("x-fal-request-id"))
+  const requestId = text(raw.requestId)
   if (requestId !== undefined) out.requestId = requestId
-  const billable = map.get("x-fal-billable-units")?.trim()
+  const billable = raw.billableUnits?.trim()
   if (billable !== undefined && units.test(billable)) out.billableUnits = Number(billable)
-  const servedFrom = text(map.get("x-fal-served-from"))
+  const servedFrom = text(raw.servedFrom)
   if (servedFrom !== undefined) out.servedFrom = servedFrom
-  if (map.get("x-fal-request-timeout-type")?.trim().toLowerCase() === "user") out.timeoutType = "user"
-  const errorType = text(map.get("x-fal-error-type"))
+  if (raw.timeoutType?.trim().toLowerCase() === "user") out.timeoutType = "user"
+  const errorType = text(raw.errorType)
   if (errorType !== undefined) out.errorType = errorType
-  const runnerHints = hints(map.get("x-fal-runner-hints"))
+  const runnerHints = hints(raw.runnerHints)
   if (runnerHints !== undefined) out.runnerHints = runnerHints
-  const needsRetry = flag(map.get("x-fal-needs-retry"))
+  const needsRetry = flag(raw.needsRetry)
   if (needsRetry !== undefined) out.needsRetry = needsRetry
-  const retryable = flag(map.get("x-fal-retryable"))
+  const retryable = flag(raw.retryable)
   if (retryable !== undefined) out.retryable = retryable
   return out
 }
