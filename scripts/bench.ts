@@ -98,9 +98,10 @@ runs in a fresh process of its own: ${Math.min(500, requests)} warm-up calls, th
 classification, retry policy); \`@fal-ai/client\` is fal's official client (1.10.1) with its
 default fetch transport and a \`requestMiddleware\` that points it at the server. Server and client
 share the machine's cores, so the figures compare clients with each other, not with fal. Each
-table is a single run. Over three runs on this machine with nothing else running, absolute
-throughput moved by up to about 25% from run to run, and effect-fal on undici stayed between 0.9x
-and 1.2x of \`@fal-ai/client\`.
+table is a single run. Over four such runs on this machine with nothing else running (and three
+more paired runs against the static server), absolute throughput moved by up to about 25% from
+run to run, and effect-fal on undici stayed between 0.8x and 1.2x of \`@fal-ai/client\`: the two
+are at parity within this machine's noise, while effect-fal also validates, classifies and traces.
 
 ### Against the emulator
 
