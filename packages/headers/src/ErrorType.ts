@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as Record from "effect/Record"
 import * as Schema from "effect/Schema"
 
 /**
@@ -52,7 +53,7 @@ export type ErrorType = Known | (string & {})
  * @since 0.1.0
  * @category constants
  */
-export const all: ReadonlyArray<Known> = Object.keys(known) as Array<Known>
+export const all: ReadonlyArray<Known> = Record.keys(known)
 
 /**
  * @since 0.1.0

@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import * as Arr from "effect/Array"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Eq from "effect/Equivalence"
@@ -131,12 +132,18 @@ const fieldOrder: ReadonlyArray<Field> = [
  * @category constructors
  */
 export const make = (fields: { readonly [K in Field]?: RequestOptions[K] | undefined }): RequestOptions => {
-  const out: { -readonly [K in Field]?: RequestOptions[K] } = {}
-  for (const key of fieldOrder) {
-    const value = fields[key]
-    if (value !== undefined) (out as Record<Field, unknown>)[key] = value
-  }
+  const out: Mutable = {}
+  for (const key of fieldOrder) copy(out, fields, key)
   return out
+}
+
+const copy = <K extends Field>(
+  out: Mutable,
+  from: { readonly [F in Field]?: RequestOptions[F] | undefined },
+  key: K
+): void => {
+  const value = from[key]
+  if (value !== undefined) out[key] = value
 }
 
 /**
@@ -272,12 +279,12 @@ const issue = (
 ) => new Issue({ name: codec.name, location: codec.location, value, reason })
 
 /** A field whose stored value is the codec's value. */
-const field = <K extends Field, A extends Exclude<RequestOptions[K], undefined>>(
+const field = <K extends Field>(
   key: K,
-  codec: HeaderCodec.HeaderCodec<A>
+  codec: HeaderCodec.HeaderCodec<NonNullable<RequestOptions[K]>>
 ): FieldWire =>
   fieldWith(key, codec, (options) => {
-    const value = options[key] as A | undefined
+    const value = options[key]
     if (value === undefined) return undefined
     const reason = codec.validate(value)
     return reason === undefined ? codec.print(value) : issue(codec, codec.show(value), reason)
@@ -287,10 +294,10 @@ const field = <K extends Field, A extends Exclude<RequestOptions[K], undefined>>
 const prepared = <K extends Field, A extends RequestOptions[K]>(
   key: K,
   codec: HeaderCodec.HeaderCodec<A>,
-  prepare: (value: Exclude<RequestOptions[K], undefined>) => Either.Either<A, string>
+  prepare: (value: NonNullable<RequestOptions[K]>) => Either.Either<A, string>
 ): FieldWire =>
   fieldWith(key, codec, (options) => {
-    const value = options[key] as Exclude<RequestOptions[K], undefined> | undefined
+    const value = options[key]
     if (value === undefined) return undefined
     const read = prepare(value)
     if (Either.isLeft(read)) return issue(codec, read.left, `must be ${codec.expected}`)
@@ -363,21 +370,21 @@ export const toWire = (
 ): Either.Either<Wire, InvalidRequestOptions> => {
   const headers: Record<string, string> = {}
   const query: Record<string, string> = {}
-  let issues: Array<Issue> | undefined
+  const issues: Array<Issue> = []
   for (const f of fields) {
     const written = f.write(options)
     if (written === undefined) continue
     if (typeof written !== "string") {
-      ;(issues ??= []).push(written)
+      issues.push(written)
     } else if (f.location === "query") {
       query[f.name] = written
     } else {
       headers[f === startTimeoutField ? config?.startTimeoutHeader ?? f.name : f.name] = written
     }
   }
-  return issues === undefined
-    ? Either.right({ headers, query })
-    : Either.left(new InvalidRequestOptions({ issues: issues as [Issue, ...Array<Issue>] }))
+  return Arr.isNonEmptyArray(issues)
+    ? Either.left(new InvalidRequestOptions({ issues }))
+    : Either.right({ headers, query })
 }
 
 /**
@@ -402,7 +409,7 @@ export const fromWire = (wire: WireInput): Either.Either<RequestOptions, Invalid
     found[lower] = previous === undefined ? text : `${previous}, ${text}`
   }
   const out: Mutable = {}
-  let issues: Array<Issue> | undefined
+  const issues: Array<Issue> = []
   for (const f of fields) {
     let raw: string | undefined
     let name = f.name
@@ -416,11 +423,11 @@ export const fromWire = (wire: WireInput): Either.Either<RequestOptions, Invalid
     }
     if (raw === undefined) continue
     const problem = f.read(raw, out)
-    if (problem !== undefined) (issues ??= []).push(name === f.name ? problem : new Issue({ ...problem, name }))
+    if (problem !== undefined) issues.push(name === f.name ? problem : new Issue({ ...problem, name }))
   }
-  return issues === undefined
-    ? Either.right(out)
-    : Either.left(new InvalidRequestOptions({ issues: issues as [Issue, ...Array<Issue>] }))
+  return Arr.isNonEmptyArray(issues)
+    ? Either.left(new InvalidRequestOptions({ issues }))
+    : Either.right(out)
 }
 
 // -----------------------------------------------------------------------------
@@ -447,8 +454,11 @@ export const schema = Schema.Struct({
   idempotencyKey: Schema.optionalWith(IdempotencyKey.type, { exact: true })
 })
 
-const durationEquivalence = (a: Duration.DurationInput | "never", b: Duration.DurationInput | "never"): boolean => {
-  if (a === "never" || b === "never") return a === b
+const durationEquivalence = (
+  a: Duration.DurationInput | "never" | undefined,
+  b: Duration.DurationInput | "never" | undefined
+): boolean => {
+  if (a === undefined || b === undefined || a === "never" || b === "never") return a === b
   const da = InternalDuration.fromInput(a)
   const db = InternalDuration.fromInput(b)
   return Either.isRight(da) && Either.isRight(db) ? Duration.equals(da.right, db.right) : a === b
@@ -462,12 +472,9 @@ const durationEquivalence = (a: Duration.DurationInput | "never", b: Duration.Du
  * @category instances
  */
 export const Equivalence: Eq.Equivalence<RequestOptions> = Eq.make((self, that) =>
-  fieldOrder.every((key) => {
-    const a = self[key]
-    const b = that[key]
-    if (a === undefined || b === undefined) return a === b
-    return key === "startTimeout" || key === "objectLifecycle"
-      ? durationEquivalence(a as Duration.DurationInput, b as Duration.DurationInput)
-      : a === b
-  })
+  durationEquivalence(self.startTimeout, that.startTimeout) &&
+  durationEquivalence(self.objectLifecycle, that.objectLifecycle) &&
+  plainFields.every((key) => self[key] === that[key])
 )
+
+const plainFields = fieldOrder.filter((key) => key !== "startTimeout" && key !== "objectLifecycle")

@@ -229,6 +229,20 @@ describe("ResponseMeta.fromHeaders", () => {
   })
 })
 
+describe("RequestOptions.Equivalence", () => {
+  it("compares durations by length and every other field by value", () => {
+    const eq = RequestOptions.Equivalence
+    assert.isTrue(eq(RequestOptions.startTimeout("30 seconds"), RequestOptions.startTimeout(Duration.seconds(30))))
+    assert.isTrue(eq(RequestOptions.objectLifecycle("1 hour"), RequestOptions.objectLifecycle(3_600_000)))
+    assert.isFalse(eq(RequestOptions.startTimeout("30 seconds"), RequestOptions.startTimeout("31 seconds")))
+    assert.isFalse(eq(RequestOptions.objectLifecycle("never"), RequestOptions.objectLifecycle("1 hour")))
+    assert.isFalse(eq(RequestOptions.startTimeout("30 seconds"), RequestOptions.empty))
+    assert.isFalse(eq(RequestOptions.priority("low"), RequestOptions.priority("normal")))
+    assert.isFalse(eq(RequestOptions.storeIO(false), RequestOptions.empty))
+    assert.isTrue(eq(documented, RequestOptions.make({ ...documented, startTimeout: Duration.seconds(30) })))
+  })
+})
+
 describe("ErrorType", () => {
   it("knows the 13 documented types and which are transient", () => {
     assert.strictEqual(ErrorType.all.length, 13)
