@@ -281,16 +281,28 @@ export function verify<A, I, R>(
 // --- deduplication --------------------------------------------------------------------------------
 
 /**
+ * What a claim found: the id is new (and now claimed), being handled right now by another
+ * delivery, or already handled.
+ *
+ * @since 0.1.0
+ * @category deduplication
+ */
+export type Claim = "claimed" | "inProgress" | "done"
+
+/**
  * Deliveries come at least once: the handler claims a request id before running the user's
- * effect, and releases it when the effect fails (so the redelivery runs it again).
+ * effect, marks it done when the effect succeeds, and releases it when the effect fails (so the
+ * redelivery runs it again).
  *
  * @since 0.1.0
  * @category deduplication
  */
 export interface Deduplication {
-  /** `true` when the id was not claimed yet (and is now), `false` for a duplicate. */
-  readonly claim: (requestId: string) => Effect.Effect<boolean>
-  /** Forgets a claim. */
+  /** Claims the id when it is neither being handled nor handled yet. */
+  readonly claim: (requestId: string) => Effect.Effect<Claim>
+  /** The id was handled: later deliveries are duplicates. */
+  readonly complete: (requestId: string) => Effect.Effect<void>
+  /** Forgets a claim (the handling failed). */
   readonly release: (requestId: string) => Effect.Effect<void>
 }
 
@@ -316,7 +328,8 @@ export class WebhookDeduplication
 export const defaultDeduplicationWindow: Duration.Duration = Duration.hours(3)
 
 /**
- * An in-memory guard: a request id claimed within `window` (on the Effect `Clock`) is a duplicate.
+ * An in-memory guard: a request id claimed or completed within `window` (on the Effect `Clock`)
+ * is not claimed again. A claim whose handler never finished also expires after `window`.
  *
  * @since 0.1.0
  * @category deduplication
@@ -325,21 +338,29 @@ export const unsafeMakeMemoryDeduplication = (
   window: Duration.DurationInput = defaultDeduplicationWindow
 ): Deduplication => {
   const windowMillis = Duration.toMillis(window)
-  // Insertion order is expiry order (the window is fixed), so pruning stops at the first live id.
-  const claims = new Map<string, number>()
+  // Entries are (re)inserted with `now + window`, so insertion order is expiry order and pruning
+  // stops at the first live entry.
+  const entries = new Map<string, { readonly state: "inProgress" | "done"; readonly expiresAt: number }>()
+  const set = (requestId: string, state: "inProgress" | "done", now: number) => {
+    entries.delete(requestId)
+    entries.set(requestId, { state, expiresAt: now + windowMillis })
+  }
   return WebhookDeduplication.of({
     claim: (requestId) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.sync(() => {
-          for (const [id, expiresAt] of claims) {
+        Effect.sync((): Claim => {
+          for (const [id, { expiresAt }] of entries) {
             if (expiresAt > now) break
-            claims.delete(id)
+            entries.delete(id)
           }
-          if (claims.has(requestId)) return false
-          claims.set(requestId, now + windowMillis)
-          return true
+          const entry = entries.get(requestId)
+          if (entry !== undefined) return entry.state
+          set(requestId, "inProgress", now)
+          return "claimed"
         })),
-    release: (requestId) => Effect.sync(() => void claims.delete(requestId))
+    complete: (requestId) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => set(requestId, "done", now))),
+    release: (requestId) => Effect.sync(() => void entries.delete(requestId))
   })
 }
 
@@ -370,6 +391,11 @@ export interface HandlerOptions {
 
 const json = (status: number, body: Record<string, string | boolean>) => HttpServerResponse.unsafeJson(body, { status })
 
+interface Settled<E> {
+  readonly claim: Claim
+  readonly exit: Exit.Exit<unknown, E>
+}
+
 const handle = <A, E, R, RP>(
   onEvent: (event: WebhookEvent<A>) => Effect.Effect<unknown, E, R>,
   verifyRequest: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<WebhookEvent<A>, WebhookRejected, RP>,
@@ -386,13 +412,25 @@ const handle = <A, E, R, RP>(
     }
     const event = verified.right
     const guard = Option.getOrElse(yield* Effect.serviceOption(WebhookDeduplication), () => ownGuard)
-    if (!(yield* guard.claim(event.requestId))) {
-      return json(200, { received: true, duplicate: true })
-    }
-    const exit = yield* Effect.exit(onEvent(event))
-    if (Exit.isFailure(exit)) {
-      yield* guard.release(event.requestId)
-      yield* Effect.logError(`webhook ${event.requestId}: the receiver failed`, exit.cause)
+    // Claim and settle without a gap an interruption (a client hanging up) could fall into: a claim
+    // is always completed or released.
+    const outcome = yield* Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(guard.claim(event.requestId), (claim): Effect.Effect<Settled<E>, never, R> =>
+        claim === "claimed"
+          ? restore(onEvent(event)).pipe(
+            Effect.onExit((exit) =>
+              Exit.isSuccess(exit) ? guard.complete(event.requestId) : guard.release(event.requestId)
+            ),
+            Effect.exit,
+            Effect.map((exit) => ({ claim, exit }))
+          )
+          : Effect.succeed({ claim, exit: Exit.void }))
+    )
+    if (outcome.claim === "done") return json(200, { received: true, duplicate: true })
+    // Another copy is being handled now: not 2xx, so that fal tries again should that one fail.
+    if (outcome.claim === "inProgress") return json(409, { error: "InProgress" })
+    if (Exit.isFailure(outcome.exit)) {
+      yield* Effect.logError(`webhook ${event.requestId}: the receiver failed`, outcome.exit.cause)
       return json(500, { error: "ReceiverFailed" })
     }
     return json(200, { received: true, duplicate: false })
@@ -402,7 +440,8 @@ const handle = <A, E, R, RP>(
 /**
  * An `HttpApp` receiving fal's deliveries: verifies and decodes ({@link verify}), skips
  * duplicates (answering 2xx), runs `onEvent`, and answers 200; a rejected delivery gets
- * {@link statusOf} its reason, and a failing `onEvent` gets 500 so fal delivers again. The
+ * {@link statusOf} its reason, a failing `onEvent` gets 500 so fal delivers again, and a copy
+ * arriving while another is being handled gets 409 (fal tries it again later). The
  * requirements of `onEvent` flow into the app's.
  *
  * @since 0.1.0

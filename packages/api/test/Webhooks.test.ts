@@ -3,7 +3,9 @@ import { WebhookSigner } from "@effect-fal/testing"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Ref, Schema, TestClock } from "effect"
+import { Deferred, Effect, Fiber, Layer, Ref, Schema, TestClock } from "effect"
+import * as crypto from "node:crypto"
+import { receiveInTest } from "./examples/webhooks.js"
 import { atNow, closedUrl, deliveryBody, jwksServer, now, nowSeconds, post, reasonOf, serve } from "./utils/webhooks.js"
 
 const Output = Schema.Struct({ images: Schema.Array(Schema.Struct({ url: Schema.String })) })
@@ -111,10 +113,15 @@ describe("Webhooks.handler over loopback", () => {
       yield* atNow
       const signer = yield* WebhookSigner.make()
       const { keys } = yield* signer.jwks
-      const claimed = yield* Ref.make<ReadonlyArray<string>>([])
+      const states = yield* Ref.make<ReadonlyMap<string, "inProgress" | "done">>(new Map())
       const shared = Webhooks.WebhookDeduplication.of({
-        claim: (id) => Ref.modify(claimed, (all) => [!all.includes(id), all.includes(id) ? all : [...all, id]]),
-        release: (id) => Ref.update(claimed, (all) => all.filter((x) => x !== id))
+        claim: (id) =>
+          Ref.modify(states, (all): [Webhooks.Claim, ReadonlyMap<string, "inProgress" | "done">] => {
+            const state = all.get(id)
+            return state === undefined ? ["claimed", new Map([...all, [id, "inProgress"]])] : [state, all]
+          }),
+        complete: (id) => Ref.update(states, (all) => new Map([...all, [id, "done"]])),
+        release: (id) => Ref.update(states, (all) => new Map([...all].filter(([key]) => key !== id)))
       })
       const runs = yield* Ref.make(0)
       // two handlers (two processes) sharing one store: the job runs once across both
@@ -132,21 +139,53 @@ describe("Webhooks.handler over loopback", () => {
       const second = yield* post(b, headers, okBody)
       assert.deepStrictEqual(second.json, { received: true, duplicate: true })
       assert.strictEqual(yield* Ref.get(runs), 1)
-      assert.deepStrictEqual(yield* Ref.get(claimed), ["req-1"])
+      assert.deepStrictEqual([...(yield* Ref.get(states))], [["req-1", "done"]])
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 
-  it.effect("the in-memory guard forgets a request id after its window", () =>
+  it.effect("the in-memory guard: in progress, done, released, and forgotten after its window", () =>
     Effect.gen(function*() {
       const guard = yield* Webhooks.makeMemoryDeduplication("1 hour")
-      assert.isTrue(yield* guard.claim("req-1"))
-      assert.isFalse(yield* guard.claim("req-1"))
+      assert.strictEqual(yield* guard.claim("req-1"), "claimed")
+      assert.strictEqual(yield* guard.claim("req-1"), "inProgress")
+      yield* guard.complete("req-1")
+      assert.strictEqual(yield* guard.claim("req-1"), "done")
+      assert.strictEqual(yield* guard.claim("req-2"), "claimed")
+      yield* guard.release("req-2")
+      assert.strictEqual(yield* guard.claim("req-2"), "claimed")
       yield* TestClock.adjust("59 minutes")
-      assert.isFalse(yield* guard.claim("req-1"))
-      assert.isTrue(yield* guard.claim("req-2"))
+      assert.strictEqual(yield* guard.claim("req-1"), "done")
+      yield* guard.complete("req-2")
       yield* TestClock.adjust("2 minutes")
-      assert.isTrue(yield* guard.claim("req-1"))
-      assert.isFalse(yield* guard.claim("req-2"))
+      assert.strictEqual(yield* guard.claim("req-1"), "claimed")
+      assert.strictEqual(yield* guard.claim("req-2"), "done")
     }))
+
+  it.scoped("a copy arriving while another is handled gets 409, and the job runs once", () =>
+    Effect.gen(function*() {
+      yield* atNow
+      const signer = yield* WebhookSigner.make()
+      const { keys } = yield* signer.jwks
+      const started = yield* Deferred.make<void>()
+      const finish = yield* Deferred.make<void>()
+      const runs = yield* Ref.make(0)
+      const receiver = yield* serve(
+        Webhooks.handler(() =>
+          Ref.update(runs, (n) => n + 1).pipe(
+            Effect.zipRight(Deferred.succeed(started, undefined)),
+            Effect.zipRight(Deferred.await(finish))
+          )
+        ).pipe(Effect.provide(WebhookKeys.layerFixed(keys)))
+      )
+      const headers = yield* signer.sign({ requestId: "req-1", userId: "user-1", body: okBody })
+      const first = yield* Effect.fork(post(receiver, headers, okBody))
+      yield* Deferred.await(started)
+      const concurrent = yield* post(receiver, headers, okBody)
+      assert.deepStrictEqual([concurrent.status, concurrent.json], [409, { error: "InProgress" }])
+      yield* Deferred.succeed(finish, undefined)
+      assert.strictEqual((yield* Fiber.join(first)).status, 200)
+      assert.strictEqual((yield* post(receiver, headers, okBody)).status, 200)
+      assert.strictEqual(yield* Ref.get(runs), 1)
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 })
 
 describe("Webhooks.verify rejections", () => {
@@ -394,4 +433,46 @@ describe("WebhookKeys", () => {
       )
       assert.deepStrictEqual((yield* service.current).map((key) => key.kid), [keys[0].kid])
     }))
+})
+
+describe("WebhookSigner follows SPEC section 9", () => {
+  it.effect("the signature is Ed25519 over request_id, user_id, timestamp and hex(sha256(body)), joined by newlines", () =>
+    Effect.gen(function*() {
+      yield* atNow
+      const signer = yield* WebhookSigner.make()
+      const headers = yield* signer.sign({ requestId: "req-1", userId: "user-1", body: okBody })
+      assert.deepStrictEqual(Object.keys(headers), [
+        "X-Fal-Webhook-Request-Id",
+        "X-Fal-Webhook-User-Id",
+        "X-Fal-Webhook-Timestamp",
+        "X-Fal-Webhook-Signature"
+      ])
+      assert.strictEqual(headers["X-Fal-Webhook-Timestamp"], String(nowSeconds))
+      const { keys: [jwk] } = yield* signer.jwks
+      assert.deepStrictEqual([jwk.kty, jwk.crv, Buffer.from(jwk.x, "base64url").length], ["OKP", "Ed25519", 32])
+      const digest = crypto.createHash("sha256").update(okBody).digest("hex")
+      const message = Buffer.from(`req-1\nuser-1\n${nowSeconds}\n${digest}`)
+      const key = crypto.createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: jwk.x }, format: "jwk" })
+      assert.isTrue(crypto.verify(null, message, key, Buffer.from(headers["X-Fal-Webhook-Signature"], "hex")))
+    }))
+
+  it.effect("a given private key signs, under its kid", () =>
+    Effect.gen(function*() {
+      const { privateKey } = crypto.generateKeyPairSync("ed25519")
+      const jwk = privateKey.export({ format: "jwk" })
+      const signer = yield* WebhookSigner.make({
+        key: { kty: "OKP", crv: "Ed25519", x: jwk.x ?? "", d: jwk.d ?? "", kid: "pinned" }
+      })
+      assert.strictEqual(yield* signer.activeKid, "pinned")
+      assert.deepStrictEqual((yield* signer.jwks).keys, [{ kty: "OKP", crv: "Ed25519", x: jwk.x ?? "", kid: "pinned" }])
+    }))
+
+  it.effect("the guide's test recipe verifies a signed delivery", () =>
+    Effect.map(receiveInTest, (event) =>
+      assert.deepStrictEqual(event, {
+        _tag: "Ok",
+        requestId: "req-1",
+        gatewayRequestId: "req-1",
+        payload: { images: [{ url: "https://example.com/fox.png" }] }
+      })))
 })
