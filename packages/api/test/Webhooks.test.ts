@@ -1,9 +1,9 @@
-import { WebhookKeys, Webhooks } from "@effect-fal/api"
+import { FalClient, WebhookKeys, Webhooks } from "@effect-fal/api"
 import { WebhookSigner } from "@effect-fal/testing"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Ref, Schema, TestClock } from "effect"
+import { Deferred, Effect, Fiber, Layer, Redacted, Ref, Schema, TestClock } from "effect"
 import * as crypto from "node:crypto"
 import { receiveInTest } from "./examples/webhooks.js"
 import { atNow, closedUrl, deliveryBody, jwksServer, now, nowSeconds, post, reasonOf, serve } from "./utils/webhooks.js"
@@ -407,7 +407,7 @@ describe("WebhookKeys", () => {
       assert.deepStrictEqual(keys.map((key) => key.kid), [yield* signer.activeKid])
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 
-  it.scoped("the JWKS request carries no Authorization header", () =>
+  it.scoped("the JWKS request carries no Authorization header, also when following the FalClient rest base", () =>
     Effect.gen(function*() {
       const seen = yield* Ref.make<ReadonlyArray<string | undefined>>([])
       const base = yield* serve(HttpRouter.empty.pipe(HttpRouter.get(
@@ -420,7 +420,13 @@ describe("WebhookKeys", () => {
       )))
       const keys = yield* WebhookKeys.make({ url: `${base}/.well-known/jwks.json` })
       assert.deepStrictEqual(yield* keys.current, [])
-      assert.deepStrictEqual(yield* Ref.get(seen), [undefined])
+      // following a FalClient whose `rest` base is that server: its key is still not sent
+      const fromFal = yield* WebhookKeys.WebhookKeys.pipe(
+        Effect.provide(WebhookKeys.layerFromFalClient()),
+        Effect.provide(FalClient.layer({ key: Redacted.make("key-id:key-secret"), urls: { rest: base } }))
+      )
+      assert.deepStrictEqual(yield* fromFal.current, [])
+      assert.deepStrictEqual(yield* Ref.get(seen), [undefined, undefined])
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 
   it.effect("layerFixed skips entries that are not Ed25519 keys", () =>
