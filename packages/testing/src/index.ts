@@ -21,3 +21,8 @@ export * as Fault from "./Fault.js"
  * @since 0.1.0
  */
 export * as Model from "./Model.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as WebhookSigner from "./WebhookSigner.js"
