@@ -36,3 +36,8 @@ export * as Queue from "./Queue.js"
  * @since 0.1.0
  */
 export * as Retry from "./Retry.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Storage from "./Storage.js"

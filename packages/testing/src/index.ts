@@ -21,3 +21,8 @@ export * as Fault from "./Fault.js"
  * @since 0.1.0
  */
 export * as Model from "./Model.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as StorageEmulator from "./StorageEmulator.js"
