@@ -20,7 +20,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -121,10 +121,22 @@ const main = async (runs: number) => {
     const results = await withServer(async (base, check) => {
       const all: Array<Result> = []
       for (const name of clients) {
-        const line = execFileSync(tsx, [import.meta.filename, "client", name, base, file, String(runs)], {
-          encoding: "utf8",
-          stdio: ["ignore", "pipe", "inherit"]
-        })
+        // Asynchronous: this process serves the uploads while the child runs.
+        const line = await new Promise<string>((resolve, reject) =>
+          execFile(
+            tsx,
+            [import.meta.filename, "client", name, base, file, String(runs)],
+            {
+              encoding: "utf8",
+              maxBuffer: 1024 * 1024
+            },
+            (
+              error,
+              stdout,
+              stderr
+            ) => (error === null ? resolve(stdout) : reject(new Error(`${error.message}\n${stderr}`)))
+          )
+        )
         all.push(JSON.parse(line.trim().split("\n").pop() ?? "") as Result)
       }
       const stored = await check()

@@ -25,8 +25,11 @@ import * as Lifecycle from "./storageLifecycle.js"
 export const singleLimit = 90 * 1024 * 1024
 /** The size of a part of a multipart upload (the last one may be shorter). */
 export const partSize = 10 * 1024 * 1024
-/** Parts in flight at once: each is held in memory (it may be sent again), so peak memory stays a few parts. */
-export const partConcurrency = 2
+/**
+ * Parts in flight at once: one, as fal's clients do. Each is held in memory (it may be sent
+ * again), so peak memory stays a couple of parts.
+ */
+export const partConcurrency = 1
 /** A single PUT's body is handed to the transport in slices of this size (progress is reported per slice). */
 const sliceSize = 1024 * 1024
 
@@ -283,14 +286,17 @@ const parts = <E, R>(
   const data = source.data
   const count = Math.ceil(source.size / partSize)
   const range = (index: number) => [index * partSize, Math.min((index + 1) * partSize, source.size)] as const
+  // One part per chunk (`Stream.range` would put every index in one chunk, and a chunk is
+  // mapped whole before it flows on: every part of a Blob would be read before the first is sent).
+  const indices = Stream.range(0, count - 1, 1)
   if (data instanceof Uint8Array) {
-    return Stream.map(Stream.range(0, count - 1), (index) => {
+    return Stream.map(indices, (index) => {
       const [start, end] = range(index)
       return { number: index + 1, bytes: data.subarray(start, end) }
     })
   }
   if (data instanceof Blob) {
-    return Stream.mapEffect(Stream.range(0, count - 1), (index) => {
+    return Stream.mapEffect(indices, (index) => {
       const [start, end] = range(index)
       return Effect.tryPromise({
         try: () => data.slice(start, end).arrayBuffer(),
@@ -340,6 +346,8 @@ const rechunk = <E, R>(
       return Either.right(out)
     }
     return source.stream.pipe(
+      // Buffers one at a time, so that a part flows on as soon as it is full.
+      Stream.rechunk(1),
       Stream.mapEffect((chunk) => take(chunk)),
       Stream.flattenIterables,
       Stream.concat(Stream.suspend(() => seen === total ? Stream.empty : Stream.fail(sizeMismatch(total, `${seen}`))))
@@ -359,7 +367,7 @@ const singleBody = <E, R>(
   const data = source.data
   const bytes: Stream.Stream<Uint8Array, E | FalError.FalError, R> = data instanceof Uint8Array
     ? Stream.map(
-      Stream.range(0, Math.ceil(data.byteLength / sliceSize) - 1),
+      Stream.range(0, Math.ceil(data.byteLength / sliceSize) - 1, 1),
       (index) => data.subarray(index * sliceSize, Math.min((index + 1) * sliceSize, data.byteLength))
     )
     : data instanceof Blob
@@ -406,7 +414,8 @@ const initiate = <E, R>(
       ? (request) => request
       : HttpClientRequest.setHeader(Lifecycle.headerName, source.lifecycle)
   )
-  return send(service, service.httpClient, operation, request).pipe(
+  // A repeated initiate only opens another upload session, left unused: safe to retry.
+  return retryTransient(send(service, service.httpClient, operation, request)).pipe(
     Effect.flatMap((response) => readJson(operation, response, Initiated)),
     Effect.filterOrFail(
       (answer) => URL.canParse(answer.upload_url),
