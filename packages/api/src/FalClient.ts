@@ -30,7 +30,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 
 /**
- * fal's four API bases.
+ * fal's five API bases.
  *
  * @since 0.1.0
  * @category models
@@ -44,6 +44,8 @@ export interface Urls {
   readonly api: string
   /** Legacy REST (the old payload deletion endpoint): `https://rest.alpha.fal.ai`. */
   readonly rest: string
+  /** Storage uploads (initiate; the upload itself goes to a pre-signed URL): `https://rest.fal.ai`. */
+  readonly storage: string
 }
 
 /**
@@ -54,7 +56,8 @@ export const defaultUrls: Urls = {
   run: "https://fal.run",
   queue: "https://queue.fal.run",
   api: "https://api.fal.ai/v1",
-  rest: "https://rest.alpha.fal.ai"
+  rest: "https://rest.alpha.fal.ai",
+  storage: "https://rest.fal.ai"
 }
 
 /**
@@ -159,9 +162,10 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       run: trimSlash(options.urls?.run ?? defaultUrls.run),
       queue: trimSlash(options.urls?.queue ?? defaultUrls.queue),
       api: trimSlash(options.urls?.api ?? defaultUrls.api),
-      rest: trimSlash(options.urls?.rest ?? defaultUrls.rest)
+      rest: trimSlash(options.urls?.rest ?? defaultUrls.rest),
+      storage: trimSlash(options.urls?.storage ?? defaultUrls.storage)
     }
-    const bases = [urls.run, urls.queue, urls.api, urls.rest].map((url) => new URL(url))
+    const bases = [urls.run, urls.queue, urls.api, urls.rest, urls.storage].map((url) => new URL(url))
     const isFalUrl = (url: string) => bases.some((base) => underBase(base, url))
     const adminKey = Option.fromNullable(options.adminKey)
     // Innermost, next to the transport: whatever `transformClient` adds (a redirect follower
@@ -206,7 +210,7 @@ export const layer = (options: Options): Layer.Layer<FalClient, never, HttpClien
 
 /**
  * Reads `FAL_KEY` (required), `FAL_ADMIN_KEY` (optional) and the optional base URL overrides
- * `FAL_RUN_URL`, `FAL_QUEUE_URL`, `FAL_API_URL`, `FAL_REST_URL`.
+ * `FAL_RUN_URL`, `FAL_QUEUE_URL`, `FAL_API_URL`, `FAL_REST_URL`, `FAL_STORAGE_URL`.
  *
  * @since 0.1.0
  * @category layers
@@ -225,10 +229,11 @@ export const layerConfig = (
         run: url("FAL_RUN_URL"),
         queue: url("FAL_QUEUE_URL"),
         api: url("FAL_API_URL"),
-        rest: url("FAL_REST_URL")
+        rest: url("FAL_REST_URL"),
+        storage: url("FAL_STORAGE_URL")
       })
       const overrides: { -readonly [K in keyof Urls]?: string } = {}
-      for (const name of ["run", "queue", "api", "rest"] as const) {
+      for (const name of ["run", "queue", "api", "rest", "storage"] as const) {
         const value = urls[name]
         if (value !== undefined) overrides[name] = value
       }

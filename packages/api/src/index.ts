@@ -46,3 +46,8 @@ export * as WebhookKeys from "./WebhookKeys.js"
  * @since 0.1.0
  */
 export * as Webhooks from "./Webhooks.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Storage from "./Storage.js"

@@ -26,3 +26,8 @@ export * as Model from "./Model.js"
  * @since 0.1.0
  */
 export * as WebhookSigner from "./WebhookSigner.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as StorageEmulator from "./StorageEmulator.js"

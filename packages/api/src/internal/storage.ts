@@ -1,0 +1,544 @@
+import * as InvalidRequestOptions from "@effect-fal/headers/InvalidRequestOptions"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { FalClient, type Service } from "../FalClient.js"
+import * as FalError from "../FalError.js"
+import * as Errors from "./errors.js"
+import * as Lifecycle from "./storageLifecycle.js"
+
+/** Files up to this size go in one PUT; larger ones in parts (SPEC section 8). */
+export const singleLimit = 90 * 1024 * 1024
+/** The size of a part of a multipart upload (the last one may be shorter). */
+export const partSize = 10 * 1024 * 1024
+/**
+ * Parts in flight at once: one, as fal's clients do. Each is held in memory (it may be sent
+ * again), so peak memory stays a couple of parts.
+ */
+export const partConcurrency = 1
+/** A single PUT's body is handed to the transport in slices of this size (progress is reported per slice). */
+const sliceSize = 1024 * 1024
+
+/** Bytes from a `Stream` with their size declared up front (the PUT needs `Content-Length`). */
+export interface SizedStream<E, R> {
+  readonly stream: Stream.Stream<Uint8Array, E, R>
+  readonly size: number
+}
+
+export type Data<E, R> = Uint8Array | Blob | SizedStream<E, R>
+
+export interface Progress {
+  readonly _tag: "Progress"
+  /** Bytes sent so far (of a multipart upload: bytes of the parts fal acknowledged). */
+  readonly loaded: number
+  readonly total: number
+}
+
+export interface Options {
+  readonly contentType?: string | undefined
+  readonly fileName?: string | undefined
+  readonly lifecycle?: Lifecycle.Lifecycle | undefined
+  readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
+}
+
+export interface UploadedFile {
+  /** The file's CDN URL: what a model input takes. */
+  readonly url: string
+  readonly contentType: string
+  readonly fileName: string
+  readonly size: number
+  /** How many parts were sent: 0 for a single PUT. */
+  readonly parts: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// validation: everything is checked before the first byte leaves
+
+const token = "[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+/** `type/subtype` and optional parameters, visible ASCII and spaces only (no CR, LF or other controls). */
+const mediaType = new RegExp(`^${token}/${token}(\\s*;[\\x20-\\x7e\\t]*)?$`)
+
+const invalidHeader = (name: string, value: string, reason: string) =>
+  InvalidRequestOptions.single({ name, location: "header", value, reason })
+
+const validContentType = (value: string): Either.Either<string, InvalidRequestOptions.InvalidRequestOptions> =>
+  mediaType.test(value)
+    ? Either.right(value)
+    : Either.left(invalidHeader(
+      "Content-Type",
+      JSON.stringify(value),
+      "must be a media type type/subtype in visible ASCII, without CR, LF or other control characters"
+    ))
+
+const knownExtensions: Readonly<Record<string, string>> = {
+  "octet-stream": "bin",
+  "jpeg": "jpg",
+  "plain": "txt",
+  "svg+xml": "svg",
+  "mpeg": "mp3",
+  "quicktime": "mov",
+  "x-wav": "wav"
+}
+
+/** The extension fal's clients derive from a content type: the subtype, without parameters or suffixes. */
+export const extension = (contentType: string): string => {
+  const subtype = (contentType.split(";")[0].split("/")[1] ?? "").trim().toLowerCase()
+  const known = knownExtensions[subtype]
+  if (known !== undefined) return known
+  const base = subtype.split(/[-+.]/)[0].replace(/[^a-z0-9]/g, "")
+  return base.length > 0 ? base : "bin"
+}
+
+const isSized = <E, R>(data: Data<E, R>): data is SizedStream<E, R> =>
+  !(data instanceof Uint8Array) && !(data instanceof Blob)
+
+interface Plan<E, R> {
+  readonly data: Data<E, R>
+  readonly size: number
+  readonly contentType: string
+  readonly fileName: string
+  readonly lifecycle: string | undefined
+}
+
+const plan = <E, R>(
+  data: Data<E, R>,
+  options: Options
+): Effect.Effect<Plan<E, R>, InvalidRequestOptions.InvalidRequestOptions> =>
+  Effect.gen(function*() {
+    let size: number
+    if (isSized(data)) {
+      size = data.size
+      if (!Number.isSafeInteger(size) || size <= 0) {
+        return yield* invalidHeader(
+          "Content-Length",
+          String(size),
+          "the declared size of a stream must be a whole number of bytes above zero"
+        )
+      }
+    } else {
+      size = data instanceof Blob ? data.size : data.byteLength
+    }
+    const blobType = data instanceof Blob && data.type.length > 0 ? data.type : undefined
+    const contentType = yield* validContentType(options.contentType ?? blobType ?? "application/octet-stream")
+    const lifecycle = yield* Lifecycle.encode(options.lifecycle)
+    const named = options.fileName ?? (data instanceof File && data.name.length > 0 ? data.name : undefined)
+    const fileName = named ?? `${yield* Clock.currentTimeMillis}.${extension(contentType)}`
+    return { data, size, contentType, fileName, lifecycle }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// errors
+
+const transportError = (operation: string, error: HttpClientError.HttpClientError): FalError.TransportError => {
+  // `Errors.transport` classifies the cause; the operation name is the upload step's.
+  const classified = Errors.transport("status", error, undefined)
+  return new FalError.TransportError({
+    operation,
+    mayHaveReached: classified.mayHaveReached,
+    description: classified.description
+  })
+}
+
+const statusError = (
+  service: Service,
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<never, FalError.FalError> =>
+  Effect.flatMap(
+    Effect.orElseSucceed(response.text, () => ""),
+    (text) =>
+      // The operation only tells a full queue from a rate limit for submits; an upload never sets `maxQueueLength`.
+      Effect.flip(Errors.fromStatus(
+        { operation: "status", redact: Errors.redactor(secrets(service)) },
+        response.status,
+        response.headers,
+        text
+      ))
+  )
+
+const secrets = (service: Service): Array<string> => [
+  Redacted.value(service.key),
+  ...Option.toArray(Option.map(service.adminKey, Redacted.value))
+]
+
+const decodeError = (operation: string, status: number, error: ParseResult.ParseError) =>
+  new FalError.DecodeError({
+    operation,
+    status,
+    description: Errors.clip(ParseResult.TreeFormatter.formatErrorSync(error), 2000)
+  })
+
+/** Sends a request; a non-2xx answer is the matching `FalError`, a dropped connection a `TransportError`. */
+const send = (
+  service: Service,
+  client: HttpClient.HttpClient,
+  operation: string,
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientResponse.HttpClientResponse, FalError.FalError> =>
+  client.execute(request).pipe(
+    Effect.catchAll((error) =>
+      error._tag === "ResponseError" && error.reason === "StatusCode"
+        ? statusError(service, error.response)
+        : Effect.fail(transportError(operation, error))
+    ),
+    Effect.flatMap((response) =>
+      response.status >= 200 && response.status < 300 ? Effect.succeed(response) : statusError(service, response)
+    )
+  )
+
+const readJson = <A, I>(
+  operation: string,
+  response: HttpClientResponse.HttpClientResponse,
+  schema: Schema.Schema<A, I>
+): Effect.Effect<A, FalError.FalError> =>
+  response.text.pipe(
+    Effect.mapError((error) => transportError(operation, error)),
+    Effect.flatMap((text) =>
+      Effect.try({
+        try: () => JSON.parse(text) as unknown,
+        catch: () =>
+          new FalError.DecodeError({
+            operation,
+            status: response.status,
+            description: `the body is not JSON: ${JSON.stringify(Errors.clip(text, 120))}`
+          })
+      })
+    ),
+    Effect.flatMap((json) =>
+      Schema.decodeUnknown(schema)(json).pipe(
+        Effect.mapError((error) => decodeError(operation, response.status, error))
+      )
+    )
+  )
+
+/** Part failures worth another attempt: no answer, a 5xx, a 408 or a 429. */
+const transient = (error: FalError.FalError): boolean => {
+  switch (error._tag) {
+    case "TransportError":
+    case "ServerError":
+    case "RateLimited":
+      return true
+    case "RequestFailed":
+      return error.status === 408 || (error.status !== undefined && error.status >= 500)
+    default:
+      return false
+  }
+}
+
+/**
+ * Each part (and a replayable single PUT) is tried up to 3 more times after a transient failure,
+ * with a short exponential backoff.
+ */
+const retryTransient = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, {
+    schedule: Schedule.exponential("100 millis"),
+    times: 3,
+    while: (error) => FalError.isFalError(error) && transient(error)
+  })
+
+// ---------------------------------------------------------------------------------------------
+// the transfer
+
+const Initiated = Schema.Struct({ upload_url: Schema.String, file_url: Schema.String })
+
+const PartAnswer = Schema.Struct({ partNumber: Schema.Number, etag: Schema.String })
+
+/**
+ * The request without `Authorization`. The request is rebuilt because `HttpClientRequest` can add
+ * headers but not remove them.
+ */
+const anonymous = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
+  Headers.has(request.headers, "authorization")
+    ? HttpClientRequest.modify(HttpClientRequest.get(request.url), {
+      method: request.method,
+      urlParams: request.urlParams,
+      headers: Headers.remove(request.headers, "authorization"),
+      body: request.body
+    })
+    : request
+
+/**
+ * The client for the pre-signed upload URLs: the service's client, whose outermost step adds
+ * `Authorization` for fal's bases, with one more step after it that takes the header off again.
+ * A pre-signed URL may well lie under the storage base (the emulator serves both), and it must
+ * never see the key.
+ */
+export const uploadClient = (service: Service): HttpClient.HttpClient =>
+  HttpClient.mapRequest(service.httpClient, anonymous)
+
+/** The parts of the source, numbered from 1, each at most `partSize` bytes. */
+const parts = <E, R>(
+  source: Plan<E, R>
+): Stream.Stream<{ readonly number: number; readonly bytes: Uint8Array }, E | FalError.FalError, R> => {
+  const data = source.data
+  const count = Math.ceil(source.size / partSize)
+  const range = (index: number) => [index * partSize, Math.min((index + 1) * partSize, source.size)] as const
+  // One part per chunk (`Stream.range` would put every index in one chunk, and a chunk is
+  // mapped whole before it flows on: every part of a Blob would be read before the first is sent).
+  const indices = Stream.range(0, count - 1, 1)
+  if (data instanceof Uint8Array) {
+    return Stream.map(indices, (index) => {
+      const [start, end] = range(index)
+      return { number: index + 1, bytes: data.subarray(start, end) }
+    })
+  }
+  if (data instanceof Blob) {
+    return Stream.mapEffect(indices, (index) => {
+      const [start, end] = range(index)
+      return Effect.tryPromise({
+        try: () => data.slice(start, end).arrayBuffer(),
+        catch: (cause) =>
+          new FalError.TransportError({
+            operation: "upload",
+            mayHaveReached: false,
+            description: `reading the Blob failed: ${Errors.clip(String(cause))}`
+          })
+      }).pipe(Effect.map((buffer) => ({ number: index + 1, bytes: new Uint8Array(buffer) })))
+    })
+  }
+  return rechunk(data, source.size)
+}
+
+const sizeMismatch = (declared: number, produced: string) =>
+  invalidHeader("Content-Length", String(declared), `the stream produced ${produced} bytes, not its declared size`)
+
+/** Cuts a stream of arbitrary chunks into parts of exactly `partSize` bytes (the last one shorter). */
+const rechunk = <E, R>(
+  source: SizedStream<E, R>,
+  total: number
+): Stream.Stream<{ readonly number: number; readonly bytes: Uint8Array }, E | FalError.FalError, R> =>
+  Stream.suspend(() => {
+    let seen = 0
+    let number = 0
+    let buffer = new Uint8Array(Math.min(partSize, total))
+    let filled = 0
+    const take = (chunk: Uint8Array) => {
+      const out: Array<{ readonly number: number; readonly bytes: Uint8Array }> = []
+      if (seen + chunk.byteLength > total) return Either.left(sizeMismatch(total, `more than ${total}`))
+      let offset = 0
+      while (offset < chunk.byteLength) {
+        const n = Math.min(buffer.byteLength - filled, chunk.byteLength - offset)
+        buffer.set(chunk.subarray(offset, offset + n), filled)
+        filled += n
+        offset += n
+        if (filled === buffer.byteLength) {
+          number += 1
+          out.push({ number, bytes: buffer })
+          const left = total - (seen + offset)
+          buffer = new Uint8Array(Math.min(partSize, left))
+          filled = 0
+        }
+      }
+      seen += chunk.byteLength
+      return Either.right(out)
+    }
+    return source.stream.pipe(
+      // Buffers one at a time, so that a part flows on as soon as it is full.
+      Stream.rechunk(1),
+      Stream.mapEffect((chunk) => take(chunk)),
+      Stream.flattenIterables,
+      Stream.concat(Stream.suspend(() => seen === total ? Stream.empty : Stream.fail(sizeMismatch(total, `${seen}`))))
+    )
+  })
+
+/** A failure of the caller's stream while the transport reads it; unwrapped after the request fails. */
+class SourceFailure<E> {
+  constructor(readonly error: E) {}
+}
+
+/** The body of a single PUT, streamed in slices; `counted` reports each slice as it is read. */
+const singleBody = <E, R>(
+  source: Plan<E, R>,
+  counted: (n: number) => Effect.Effect<void>
+): Stream.Stream<Uint8Array, SourceFailure<E | FalError.FalError>, R> => {
+  const data = source.data
+  const bytes: Stream.Stream<Uint8Array, E | FalError.FalError, R> = data instanceof Uint8Array
+    ? Stream.map(
+      Stream.range(0, Math.ceil(data.byteLength / sliceSize) - 1, 1),
+      (index) => data.subarray(index * sliceSize, Math.min((index + 1) * sliceSize, data.byteLength))
+    )
+    : data instanceof Blob
+    ? Stream.fromReadableStream({
+      evaluate: () => data.stream(),
+      onError: (cause) =>
+        new FalError.TransportError({
+          operation: "upload",
+          mayHaveReached: true,
+          description: `reading the Blob failed: ${Errors.clip(String(cause))}`
+        })
+    })
+    : Stream.flatMap(rechunk(data, source.size), (part) => Stream.succeed(part.bytes))
+  return bytes.pipe(
+    Stream.tap((chunk) => counted(chunk.byteLength)),
+    Stream.mapError((error) => new SourceFailure(error))
+  )
+}
+
+/** A request error whose cause is the caller's stream failing: that failure, as it was. */
+const unwrapSource = <E>(error: HttpClientError.HttpClientError): Option.Option<E | FalError.FalError> => {
+  const cause: unknown = error.cause
+  if (cause instanceof SourceFailure) {
+    const inner: SourceFailure<E | FalError.FalError> = cause
+    return Option.some(inner.error)
+  }
+  return Option.none()
+}
+
+const report = (options: Options, loaded: number, total: number): Effect.Effect<void> =>
+  options.onProgress === undefined ? Effect.void : options.onProgress({ _tag: "Progress", loaded, total })
+
+const initiate = <E, R>(
+  service: Service,
+  source: Plan<E, R>,
+  multipart: boolean
+): Effect.Effect<typeof Initiated.Type, FalError.FalError> => {
+  const step = multipart ? "initiate-multipart" : "initiate"
+  const operation = `upload.${step}`
+  const request = HttpClientRequest.post(`${service.urls.storage}/storage/upload/${step}`).pipe(
+    HttpClientRequest.setUrlParam("storage_type", "fal-cdn-v3"),
+    HttpClientRequest.bodyUnsafeJson({ content_type: source.contentType, file_name: source.fileName }),
+    source.lifecycle === undefined
+      ? (request) => request
+      : HttpClientRequest.setHeader(Lifecycle.headerName, source.lifecycle)
+  )
+  // A repeated initiate only opens another upload session, left unused: safe to retry.
+  return retryTransient(send(service, service.httpClient, operation, request)).pipe(
+    Effect.flatMap((response) => readJson(operation, response, Initiated)),
+    Effect.filterOrFail(
+      (answer) => URL.canParse(answer.upload_url),
+      (answer) =>
+        new FalError.DecodeError({
+          operation,
+          description: `upload_url is not a URL: ${JSON.stringify(Errors.clip(answer.upload_url, 120))}`
+        })
+    )
+  )
+}
+
+const single = <E, R>(
+  service: Service,
+  source: Plan<E, R>,
+  options: Options
+): Effect.Effect<UploadedFile, E | FalError.FalError, R> =>
+  Effect.gen(function*() {
+    const initiated = yield* initiate(service, source, false)
+    const client = uploadClient(service)
+    const attempt = Effect.gen(function*() {
+      const loaded = yield* Ref.make(0)
+      const counted = (n: number) =>
+        Ref.updateAndGet(loaded, (total) => total + n).pipe(
+          Effect.flatMap((sent) => report(options, sent, source.size))
+        )
+      const context = yield* Effect.context<R>()
+      const body = HttpBody.stream(
+        Stream.provideContext(singleBody(source, counted), context),
+        source.contentType,
+        source.size
+      )
+      const request = HttpClientRequest.put(initiated.upload_url).pipe(HttpClientRequest.setBody(body))
+      return yield* client.execute(request).pipe(
+        Effect.catchAll((error): Effect.Effect<never, E | FalError.FalError> =>
+          Option.match(unwrapSource<E>(error), {
+            onSome: Effect.fail,
+            onNone: () =>
+              error._tag === "ResponseError" && error.reason === "StatusCode"
+                ? statusError(service, error.response)
+                : Effect.fail(transportError("upload.put", error))
+          })
+        ),
+        Effect.flatMap((response) =>
+          response.status >= 200 && response.status < 300 ? Effect.void : statusError(service, response)
+        )
+      )
+    })
+    // A `Uint8Array` or a `Blob` can be read again; a caller's stream cannot.
+    yield* isSized(source.data) ? attempt : retryTransient(attempt)
+    if (source.size === 0) yield* report(options, 0, 0)
+    return {
+      url: initiated.file_url,
+      contentType: source.contentType,
+      fileName: source.fileName,
+      size: source.size,
+      parts: 0
+    }
+  })
+
+const multipart = <E, R>(
+  service: Service,
+  source: Plan<E, R>,
+  options: Options
+): Effect.Effect<UploadedFile, E | FalError.FalError, R> =>
+  Effect.gen(function*() {
+    const initiated = yield* initiate(service, source, true)
+    const client = uploadClient(service)
+    const target = new URL(initiated.upload_url)
+    const at = (suffix: string) => `${target.origin}${target.pathname}/${suffix}${target.search}`
+    const loaded = yield* Ref.make(0)
+    const uploadPart = (part: { readonly number: number; readonly bytes: Uint8Array }) => {
+      const request = HttpClientRequest.put(at(String(part.number))).pipe(
+        HttpClientRequest.bodyUint8Array(part.bytes, "application/octet-stream")
+      )
+      const operation = `upload.part ${part.number}`
+      return send(service, client, operation, request).pipe(
+        Effect.flatMap((response) => readJson(operation, response, PartAnswer)),
+        Effect.filterOrFail(
+          (answer) => answer.partNumber === part.number,
+          (answer) =>
+            new FalError.DecodeError({
+              operation,
+              description: `the answer is for part ${answer.partNumber}, not ${part.number}`
+            })
+        ),
+        retryTransient,
+        Effect.tap(() =>
+          Ref.updateAndGet(loaded, (n) => n + part.bytes.byteLength).pipe(
+            Effect.flatMap((sent) => report(options, sent, source.size))
+          )
+        )
+      )
+    }
+    const answers = yield* parts(source).pipe(
+      Stream.mapEffect(uploadPart, { concurrency: partConcurrency }),
+      Stream.runCollect
+    )
+    const list = Chunk.toReadonlyArray(answers).map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag }))
+    const complete = HttpClientRequest.post(at("complete")).pipe(HttpClientRequest.bodyUnsafeJson({ parts: list }))
+    yield* send(service, client, "upload.complete", complete).pipe(Effect.flatMap((response) =>
+      response.text.pipe(
+        Effect.mapError((error) => transportError("upload.complete", error))
+      )
+    ))
+    return {
+      url: initiated.file_url,
+      contentType: source.contentType,
+      fileName: source.fileName,
+      size: source.size,
+      parts: list.length
+    }
+  })
+
+/** `Storage.upload`: validate everything, initiate, send the bytes, return the CDN URL. */
+export const upload = <E = never, R = never>(
+  data: Data<E, R>,
+  options: Options = {}
+): Effect.Effect<UploadedFile, E | FalError.FalError, FalClient | R> =>
+  Effect.gen(function*() {
+    const source = yield* plan(data, options)
+    const service = yield* FalClient
+    return yield* source.size > singleLimit ? multipart(service, source, options) : single(service, source, options)
+  }).pipe(
+    Effect.withSpan("fal.storage.upload", { kind: "client" })
+  )

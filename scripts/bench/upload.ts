@@ -1,0 +1,176 @@
+/**
+ * Upload benchmark: a 95 MB file (multipart: 10 MB parts) through the loopback storage routers,
+ * effect-fal's `Storage.upload` against `@fal-ai/client`'s `storage.upload`, in one run:
+ * `tsx scripts/bench/upload.ts [runs]`.
+ *
+ * This process serves the storage routers (the files land in its memory); each client uploads in
+ * its own child process (`tsx scripts/bench/upload.ts client <name> <base> <file> <runs>`), from
+ * a file-backed `Blob` (`fs.openAsBlob`) or, for effect-fal, also a file `Stream`, so that its
+ * peak RSS shows what the client holds, not the file or the server. Prints a Markdown table.
+ */
+import { FalClient, Storage } from "@effect-fal/api"
+import { StorageEmulator } from "@effect-fal/testing"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import { createFalClient } from "@fal-ai/client"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { execFile } from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const size = 95 * 1024 * 1024
+const clients = ["effect-fal (Blob)", "effect-fal (Stream)", "@fal-ai/client (Blob)"] as const
+type ClientName = typeof clients[number]
+
+interface Result {
+  readonly client: ClientName
+  readonly seconds: ReadonlyArray<number>
+  readonly baseRssMiB: number
+  readonly maxRssMiB: number
+}
+
+const key = "bench-key"
+
+/** One client, in this (child) process: uploads the file `runs` times, prints a JSON line. */
+const client = async (name: ClientName, base: string, file: string, runs: number): Promise<void> => {
+  const baseRssMiB = process.memoryUsage().rss / 1024 / 1024
+  const seconds: Array<number> = []
+  let upload: () => Promise<string>
+  let dispose = async () => {}
+  if (name === "@fal-ai/client (Blob)") {
+    const fal = createFalClient({
+      credentials: key,
+      requestMiddleware: async (request) => ({
+        ...request,
+        url: request.url.replace("https://rest.fal.ai", base)
+      })
+    })
+    upload = async () => fal.storage.upload(await Fs.openAsBlob(file))
+  } else {
+    const runtime = ManagedRuntime.make(
+      FalClient.layer({ key: Redacted.make(key), urls: { storage: base } }).pipe(
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+    )
+    dispose = () => runtime.dispose()
+    upload = name === "effect-fal (Blob)"
+      ? async () => (await runtime.runPromise(Storage.upload(await Fs.openAsBlob(file)))).url
+      : async () => {
+        const stream = Stream.fromAsyncIterable(
+          Fs.createReadStream(file, { highWaterMark: 1024 * 1024 }),
+          (cause) => new Error(String(cause))
+        ).pipe(Stream.map((chunk) => new Uint8Array(chunk as Buffer)))
+        return (await runtime.runPromise(Storage.upload({ stream, size }))).url
+      }
+  }
+  for (let run = 0; run < runs; run++) {
+    const start = performance.now()
+    const url = await upload()
+    seconds.push((performance.now() - start) / 1000)
+    if (!url.startsWith(base)) throw new Error(`unexpected file URL ${url}`)
+  }
+  await dispose()
+  const result: Result = { client: name, seconds, baseRssMiB, maxRssMiB: process.resourceUsage().maxRSS / 1024 }
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+}
+
+/** The storage routers on a loopback port, for as long as `use` runs. */
+const withServer = <A>(use: (base: string, files: () => Promise<ReadonlyArray<string>>) => Promise<A>) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const server = yield* NodeHttpServer.make(() => Http.createServer(), { port: 0, host: "127.0.0.1" })
+    const base = server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : ""
+    const store = yield* StorageEmulator.makeMemory
+    const routers = yield* StorageEmulator.make
+    yield* server.serve(
+      HttpRouter.concatAll(routers.storage, routers.upload, routers.cdn).pipe(
+        Effect.provideService(StorageEmulator.CdnFiles, store),
+        Effect.provide(StorageEmulator.layerConfig({ uploadBase: base, cdnBase: base }))
+      )
+    )
+    const check = async () => {
+      const urls = await Effect.runPromise(store.urls)
+      for (const url of urls) {
+        const file = await Effect.runPromise(store.get(url))
+        if (Option.isNone(file) || file.value.bytes.byteLength !== size) throw new Error(`${url} is not ${size} bytes`)
+      }
+      return urls
+    }
+    return yield* Effect.promise(() => use(base, check))
+  })))
+
+const main = async (runs: number) => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-fal-upload-"))
+  const file = Path.join(dir, "upload.bin")
+  const block = Crypto.randomBytes(1024 * 1024 + 7)
+  const out = Fs.openSync(file, "w")
+  for (let written = 0; written < size; written += block.length) {
+    Fs.writeSync(out, block, 0, Math.min(block.length, size - written))
+  }
+  Fs.closeSync(out)
+  const tsx = Path.join(import.meta.dirname, "..", "..", "node_modules", ".bin", "tsx")
+  try {
+    const results = await withServer(async (base, check) => {
+      const all: Array<Result> = []
+      for (const name of clients) {
+        // Asynchronous: this process serves the uploads while the child runs.
+        const line = await new Promise<string>((resolve, reject) =>
+          execFile(
+            tsx,
+            [import.meta.filename, "client", name, base, file, String(runs)],
+            {
+              encoding: "utf8",
+              maxBuffer: 1024 * 1024
+            },
+            (
+              error,
+              stdout,
+              stderr
+            ) => (error === null ? resolve(stdout) : reject(new Error(`${error.message}\n${stderr}`)))
+          )
+        )
+        all.push(JSON.parse(line.trim().split("\n").pop() ?? "") as Result)
+      }
+      const stored = await check()
+      if (stored.length !== clients.length * runs) throw new Error(`${stored.length} files stored`)
+      return all
+    })
+    const mib = size / 1024 / 1024
+    const lines = [
+      `95 MB (${size} bytes) upload, multipart (10 MB parts), loopback, ${runs} run(s) per client, node ${process.version}, ${Os.cpus().length} cores, load ${
+        Os.loadavg()[0].toFixed(1)
+      }`,
+      "",
+      "| client | median s | MiB/s | RSS before (MiB) | peak RSS (MiB) | peak - before (MiB) |",
+      "|---|---|---|---|---|---|"
+    ]
+    for (const r of results) {
+      const sorted = [...r.seconds].sort((a, b) => a - b)
+      const median = sorted[Math.floor(sorted.length / 2)]
+      lines.push(
+        `| ${r.client} | ${median.toFixed(2)} | ${(mib / median).toFixed(0)} | ${r.baseRssMiB.toFixed(0)} | ${
+          r.maxRssMiB.toFixed(0)
+        } | ${(r.maxRssMiB - r.baseRssMiB).toFixed(0)} |`
+      )
+    }
+    process.stdout.write(`${lines.join("\n")}\n`)
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const [mode, ...args] = process.argv.slice(2)
+if (mode === "client") {
+  const [name, base, file, runs] = args
+  await client(name as ClientName, base, file, Number(runs))
+} else {
+  await main(mode === undefined ? 3 : Number(mode))
+}
