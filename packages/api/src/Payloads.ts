@@ -19,9 +19,13 @@
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
+import type * as Stream from "effect/Stream"
 import type { FalClient } from "./FalClient.js"
 import type { FalError } from "./FalError.js"
 import * as internal from "./internal/payloads.js"
+import * as purgeInternal from "./internal/purge.js"
+import type * as Purge from "./Purge.js"
+import type * as Requests from "./Requests.js"
 import type * as Retry from "./Retry.js"
 
 /**
@@ -125,3 +129,35 @@ export const deleted = (self: PayloadDeletion): ReadonlyArray<string> =>
  */
 export const failed = (self: PayloadDeletion): ReadonlyArray<LinkResult> =>
   self.links.filter((link) => link.error._tag === "Some")
+
+/**
+ * Deletes the payloads of every request of the endpoints that ended before a cut-off (`before`,
+ * or `olderThan` ago), listing the history page by page and deleting with bounded concurrency
+ * (default 4). Each request's deletion carries a key derived from its id
+ * ({@link Purge.idempotencyKey}), so a retried or resumed purge never deletes twice. `429`s are
+ * waited out, not counted as failures. The stream yields one event per page listed and per
+ * request (deleted with its CDN results, already gone, failed with its error, or, in a dry run,
+ * would delete), then the summary. With a `checkpoint`, progress is recorded as it happens and
+ * a later run resumes from it without listing from the start; interrupting the stream stops it
+ * between records. Bad options fail before anything is sent.
+ *
+ * @example
+ * ```ts
+ * import { Payloads } from "@effect-fal/api"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Payloads.purge({ endpoints: ["fal-ai/flux/dev"], olderThan: "1 day" }).pipe(
+ *   Stream.runForEach((event) => event._tag === "Summary" ? Effect.log(event.summary) : Effect.void)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category deletion
+ */
+export const purge = (
+  options: Purge.PurgeOptions
+): Stream.Stream<
+  Purge.PurgeEvent,
+  FalError | Requests.InvalidListOptions | Purge.InvalidPurgeOptions | Purge.CheckpointError,
+  FalClient
+> => purgeInternal.purge(options)

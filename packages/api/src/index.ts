@@ -30,7 +30,17 @@ export * as Payloads from "./Payloads.js"
 /**
  * @since 0.1.0
  */
+export * as Purge from "./Purge.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Queue from "./Queue.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Requests from "./Requests.js"
 
 /**
  * @since 0.1.0
