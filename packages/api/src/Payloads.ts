@@ -17,9 +17,10 @@
  * @since 0.1.0
  */
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import type { FalClient } from "./FalClient.js"
+import type * as FalClient from "./FalClient.js"
 import type { FalError } from "./FalError.js"
 import * as internal from "./internal/payloads.js"
 import type * as Retry from "./Retry.js"
@@ -58,6 +59,10 @@ export interface DeleteOptions {
    */
   readonly idempotencyKey?: string | undefined
   readonly retry?: Retry.Override | undefined
+  /** Per-attempt limits for this call, over the client's. */
+  readonly timeouts?: FalClient.Timeouts | undefined
+  /** A bound on the whole call, retries included: past it, `DeadlineExceeded` with the request id. */
+  readonly deadline?: Duration.DurationInput | undefined
 }
 
 /**
@@ -72,6 +77,10 @@ export interface DeleteLegacyOptions {
    */
   readonly idempotencyKey?: string | undefined
   readonly retry?: Retry.Override | undefined
+  /** Per-attempt limits for this call, over the client's. */
+  readonly timeouts?: FalClient.Timeouts | undefined
+  /** A bound on the whole call, retries included: past it, `DeadlineExceeded` with the request id. */
+  readonly deadline?: Duration.DurationInput | undefined
 }
 
 /**
@@ -81,8 +90,10 @@ export interface DeleteLegacyOptions {
  * @since 0.1.0
  * @category deletion
  */
-const delete_: (requestId: string, options?: DeleteOptions) => Effect.Effect<PayloadDeletion, FalError, FalClient> =
-  internal.delete_
+const delete_: (
+  requestId: string,
+  options?: DeleteOptions
+) => Effect.Effect<PayloadDeletion, FalError, FalClient.FalClient> = internal.delete_
 
 export {
   /**
@@ -106,7 +117,7 @@ export {
 export const deleteLegacy: (
   requestId: string,
   options?: DeleteLegacyOptions
-) => Effect.Effect<PayloadDeletion, FalError, FalClient> = internal.deleteLegacy
+) => Effect.Effect<PayloadDeletion, FalError, FalClient.FalClient> = internal.deleteLegacy
 
 /**
  * The links that were deleted.
