@@ -319,7 +319,17 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
       )
     }))
     const bases = [urls.run, urls.queue, urls.api, urls.rest].map((url) => new URL(url))
-    const isFalUrl = (url: string) => bases.some((base) => underBase(base, url))
+    // Fast path for the URLs this library builds (`{base}/...` with plain segments): a string
+    // prefix test instead of parsing the URL for each base on every request. Anything unusual
+    // (dot segments, escapes, backslashes, credentials) is parsed as before.
+    const prefixes = bases.map((base) => `${base.origin}${base.pathname.replace(/\/+$/, "")}/`)
+    const plain = (rest: string) => !/[\\%@]|(^|\/)\.\.?(\/|$|\?|#)/.test(rest)
+    const isFalUrl = (url: string) => {
+      for (const prefix of prefixes) {
+        if (url.startsWith(prefix) && plain(url.slice(prefix.length))) return true
+      }
+      return bases.some((base) => underBase(base, url))
+    }
     // The header values are built once: a request only picks one.
     const keyHeader = `Key ${keyValue}`
     const adminHeader = adminValue === undefined ? keyHeader : `Key ${adminValue}`

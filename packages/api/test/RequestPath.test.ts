@@ -364,3 +364,32 @@ describe("secrets and configuration", () => {
       assert.strictEqual((yield* Ref.get(fake.log)).length, 0)
     }))
 })
+
+describe("isFalUrl", () => {
+  it.effect("the string fast path agrees with URL parsing on tricky URLs", () =>
+    Effect.gen(function*() {
+      const fake = yield* Fake.make(() => Fake.json(200, {}))
+      const service = yield* Effect.provide(
+        FalClient.FalClient,
+        FalClient.layer({ key: Fake.redactedKey, urls: { api: "https://api.fal.ai/v1" } }).pipe(
+          Layer.provide(Layer.succeed(HttpClient.HttpClient, fake.client))
+        )
+      )
+      const yes = [
+        "https://fal.run/a/b",
+        "https://queue.fal.run/a/b/requests/x/status?logs=1",
+        "https://api.fal.ai/v1/models"
+      ]
+      const no = [
+        "https://fal.run.evil.com/a",
+        "https://fal.run@evil.com/a",
+        "https://api.fal.ai/v1/../v2/x",
+        "https://api.fal.ai/v1/%2e%2e/v2/x",
+        "https://api.fal.ai/v2/x",
+        "http://fal.run/a/b",
+        "https://evil.com/https://fal.run/a"
+      ]
+      for (const url of yes) assert.isTrue(service.isFalUrl(url), url)
+      for (const url of no) assert.isFalse(service.isFalUrl(url), url)
+    }))
+})
