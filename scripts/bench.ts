@@ -6,6 +6,9 @@
  *    (scripts/bench/emulator.ts), each client in a fresh child process of its own
  *    (scripts/bench/client.ts), so that throughput and memory are the client's alone.
  *
+ * 3. The request path's regression check (scripts/bench/ratios.ts): Fal.run against a bare
+ *    Effect HttpClient call and @fal-ai/client in one process, interleaved rounds, medians.
+ *
  * `BENCH_REQUESTS` and `BENCH_CONCURRENCY` change the HTTP workload (default 4000 and 64).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
@@ -15,6 +18,7 @@ import * as path from "node:path"
 import { createInterface } from "node:readline"
 import type { ClientName } from "./bench/client.js"
 import { headersSection } from "./bench/headers.js"
+import { ratiosSection } from "./bench/ratios.js"
 
 const root = path.join(import.meta.dirname, "..")
 const tsx = path.join(root, "node_modules", ".bin", "tsx")
@@ -129,6 +133,8 @@ const main = async () => {
   console.log(`round trip ${(headers.roundTripNs / 1000).toFixed(2)} µs`)
   console.log("HTTP clients…")
   const http = await httpSection()
+  console.log("request path ratios…")
+  const ratios = await ratiosSection()
   const report = `# Benchmarks
 
 Every figure here was measured by \`pnpm bench\` (\`tsx scripts/bench.ts\`), which rewrites this
@@ -139,9 +145,11 @@ file; rerun it to refresh them.
 - Date: ${new Date().toISOString().slice(0, 10)}
 
 ${headers.markdown}
-${http}`
+${http}
+${ratios.markdown}`
   writeFileSync(path.join(root, "docs", "benchmarks.md"), report)
   console.log("written to docs/benchmarks.md")
+  if (!ratios.ok) console.log("the request path ratios miss their targets (see above)")
 }
 
 main().catch((error) => {

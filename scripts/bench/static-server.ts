@@ -22,6 +22,11 @@ const server = createServer((request, response) => {
   })
 })
 
+// Idle connections stay open between benchmark rounds: a server closing an idle socket as a
+// client reuses it ("other side closed") would fail a call that no client retries (a run).
+server.keepAliveTimeout = 10 * 60 * 1000
+server.headersTimeout = server.keepAliveTimeout + 1000
+
 server.listen(0, "127.0.0.1", () => {
   const address = server.address()
   const origin = typeof address === "object" && address !== null ? `http://127.0.0.1:${address.port}` : ""

@@ -5,9 +5,10 @@
  */
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
-import type { FalClient } from "./FalClient.js"
+import type * as FalClient from "./FalClient.js"
 import type { FalError } from "./FalError.js"
 import * as internal from "./internal/run.js"
 import type * as Retry from "./Retry.js"
@@ -23,6 +24,13 @@ export interface CallOptions {
   readonly options?: RequestOptions.RequestOptions | undefined
   /** Replaces the operation's default retry schedule; `false` for one attempt. */
   readonly retry?: Retry.Override | undefined
+  /** Per-attempt limits for this call, over the client's (`FalClient.Options.timeouts`). */
+  readonly timeouts?: FalClient.Timeouts | undefined
+  /**
+   * A bound on the whole call, retries and their delays included: past it the call fails with
+   * `DeadlineExceeded` (carrying the request id when one is known).
+   */
+  readonly deadline?: Duration.DurationInput | undefined
 }
 
 /**
@@ -56,6 +64,9 @@ export interface Result<A> {
  *
  * By default it is retried on rate limits, gateway errors and transient `error_type`s, but not
  * after a transport failure that may have reached fal (a second run is a second billed job).
+ * The answer comes only when the model has finished, so the default limit for the headers is
+ * 15 minutes (`FalClient.defaultTimeouts`); set `timeouts` or `deadline` for a shorter bound.
+ * `webhookUrl` and `maxQueueLength` are queue parameters and fail with `InvalidRequestOptions`.
  *
  * @example
  * ```ts
@@ -79,6 +90,10 @@ export const run: {
     modelId: string,
     input: unknown,
     options: CallOptions & WithOutput<A, I>
-  ): Effect.Effect<Result<A>, FalError, FalClient>
-  (modelId: string, input: unknown, options?: CallOptions): Effect.Effect<Result<unknown>, FalError, FalClient>
+  ): Effect.Effect<Result<A>, FalError, FalClient.FalClient>
+  (
+    modelId: string,
+    input: unknown,
+    options?: CallOptions
+  ): Effect.Effect<Result<unknown>, FalError, FalClient.FalClient>
 } = internal.run

@@ -22,12 +22,17 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { InvalidConfiguration } from "./FalError.js"
+import * as Budget from "./internal/budget.js"
+import * as Redact from "./internal/redact.js"
+import type * as Retry from "./Retry.js"
 
 /**
  * fal's five API bases.
@@ -61,6 +66,67 @@ export const defaultUrls: Urls = {
 }
 
 /**
+ * Per-attempt time limits. `headers`: from sending the request until the answer's status and
+ * headers arrive (this includes connecting; the transport's own connect timeout still applies
+ * inside it). `body`: from the headers until the whole body has been read. An attempt that runs
+ * out of time fails with a `TransportError` whose `timeout` names the limit and whose
+ * `mayHaveReached` is `true` (the request may have been received).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Timeouts {
+  readonly headers?: Duration.DurationInput | undefined
+  readonly body?: Duration.DurationInput | undefined
+}
+
+/**
+ * The default limits per operation. A synchronous run answers only when the model has finished,
+ * so its `headers` limit is long (15 minutes) to allow long model runs; every other operation is
+ * a short request (30 s). The status stream's silence is bounded by its keep-alive watchdog, not
+ * by `body`.
+ *
+ * | operation | headers | body |
+ * |---|---|---|
+ * | run | 15 min | 60 s |
+ * | submit, status, statusStream, result, cancel, delete, deleteLegacy | 30 s | 60 s |
+ *
+ * @since 0.2.0
+ * @category defaults
+ */
+export const defaultTimeouts: {
+  readonly [K in Retry.Operation]: { readonly headers: Duration.Duration; readonly body: Duration.Duration }
+} = {
+  run: { headers: Duration.minutes(15), body: Duration.seconds(60) },
+  submit: { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  status: { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  statusStream: { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  result: { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  cancel: { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  delete: { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  deleteLegacy: { headers: Duration.seconds(30), body: Duration.seconds(60) }
+}
+
+/**
+ * The client-wide retry budget (a token bucket shared by every call of the client, in the manner
+ * of the AWS SDK's standard retry mode): each retry spends `retryCost` tokens (`timeoutCost`
+ * after a timeout), each successful call puts `successRefill` back, up to `capacity`. A retry the
+ * bucket cannot pay for is not made: the call fails with its last error.
+ *
+ * Defaults: capacity 500, retry cost 5, timeout cost 10, success refill 1 (100 retries in a row
+ * before the budget stops retrying, replenished by successes).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RetryBudget {
+  readonly capacity?: number | undefined
+  readonly retryCost?: number | undefined
+  readonly timeoutCost?: number | undefined
+  readonly successRefill?: number | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -75,6 +141,10 @@ export interface Options {
   readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
   /** The start-timeout header to send; default `X-Fal-Request-Timeout`. */
   readonly startTimeoutHeader?: StartTimeout.HeaderName | undefined
+  /** Per-attempt time limits per operation, over {@link defaultTimeouts}. */
+  readonly timeouts?: { readonly [K in Retry.Operation]?: Timeouts } | undefined
+  /** The client-wide retry budget; `false` turns it off. On by default. */
+  readonly retryBudget?: RetryBudget | false | undefined
 }
 
 /**
@@ -82,8 +152,19 @@ export interface Options {
  * @category models
  */
 export interface Service {
-  readonly key: Redacted.Redacted<string>
-  readonly adminKey: Option.Option<Redacted.Redacted<string>>
+  /** Whether an admin key is configured (payload deletion uses it). */
+  readonly hasAdminKey: boolean
+  /**
+   * Removes the client's credentials (each key, its secret half, and `Key <key>`) from a text.
+   * Built once with the client; the keys themselves are not exposed.
+   */
+  readonly redact: (text: string) => string
+  /** The effective per-attempt limits of each operation. */
+  readonly timeouts: {
+    readonly [K in Retry.Operation]: { readonly headers: Duration.Duration; readonly body: Duration.Duration }
+  }
+  /** The client-wide retry budget, if on. */
+  readonly retryBudget: Option.Option<Budget.Budget>
   readonly urls: Urls
   readonly startTimeoutHeader: StartTimeout.HeaderName | undefined
   /**
@@ -150,24 +231,112 @@ const withoutAuthorization = (request: HttpClientRequest.HttpClientRequest): Htt
 const ensureRedacted = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> =>
   names.includes("authorization") ? names : [...names, "authorization"]
 
+// eslint-disable-next-line no-control-regex
+const controlCharacter = /[\u0000-\u001f\u007f]/
+
+const checkKey = (option: string, key: Redacted.Redacted<string>): Effect.Effect<string, InvalidConfiguration> => {
+  const value = Redacted.value(key)
+  if (value.length === 0) return Effect.fail(new InvalidConfiguration({ option, reason: "is empty" }))
+  if (controlCharacter.test(value)) {
+    return Effect.fail(
+      new InvalidConfiguration({ option, reason: "contains a control character (CR, LF, ...): it cannot be sent" })
+    )
+  }
+  return Effect.succeed(value)
+}
+
+const checkUrl = (option: string, url: string): Effect.Effect<string, InvalidConfiguration> => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return Effect.fail(new InvalidConfiguration({ option, reason: `${JSON.stringify(url)} is not an absolute URL` }))
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return Effect.fail(new InvalidConfiguration({ option, reason: `${JSON.stringify(url)} is not an http(s) URL` }))
+  }
+  if (parsed.search !== "" || parsed.hash !== "" || parsed.username !== "" || parsed.password !== "") {
+    return Effect.fail(
+      new InvalidConfiguration({ option, reason: "a base URL carries no query, fragment or credentials" })
+    )
+  }
+  return Effect.succeed(trimSlash(url))
+}
+
+const duration = (
+  option: string,
+  input: Duration.DurationInput
+): Effect.Effect<Duration.Duration, InvalidConfiguration> => {
+  const decoded = Duration.decodeUnknown(input)
+  return Option.isSome(decoded) && Duration.greaterThan(decoded.value, Duration.zero)
+    ? Effect.succeed(decoded.value)
+    : Effect.fail(new InvalidConfiguration({ option, reason: "is not a positive duration" }))
+}
+
+const positive = (option: string, value: number | undefined, fallback: number) =>
+  value === undefined
+    ? Effect.succeed(fallback)
+    : Number.isFinite(value) && value >= 0
+    ? Effect.succeed(value)
+    : Effect.fail(new InvalidConfiguration({ option, reason: "is not a finite number >= 0" }))
+
 /**
- * Builds the service from options, decorating the `HttpClient` found in the context.
+ * Builds the service from options, decorating the `HttpClient` found in the context. A key with a
+ * control character or an unusable base URL fails here, as an `InvalidConfiguration`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+export const make = (options: Options): Effect.Effect<Service, InvalidConfiguration, HttpClient.HttpClient> =>
   Effect.gen(function*() {
+    const keyValue = yield* checkKey("key", options.key)
+    const adminValue = options.adminKey === undefined ? undefined : yield* checkKey("adminKey", options.adminKey)
     const urls: Urls = {
-      run: trimSlash(options.urls?.run ?? defaultUrls.run),
-      queue: trimSlash(options.urls?.queue ?? defaultUrls.queue),
-      api: trimSlash(options.urls?.api ?? defaultUrls.api),
-      rest: trimSlash(options.urls?.rest ?? defaultUrls.rest),
-      storage: trimSlash(options.urls?.storage ?? defaultUrls.storage)
+      run: yield* checkUrl("urls.run", options.urls?.run ?? defaultUrls.run),
+      queue: yield* checkUrl("urls.queue", options.urls?.queue ?? defaultUrls.queue),
+      api: yield* checkUrl("urls.api", options.urls?.api ?? defaultUrls.api),
+      rest: yield* checkUrl("urls.rest", options.urls?.rest ?? defaultUrls.rest),
+      storage: yield* checkUrl("urls.storage", options.urls?.storage ?? defaultUrls.storage)
     }
+    const timeouts: { -readonly [K in Retry.Operation]: Service["timeouts"][K] } = { ...defaultTimeouts }
+    for (const operation of Object.keys(defaultTimeouts) as Array<Retry.Operation>) {
+      const override = options.timeouts?.[operation]
+      if (override === undefined) continue
+      timeouts[operation] = {
+        headers: override.headers === undefined
+          ? defaultTimeouts[operation].headers
+          : yield* duration(`timeouts.${operation}.headers`, override.headers),
+        body: override.body === undefined
+          ? defaultTimeouts[operation].body
+          : yield* duration(`timeouts.${operation}.body`, override.body)
+      }
+    }
+    const budgetOptions = options.retryBudget
+    const retryBudget = budgetOptions === false ? Option.none() : Option.some(Budget.make({
+      capacity: yield* positive("retryBudget.capacity", budgetOptions?.capacity, Budget.defaults.capacity),
+      retryCost: yield* positive("retryBudget.retryCost", budgetOptions?.retryCost, Budget.defaults.retryCost),
+      timeoutCost: yield* positive("retryBudget.timeoutCost", budgetOptions?.timeoutCost, Budget.defaults.timeoutCost),
+      successRefill: yield* positive(
+        "retryBudget.successRefill",
+        budgetOptions?.successRefill,
+        Budget.defaults.successRefill
+      )
+    }))
     const bases = [urls.run, urls.queue, urls.api, urls.rest, urls.storage].map((url) => new URL(url))
-    const isFalUrl = (url: string) => bases.some((base) => underBase(base, url))
-    const adminKey = Option.fromNullable(options.adminKey)
+    // Fast path for the URLs this library builds (`{base}/...` with plain segments): a string
+    // prefix test instead of parsing the URL for each base on every request. Anything unusual
+    // (dot segments, escapes, backslashes, credentials) is parsed as before.
+    const prefixes = bases.map((base) => `${base.origin}${base.pathname.replace(/\/+$/, "")}/`)
+    const plain = (rest: string) => !/[\\%@]|(^|\/)\.\.?(\/|$|\?|#)/.test(rest)
+    const isFalUrl = (url: string) => {
+      for (const prefix of prefixes) {
+        if (url.startsWith(prefix) && plain(url.slice(prefix.length))) return true
+      }
+      return bases.some((base) => underBase(base, url))
+    }
+    // The header values are built once: a request only picks one.
+    const keyHeader = `Key ${keyValue}`
+    const adminHeader = adminValue === undefined ? keyHeader : `Key ${adminValue}`
     // Innermost, next to the transport: whatever `transformClient` adds (a redirect follower
     // re-sends requests below any `mapRequest`), a request leaving fal's bases never carries
     // Authorization. The transport's own span is left out: this client already makes one.
@@ -185,15 +354,20 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
         Effect.map(FiberRef.get(currentCredential), (credential) => {
           const stripped = withoutAuthorization(request)
           if (!isFalUrl(request.url)) return stripped
-          const key = credential === "adminKey" ? Option.getOrElse(adminKey, () => options.key) : options.key
-          return HttpClientRequest.setHeader(stripped, "authorization", `Key ${Redacted.value(key)}`)
+          return HttpClientRequest.setHeader(
+            stripped,
+            "authorization",
+            credential === "adminKey" ? adminHeader : keyHeader
+          )
         })
       ),
       HttpClient.transform((effect) => Effect.locallyWith(effect, Headers.currentRedactedNames, ensureRedacted))
     )
     return {
-      key: options.key,
-      adminKey,
+      hasAdminKey: adminValue !== undefined,
+      redact: Redact.make(adminValue === undefined ? [keyValue] : [keyValue, adminValue]),
+      timeouts,
+      retryBudget,
       urls,
       startTimeoutHeader: options.startTimeoutHeader,
       httpClient,
@@ -205,7 +379,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<FalClient, never, HttpClient.HttpClient> =>
+export const layer = (options: Options): Layer.Layer<FalClient, InvalidConfiguration, HttpClient.HttpClient> =>
   Layer.effect(FalClient, make(options))
 
 /**
@@ -217,7 +391,7 @@ export const layer = (options: Options): Layer.Layer<FalClient, never, HttpClien
  */
 export const layerConfig = (
   options?: Omit<Options, "key" | "adminKey" | "urls">
-): Layer.Layer<FalClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+): Layer.Layer<FalClient, ConfigError.ConfigError | InvalidConfiguration, HttpClient.HttpClient> =>
   Layer.effect(
     FalClient,
     Effect.gen(function*() {

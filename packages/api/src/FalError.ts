@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { InvalidRequestOptions } from "@effect-fal/headers/InvalidRequestOptions"
+import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -22,6 +23,15 @@ export {
 }
 
 /**
+ * The decoded response headers, kept as `ResponseMeta.fromHeaders` returned them (not validated
+ * again: an error is never lost to an odd header).
+ */
+const Meta: Schema.Schema<ResponseMeta.ResponseMeta> = Schema.declare(
+  (u: unknown): u is ResponseMeta.ResponseMeta => Predicate.isRecord(u),
+  { identifier: "ResponseMeta" }
+)
+
+/**
  * What fal said about a failed request, where known.
  *
  * @since 0.1.0
@@ -34,8 +44,10 @@ const known = {
   status: Schema.optional(Schema.Number),
   /** fal's `error_type` (`X-Fal-Error-Type` or the body), kept as it came. */
   errorType: Schema.optional(Schema.String),
-  /** The error text fal sent (`detail`, `error.message` or `error`), if any. */
-  detail: Schema.optional(Schema.String)
+  /** The error text fal sent (`detail`, `error.message` or `error`), if any, with credentials redacted. */
+  detail: Schema.optional(Schema.String),
+  /** Everything fal said in the answer's headers: billable units, runner, hints, retryable, needs-retry. */
+  meta: Schema.optional(Meta)
 }
 
 const suffix = (self: {
@@ -104,7 +116,12 @@ export class TransportError extends Schema.TaggedError<TransportError>("@effect-
     operation: Schema.String,
     mayHaveReached: Schema.Boolean,
     description: Schema.String,
-    requestId: Schema.optional(Schema.String)
+    requestId: Schema.optional(Schema.String),
+    /**
+     * Set when the attempt ran out of time: `"headers"` (no answer in time, including the
+     * connection), `"body"` (the answer's body did not arrive in time).
+     */
+    timeout: Schema.optional(Schema.Literal("headers", "body"))
   }
 ) {
   /**
@@ -271,7 +288,11 @@ export class ValidationError extends Schema.TaggedError<ValidationError>("@effec
  */
 export class RequestFailed extends Schema.TaggedError<RequestFailed>("@effect-fal/api/RequestFailed")(
   "RequestFailed",
-  known
+  {
+    ...known,
+    /** The delay fal asked for in `Retry-After` on a `503`; retries wait at least this long. */
+    retryAfter: Schema.optional(Schema.DurationFromSelf)
+  }
 ) {
   /**
    * @since 0.1.0
@@ -282,14 +303,19 @@ export class RequestFailed extends Schema.TaggedError<RequestFailed>("@effect-fa
 }
 
 /**
- * A 5xx answer without an `error_type` (gateway or platform failure).
+ * A 5xx answer without a request `error_type` (gateway or platform failure), or a Platform API
+ * `not_implemented`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ServerError extends Schema.TaggedError<ServerError>("@effect-fal/api/ServerError")(
   "ServerError",
-  known
+  {
+    ...known,
+    /** The delay fal asked for in `Retry-After` on a `503`; retries wait at least this long. */
+    retryAfter: Schema.optional(Schema.DurationFromSelf)
+  }
 ) {
   /**
    * @since 0.1.0
@@ -336,6 +362,52 @@ export class Cancelled extends Schema.TaggedError<Cancelled>("@effect-fal/api/Ca
 }
 
 /**
+ * The call's `deadline` (the whole call, retries and their delays included) passed before it
+ * ended. Carries the request id when one was known, so a queued job can be resumed or cancelled.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>("@effect-fal/api/DeadlineExceeded")(
+  "DeadlineExceeded",
+  {
+    operation: Schema.String,
+    deadline: Schema.DurationFromSelf,
+    requestId: Schema.optional(Schema.String),
+    /** Whether a request of this call may have reached fal (for a run or a submit: a job may exist). */
+    mayHaveReached: Schema.Boolean
+  }
+) {
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    const id = this.requestId === undefined ? "" : ` (request ${this.requestId})`
+    const reached = this.mayHaveReached ? "; a request may have reached fal" : "; nothing reached fal"
+    return `${this.operation} did not end within its deadline of ${Duration.format(this.deadline)}${id}${reached}`
+  }
+}
+
+/**
+ * `FalClient` options that cannot work: a key with a control character (it could never be sent
+ * as a header), or a base URL that is not an absolute http(s) URL. Raised when the client is
+ * built, before any call.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidConfiguration extends Schema.TaggedError<InvalidConfiguration>(
+  "@effect-fal/api/InvalidConfiguration"
+)("InvalidConfiguration", { option: Schema.String, reason: Schema.String }) {
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    return `Invalid FalClient option ${this.option}: ${this.reason}`
+  }
+}
+
+/**
  * Every failure of the api, to `catchTag` on.
  *
  * @since 0.1.0
@@ -357,6 +429,7 @@ export type FalError =
   | ServerError
   | DecodeError
   | Cancelled
+  | DeadlineExceeded
 
 const tags: ReadonlySet<string> = new Set<FalError["_tag"]>([
   "InvalidRequestOptions",
@@ -373,7 +446,8 @@ const tags: ReadonlySet<string> = new Set<FalError["_tag"]>([
   "RequestFailed",
   "ServerError",
   "DecodeError",
-  "Cancelled"
+  "Cancelled",
+  "DeadlineExceeded"
 ])
 
 /**

@@ -17,10 +17,11 @@
  * @since 0.1.0
  */
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
-import type { FalClient } from "./FalClient.js"
+import type * as FalClient from "./FalClient.js"
 import type { FalError } from "./FalError.js"
 import * as internal from "./internal/payloads.js"
 import * as purgeInternal from "./internal/purge.js"
@@ -62,6 +63,10 @@ export interface DeleteOptions {
    */
   readonly idempotencyKey?: string | undefined
   readonly retry?: Retry.Override | undefined
+  /** Per-attempt limits for this call, over the client's. */
+  readonly timeouts?: FalClient.Timeouts | undefined
+  /** A bound on the whole call, retries included: past it, `DeadlineExceeded` with the request id. */
+  readonly deadline?: Duration.DurationInput | undefined
 }
 
 /**
@@ -76,6 +81,10 @@ export interface DeleteLegacyOptions {
    */
   readonly idempotencyKey?: string | undefined
   readonly retry?: Retry.Override | undefined
+  /** Per-attempt limits for this call, over the client's. */
+  readonly timeouts?: FalClient.Timeouts | undefined
+  /** A bound on the whole call, retries included: past it, `DeadlineExceeded` with the request id. */
+  readonly deadline?: Duration.DurationInput | undefined
 }
 
 /**
@@ -85,8 +94,10 @@ export interface DeleteLegacyOptions {
  * @since 0.1.0
  * @category deletion
  */
-const delete_: (requestId: string, options?: DeleteOptions) => Effect.Effect<PayloadDeletion, FalError, FalClient> =
-  internal.delete_
+const delete_: (
+  requestId: string,
+  options?: DeleteOptions
+) => Effect.Effect<PayloadDeletion, FalError, FalClient.FalClient> = internal.delete_
 
 export {
   /**
@@ -110,7 +121,7 @@ export {
 export const deleteLegacy: (
   requestId: string,
   options?: DeleteLegacyOptions
-) => Effect.Effect<PayloadDeletion, FalError, FalClient> = internal.deleteLegacy
+) => Effect.Effect<PayloadDeletion, FalError, FalClient.FalClient> = internal.deleteLegacy
 
 /**
  * The links that were deleted.
@@ -159,5 +170,5 @@ export const purge = (
 ): Stream.Stream<
   Purge.PurgeEvent,
   FalError | Requests.InvalidListOptions | Purge.InvalidPurgeOptions | Purge.CheckpointError,
-  FalClient
+  FalClient.FalClient
 > => purgeInternal.purge(options)

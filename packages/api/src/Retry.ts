@@ -4,11 +4,15 @@
  * accepts `retry: Schedule | false` to replace the schedule (the predicate always applies).
  *
  * Retried by default: transport failures before the request was sent (and, for operations
- * that are safe to repeat, any transport failure), `429` rate limits (never sooner than
- * `Retry-After`), `502`/`503`/`504` gateway errors and transient `error_type`s. Never: a
- * user start-timeout `504`, a queue-full `429`, any other 4xx, an undecodable answer, and an
+ * that are safe to repeat, any transport failure, including a timeout or an incomplete body on
+ * a status or result read), `429` rate limits and `503`s (never sooner than `Retry-After`),
+ * `502`/`503`/`504` gateway errors (also with an `error_type` this version does not know),
+ * transient `error_type`s, and any answer fal marks `X-Fal-Needs-Retry: 1` or
+ * `X-Fal-Retryable: true`. Never: an answer marked `X-Fal-Retryable: false`, a user
+ * start-timeout `504`, a queue-full `429`, any other 4xx, an undecodable answer, and an
  * ambiguous transport failure of a submit or a run (a second one could create and bill a
- * second job).
+ * second job). Every `FalClient` also has a retry budget shared by its calls
+ * (`FalClient.RetryBudget`).
  *
  * @since 0.1.0
  */
@@ -71,13 +75,37 @@ export const maxRetryAfter: Duration.Duration = Duration.minutes(2)
 
 const gateway = (status: number | undefined) => status === 502 || status === 503 || status === 504
 
+const withinMax = (after: Duration.Duration | undefined) =>
+  after === undefined || Duration.lessThanOrEqualTo(after, maxRetryAfter)
+
 /**
- * The fal-specific transient predicate for an operation.
+ * fal's own hint on an HTTP answer (SPEC sections 5 and 6): `X-Fal-Retryable: false` says the
+ * same request will fail again; `X-Fal-Needs-Retry: 1` or `X-Fal-Retryable: true` says it may
+ * succeed if sent again. `undefined` when fal gave no hint.
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const hint = (error: FalError): boolean | undefined => {
+  const meta = "meta" in error ? error.meta : undefined
+  if (meta === undefined) return undefined
+  if (meta.retryable === false) return false
+  if (meta.needsRetry === true || meta.retryable === true) return true
+  return undefined
+}
+
+/**
+ * The fal-specific transient predicate for an operation. fal's hints ({@link hint}) come first,
+ * except on a user start-timeout `504` and a queue-full `429`, which are the caller's own limits.
  *
  * @since 0.1.0
  * @category predicates
  */
 export const isRetryable = (operation: Operation) => (error: FalError): boolean => {
+  if (error._tag !== "StartTimeout" && error._tag !== "QueueFull") {
+    const hinted = hint(error)
+    if (hinted !== undefined) return hinted
+  }
   switch (error._tag) {
     case "TransportError":
       return !error.mayHaveReached || isIdempotent(operation)
@@ -87,23 +115,38 @@ export const isRetryable = (operation: Operation) => (error: FalError): boolean 
         onSome: (after) => Duration.lessThanOrEqualTo(after, maxRetryAfter)
       })
     case "ServerError":
-      return gateway(error.status)
+      return gateway(error.status) && withinMax(error.retryAfter)
     case "RequestFailed":
+      // a gateway status with an error type this version does not know is retried like any
+      // gateway error, so a new transient type from fal does not silently stop being retried
+      if (gateway(error.status) && error.errorType !== undefined && !ErrorType.isKnown(error.errorType)) {
+        return withinMax(error.retryAfter)
+      }
       // the result endpoint replays the model's stored outcome: asking again returns the same
-      return operation !== "result" && error.errorType !== undefined && ErrorType.isTransient(error.errorType)
+      return operation !== "result" && error.errorType !== undefined && ErrorType.isTransient(error.errorType) &&
+        withinMax(error.retryAfter)
     default:
       return false
   }
 }
 
 /**
- * The delay fal asked for, if the error is a rate limit with `Retry-After`.
+ * The delay fal asked for with `Retry-After` (on a `429` or a `503`), else zero.
  *
  * @since 0.1.0
  * @category getters
  */
-export const retryAfter = (error: FalError): Duration.Duration =>
-  error._tag === "RateLimited" ? Option.getOrElse(error.retryAfter, () => Duration.zero) : Duration.zero
+export const retryAfter = (error: FalError): Duration.Duration => {
+  switch (error._tag) {
+    case "RateLimited":
+      return Option.getOrElse(error.retryAfter, () => Duration.zero)
+    case "ServerError":
+    case "RequestFailed":
+      return error.retryAfter ?? Duration.zero
+    default:
+      return Duration.zero
+  }
+}
 
 /**
  * Exponential backoff from `base` (factor 2, each delay jittered by ±20 %, at most `cap`),

@@ -178,7 +178,7 @@ export const layerClient = (
       const [name, variable] of [["run", "FAL_RUN_URL"], ["queue", "FAL_QUEUE_URL"], ["api", "FAL_API_URL"], [
         "rest",
         "FAL_REST_URL"
-      ]] as const
+      ], ["storage", "FAL_STORAGE_URL"]] as const
     ) {
       const value = yield* url(variable)
       if (Option.isSome(value)) urls[name] = value.value
@@ -190,7 +190,9 @@ export const layerClient = (
       })
       urls.api = parsed.toString().replace(/\/$/, "")
     }
-    return FalClient.layer({ key: mainKey.value, adminKey: Option.getOrUndefined(adminKey), urls })
+    return FalClient.layer({ key: mainKey.value, adminKey: Option.getOrUndefined(adminKey), urls }).pipe(
+      Layer.mapError((error) => invalid(`configuration: ${error.message}`))
+    )
   }))
 
 const rate = (done: number, elapsedMs: number) => (elapsedMs > 0 ? (done * 1000) / elapsedMs : 0)

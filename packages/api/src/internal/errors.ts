@@ -121,27 +121,27 @@ export const retryAfter = (value: string | undefined): Effect.Effect<Option.Opti
 }
 
 /** Platform API error types that are not request error types (SPEC section 3). */
-const platformTypes = new Set(["authorization_error", "validation_error", "not_found", "rate_limited", "server_error"])
+const platformTypes = new Set([
+  "authorization_error",
+  "validation_error",
+  "not_found",
+  "rate_limited",
+  "server_error",
+  "not_implemented"
+])
 
 export interface Context {
   readonly operation: Operation
   readonly requestId?: string | undefined
   /** The call set `fal_max_queue_length`: a 429 without `X-Fal-Needs-Retry: 1` means queue full. */
   readonly maxQueueLength?: boolean | undefined
-  /** Removes the client's credentials from server text, should a server ever echo them. */
-  readonly redact?: ((text: string) => string) | undefined
 }
 
-/** A redactor for the given secrets: every occurrence becomes `<redacted>`. */
-export const redactor = (secrets: ReadonlyArray<string>) => (text: string): string => {
-  let out = text
-  for (const secret of secrets) {
-    if (secret.length > 0 && out.includes(secret)) out = out.split(secret).join("<redacted>")
-  }
-  return out
-}
-
-/** The `FalError` for a non-success answer (SPEC sections 3, 5 and 6). */
+/**
+ * The `FalError` for a non-success answer (SPEC sections 3, 5 and 6), carrying the decoded
+ * response headers as `meta`. The body is parsed as it came: credentials are redacted from the
+ * finished error by the call (`Redact.error`), never from the text before parsing.
+ */
 export const fromStatus = (
   context: Context,
   status: number,
@@ -149,14 +149,15 @@ export const fromStatus = (
   text: string
 ): Effect.Effect<FalError.FalError> => {
   const meta = ResponseMeta.fromHeaders(headers)
-  const body = parseBody(context.redact === undefined ? text : context.redact(text))
+  const body = parseBody(text)
   const requestId = context.requestId ?? meta.requestId ?? body.requestId
   const errorType = meta.errorType ?? body.errorType
   const fields = {
     status,
     ...(requestId === undefined ? {} : { requestId }),
     ...(errorType === undefined ? {} : { errorType }),
-    ...(body.detail === undefined ? {} : { detail: body.detail })
+    ...(body.detail === undefined ? {} : { detail: body.detail }),
+    meta
   }
   if (status === 504 && meta.timeoutType === "user") return Effect.succeed(new FalError.StartTimeout(fields))
   if (status === 401) return Effect.succeed(new FalError.Unauthorized(fields))
@@ -180,9 +181,12 @@ export const fromStatus = (
     return Effect.succeed(new FalError.ValidationError({ ...fields, issues }))
   }
   if (errorType === "client_cancelled") return Effect.succeed(new FalError.Cancelled(fields))
-  if (errorType !== undefined && !platformTypes.has(errorType)) {
-    return Effect.succeed(new FalError.RequestFailed(fields))
-  }
-  if (status >= 500) return Effect.succeed(new FalError.ServerError(fields))
-  return Effect.succeed(new FalError.RequestFailed(fields))
+  // `Retry-After` is honoured on a 503 as on a 429
+  const after = status === 503 ? retryAfter(headers["retry-after"]) : Effect.succeed(Option.none())
+  return Effect.map(after, (delay) => {
+    const withDelay = Option.isSome(delay) ? { ...fields, retryAfter: delay.value } : fields
+    if (errorType !== undefined && !platformTypes.has(errorType)) return new FalError.RequestFailed(withDelay)
+    if (status >= 500 || errorType === "not_implemented") return new FalError.ServerError(withDelay)
+    return new FalError.RequestFailed(withDelay)
+  })
 }

@@ -27,16 +27,20 @@ const run = (
   operation: Extract<Retry.Operation, "delete" | "deleteLegacy">,
   requestId: string,
   request: HttpClientRequest.HttpClientRequest,
-  retry: Retry.Override | undefined
+  options: Payloads.DeleteOptions | undefined
 ) =>
   withAdminCredential(Request.execute({
     operation,
     request: HttpClientRequest.acceptJson(request),
-    retry,
+    retry: options?.retry,
+    timeouts: options?.timeouts,
+    deadline: options?.deadline,
     requestId,
     onResponse: (response, meta) =>
       Request.json(operation, response, requestId).pipe(
-        Effect.flatMap((json) => Request.decode(operation, DeletionWire, json, { status: response.status, requestId })),
+        Effect.flatMap((json) =>
+          Request.decode(operation, DeletionWire, json, { status: response.status, requestId, meta })
+        ),
         Effect.map((body): Payloads.PayloadDeletion => ({
           requestId,
           links: (body.cdn_delete_results ?? body.CDN_DELETE_RESULTS ?? []).map((link) => ({
@@ -64,30 +68,34 @@ const idempotencyHeaders = (
     return encoded.headers
   })
 
-export const delete_ = (
+export const delete_ = Effect.fn("fal.delete", { kind: "client" })(function*(
   requestId: string,
   options?: Payloads.DeleteOptions
-): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
-  Effect.gen(function*() {
-    const service = yield* FalClient
-    const id = yield* validId(requestId)
-    const headers = yield* idempotencyHeaders(options?.idempotencyKey)
-    const request = HttpClientRequest.del(`${service.urls.api}/models/requests/${id}/payloads`).pipe(
-      HttpClientRequest.setHeaders(headers)
-    )
-    return yield* run("delete", id, request, options?.retry)
-  }).pipe(Request.traced("delete", { "fal.request_id": requestId }))
+): Effect.fn.Return<Payloads.PayloadDeletion, FalError.FalError, FalClient> {
+  yield* Effect.annotateCurrentSpan("fal.request_id", requestId)
+  const service = yield* FalClient
+  const id = yield* validId(requestId)
+  const headers = yield* idempotencyHeaders(options?.idempotencyKey)
+  const request = HttpClientRequest.del(`${service.urls.api}/models/requests/${id}/payloads`).pipe(
+    HttpClientRequest.setHeaders(headers)
+  )
+  const result = yield* run("delete", id, request, options)
+  yield* Request.annotate(result)
+  return result
+})
 
-export const deleteLegacy = (
+export const deleteLegacy = Effect.fn("fal.deleteLegacy", { kind: "client" })(function*(
   requestId: string,
   options?: Payloads.DeleteLegacyOptions
-): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
-  Effect.gen(function*() {
-    const service = yield* FalClient
-    const id = yield* validId(requestId)
-    const headers = yield* idempotencyHeaders(options?.idempotencyKey)
-    const request = HttpClientRequest.put(`${service.urls.rest}/requests/delete_io/${id}`).pipe(
-      HttpClientRequest.setHeaders(headers)
-    )
-    return yield* run("deleteLegacy", id, request, options?.retry)
-  }).pipe(Request.traced("deleteLegacy", { "fal.request_id": requestId }))
+): Effect.fn.Return<Payloads.PayloadDeletion, FalError.FalError, FalClient> {
+  yield* Effect.annotateCurrentSpan("fal.request_id", requestId)
+  const service = yield* FalClient
+  const id = yield* validId(requestId)
+  const headers = yield* idempotencyHeaders(options?.idempotencyKey)
+  const request = HttpClientRequest.put(`${service.urls.rest}/requests/delete_io/${id}`).pipe(
+    HttpClientRequest.setHeaders(headers)
+  )
+  const result = yield* run("deleteLegacy", id, request, options)
+  yield* Request.annotate(result)
+  return result
+})

@@ -1,26 +1,41 @@
 import * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
 import * as ModelId from "../ModelId.js"
 import * as Retry from "../Retry.js"
+import type * as Budget from "./budget.js"
 import * as Errors from "./errors.js"
+import * as Redact from "./redact.js"
 
+/**
+ * One call to fal, described once: the operation (its retry policy, timeouts and span name),
+ * the request, the request id when known, the per-call overrides, and what to do with a success.
+ */
 export interface Call<A> {
   readonly operation: Retry.Operation
   readonly request: HttpClientRequest.HttpClientRequest
   readonly retry?: Retry.Override | undefined
   readonly requestId?: string | undefined
   readonly maxQueueLength?: boolean | undefined
+  /** Per-attempt limits over the client's for this operation. */
+  readonly timeouts?: Timeouts | undefined
+  /** A bound on the whole call, retries and their delays included. */
+  readonly deadline?: Duration.DurationInput | undefined
   /** Statuses handed to `onResponse` rather than turned into errors; default 2xx. */
   readonly accept?: ((status: number) => boolean) | undefined
   readonly onResponse: (
@@ -42,7 +57,8 @@ export const fromHttpClientError = (
   error._tag === "ResponseError" && error.reason === "StatusCode"
     ? Effect.flatMap(
       errorText(error.response),
-      (text) => Effect.flip(Errors.fromStatus(context, error.response.status, error.response.headers, text))
+      (text) =>
+        Effect.flatMap(Errors.fromStatus(context, error.response.status, error.response.headers, text), Effect.fail)
     )
     : Effect.fail(Errors.transport(context.operation, error, context.requestId))
 
@@ -52,69 +68,203 @@ interface Traceable {
   readonly meta: ResponseMeta.ResponseMeta
 }
 
+/** Puts what fal reported (request id, billable units, serving runner) on the current span. */
+export const annotate = (result: Traceable): Effect.Effect<void> =>
+  Effect.currentSpan.pipe(
+    Effect.map((span) => {
+      const requestId = result.requestId ?? result.meta.requestId
+      if (requestId !== undefined) span.attribute("fal.request_id", requestId)
+      if (result.meta.billableUnits !== undefined) span.attribute("fal.billable_units", result.meta.billableUnits)
+      if (result.meta.servedFrom !== undefined) span.attribute("fal.served_from", result.meta.servedFrom)
+    }),
+    Effect.ignore
+  )
+
 /**
  * Runs an operation in a client span `fal.<operation>` with the model and request ids; on
  * success the span also gets the request id, billable units and serving runner fal reported.
  */
 export const traced =
   (operation: string, attributes: Readonly<Record<string, string | undefined>>) =>
-  <A extends Traceable, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    effect.pipe(
-      Effect.tap((result) => {
-        const reported: Record<string, string | number> = {}
-        const requestId = result.requestId ?? result.meta.requestId
-        if (requestId !== undefined) reported["fal.request_id"] = requestId
-        if (result.meta.billableUnits !== undefined) reported["fal.billable_units"] = result.meta.billableUnits
-        if (result.meta.servedFrom !== undefined) reported["fal.served_from"] = result.meta.servedFrom
-        return Effect.annotateCurrentSpan(reported)
-      }),
-      Effect.withSpan(`fal.${operation}`, {
-        kind: "client",
-        attributes: Object.fromEntries(Object.entries(attributes).filter(([, value]) => value !== undefined))
-      })
+  <A extends Traceable, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const defined: Record<string, string> = {}
+    for (const name in attributes) {
+      const value = attributes[name]
+      if (value !== undefined) defined[name] = value
+    }
+    return effect.pipe(
+      Effect.tap(annotate),
+      Effect.withSpan(`fal.${operation}`, { kind: "client", attributes: defined })
     )
+  }
 
-/** Removes the service's credentials (the key and the admin key) from a text. */
-export const redact = (service: Service): (text: string) => string =>
-  Errors.redactor([
-    Redacted.value(service.key),
-    ...Option.match(service.adminKey, { onNone: () => [], onSome: (key) => [Redacted.value(key)] })
-  ])
+/** The service's redactor (built once in `FalClient.make`). */
+export const redact = (service: Service): (text: string) => string => service.redact
 
-/** One attempt: send, classify the status, hand a success to `onResponse`. */
+/** Per-attempt limits of a call: the call's over the client's for the operation. */
+export interface Timeouts {
+  readonly headers?: Duration.DurationInput | undefined
+  readonly body?: Duration.DurationInput | undefined
+}
+
+const limits = (
+  service: Service,
+  call: { readonly operation: Retry.Operation; readonly timeouts?: Timeouts | undefined }
+) => {
+  const client = service.timeouts[call.operation]
+  return {
+    headers: call.timeouts?.headers === undefined ? client.headers : Duration.decode(call.timeouts.headers),
+    body: call.timeouts?.body === undefined ? client.body : Duration.decode(call.timeouts.body)
+  }
+}
+
+const timedOut = (
+  operation: Retry.Operation,
+  which: "headers" | "body",
+  after: Duration.Duration,
+  requestId: string | undefined
+) =>
+  new FalError.TransportError({
+    operation,
+    mayHaveReached: true,
+    timeout: which,
+    description: which === "headers"
+      ? `no answer within ${Duration.format(after)} (headers timeout)`
+      : `the answer's body did not arrive within ${Duration.format(after)} (body timeout)`,
+    ...(requestId === undefined ? {} : { requestId })
+  })
+
+/**
+ * Sends a request in an `http.client` span of its own. The platform's span is turned off because
+ * its recorded exit holds the request, authorization header included; this span ends with the
+ * status (or the already-redacted `FalError`), so a tracer that serialises exits sees no key.
+ */
+const send = (
+  service: Service,
+  request: HttpClientRequest.HttpClientRequest,
+  context: Errors.Context,
+  headersTimeout: Duration.Duration
+): Effect.Effect<HttpClientResponse.HttpClientResponse, FalError.FalError> =>
+  Effect.flatMap(
+    Effect.makeSpan(`http.client ${request.method}`, {
+      kind: "client",
+      attributes: { "http.request.method": request.method, "url.full": request.url }
+    }),
+    (span) =>
+      service.httpClient.execute(HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span))).pipe(
+        Effect.locally(HttpClient.currentTracerDisabledWhen, disabled),
+        Effect.catchAll((error) => fromHttpClientError(context, error)),
+        Effect.timeoutFail({
+          duration: headersTimeout,
+          onTimeout: () => timedOut(context.operation, "headers", headersTimeout, context.requestId)
+        }),
+        Effect.mapError(Redact.error(service.redact)),
+        Effect.onExit((exit) =>
+          Effect.flatMap(Clock.currentTimeMillis, (millis) =>
+            Effect.sync(() => {
+              // whole milliseconds: a test clock moved by jittered delays may stand on a fraction
+              const now = BigInt(Math.round(millis)) * 1_000_000n
+              if (Exit.isSuccess(exit)) {
+                span.attribute("http.response.status_code", exit.value.status)
+                span.end(now, Exit.succeed(exit.value.status))
+              } else {
+                span.end(now, exit)
+              }
+            }))
+        ),
+        Effect.withParentSpan(span)
+      )
+  )
+
+const disabled = () => true
+
+/** One attempt: send, classify the status, hand a success to `onResponse`; errors are redacted. */
 export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, FalError.FalError> => {
   const context: Errors.Context = {
     operation: call.operation,
     requestId: call.requestId,
-    maxQueueLength: call.maxQueueLength,
-    redact: redact(service)
+    maxQueueLength: call.maxQueueLength
   }
-  return service.httpClient.execute(call.request).pipe(
-    Effect.catchAll((error) => fromHttpClientError(context, error)),
-    Effect.flatMap((response) => {
-      const accept = call.accept ?? ok
-      if (accept(response.status)) return call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
-      return Effect.flatMap(
+  const limit = limits(service, call)
+  return Effect.flatMap(send(service, call.request, context, limit.headers), (response) => {
+    const accept = call.accept ?? ok
+    const handled = accept(response.status)
+      ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
+      : Effect.flatMap(
         errorText(response),
-        (text) => Effect.flip(Errors.fromStatus(context, response.status, response.headers, text))
+        (text) => Effect.flatMap(Errors.fromStatus(context, response.status, response.headers, text), Effect.fail)
       )
-    })
-  )
+    return handled.pipe(
+      Effect.timeoutFail({
+        duration: limit.body,
+        onTimeout: () =>
+          timedOut(call.operation, "body", limit.body, call.requestId ?? response.headers["x-fal-request-id"])
+      }),
+      Effect.mapError(Redact.error(service.redact))
+    )
+  })
 }
 
-/** Retries a whole attempt under the operation's policy (or the call's override). */
+/** Retries a whole attempt under the operation's policy (or the call's override) and the client's budget. */
 export const withRetry = <A, R>(
   operation: Retry.Operation,
   retry: Retry.Override | undefined,
+  effect: Effect.Effect<A, FalError.FalError, R>,
+  budget: Option.Option<Budget.Budget> = Option.none()
+): Effect.Effect<A, FalError.FalError, R> => {
+  if (retry === false) return effect
+  const policy = Retry.policy(operation, retry)
+  if (Option.isNone(budget)) return Effect.retry(effect, policy)
+  const bucket = budget.value
+  return Effect.retry(effect, Schedule.checkEffect(policy, (error) => bucket.take(error))).pipe(
+    Effect.tap(() => bucket.refill())
+  )
+}
+
+/**
+ * Bounds a whole call (retries and delays included): past `deadline` it fails with
+ * `DeadlineExceeded`, carrying `requestId` when known.
+ */
+export const withDeadline = <A, R>(
+  operation: Retry.Operation,
+  deadline: Duration.DurationInput | undefined,
+  requestId: string | undefined,
   effect: Effect.Effect<A, FalError.FalError, R>
-): Effect.Effect<A, FalError.FalError, R> =>
-  retry === false ? effect : Effect.retry(effect, Retry.policy(operation, retry))
+): Effect.Effect<A, FalError.FalError, R> => {
+  if (deadline === undefined) return effect
+  const bound = Duration.decode(deadline)
+  return Effect.timeoutFail(effect, {
+    duration: bound,
+    onTimeout: () =>
+      new FalError.DeadlineExceeded({
+        operation,
+        deadline: bound,
+        // a read or a cancel addresses an existing job; a run or a submit may have created one
+        mayHaveReached: true,
+        ...(requestId === undefined ? {} : { requestId })
+      })
+  })
+}
 
-/** Runs a call with the client from the context, retried by policy. */
+/** Runs a call with the client from the context: timeouts per attempt, retried by policy and budget, bounded by the deadline. */
 export const execute = <A>(call: Call<A>): Effect.Effect<A, FalError.FalError, FalClient> =>
-  Effect.flatMap(FalClient, (service) => withRetry(call.operation, call.retry, attempt(service, call)))
+  Effect.flatMap(FalClient, (service) =>
+    withDeadline(
+      call.operation,
+      call.deadline,
+      call.requestId,
+      withRetry(call.operation, call.retry, attempt(service, call), service.retryBudget)
+    ))
 
-/** Reads the body as JSON; an unreadable body is a `DecodeError`, a dropped connection a `TransportError`. */
+/** Operations whose body is read by a GET: an incomplete body is a transport failure, safe to retry. */
+const isRead = (operation: Retry.Operation) =>
+  operation === "status" || operation === "statusStream" || operation === "result"
+
+/**
+ * Reads the body as JSON. A dropped connection is a `TransportError`; a body that is not JSON is
+ * a `DecodeError` for a run, a submit or a deletion, but a `TransportError` for a status or a
+ * result read (idempotent GETs: a truncated body is retried like any transport fault).
+ */
 export const json = (
   operation: Retry.Operation,
   response: HttpClientResponse.HttpClientResponse,
@@ -125,23 +275,35 @@ export const json = (
     Effect.flatMap((text) =>
       Effect.try({
         try: () => JSON.parse(text) as unknown,
-        catch: () =>
-          new FalError.DecodeError({
-            operation,
-            status: response.status,
-            description: `the body is not JSON: ${JSON.stringify(Errors.clip(text, 120))}`,
-            ...(requestId === undefined ? {} : { requestId })
-          })
+        catch: (): FalError.FalError =>
+          isRead(operation)
+            ? new FalError.TransportError({
+              operation,
+              mayHaveReached: true,
+              description: `the body is incomplete or not JSON (${text.length} characters)`,
+              ...(requestId === undefined ? {} : { requestId })
+            })
+            : new FalError.DecodeError({
+              operation,
+              status: response.status,
+              description: `the body is not JSON: ${JSON.stringify(Errors.clip(text, 120))}`,
+              meta: ResponseMeta.fromHeaders(response.headers),
+              ...(requestId === undefined ? {} : { requestId })
+            })
       })
     )
   )
 
-/** Decodes with a schema; a mismatch is a `DecodeError`. */
+/** Decodes with a schema; a mismatch is a `DecodeError` (redacted by the call that runs it). */
 export const decode = <A, I>(
   operation: Retry.Operation,
   schema: Schema.Schema<A, I>,
   value: unknown,
-  context: { readonly status?: number | undefined; readonly requestId?: string | undefined }
+  context: {
+    readonly status?: number | undefined
+    readonly requestId?: string | undefined
+    readonly meta?: ResponseMeta.ResponseMeta | undefined
+  }
 ): Effect.Effect<A, FalError.DecodeError> =>
   Schema.decodeUnknown(schema)(value).pipe(
     Effect.mapError((error) =>
@@ -149,7 +311,8 @@ export const decode = <A, I>(
         operation,
         description: Errors.clip(ParseResult.TreeFormatter.formatErrorSync(error), 2000),
         ...(context.status === undefined ? {} : { status: context.status }),
-        ...(context.requestId === undefined ? {} : { requestId: context.requestId })
+        ...(context.requestId === undefined ? {} : { requestId: context.requestId }),
+        ...(context.meta === undefined ? {} : { meta: context.meta })
       })
     )
   )
@@ -246,3 +409,7 @@ export const jsonBody = (
         ]
       })
   })
+
+/** Redacts the client's credentials from an error built outside `attempt` (e.g. from a stream's events). */
+export const redactError = (service: Service): (error: FalError.FalError) => FalError.FalError =>
+  Redact.error(service.redact)

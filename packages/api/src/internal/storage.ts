@@ -11,7 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -19,6 +18,7 @@ import * as Stream from "effect/Stream"
 import { FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
 import * as Errors from "./errors.js"
+import * as Request from "./request.js"
 import * as Lifecycle from "./storageLifecycle.js"
 
 /** Files up to this size go in one PUT; larger ones in parts (SPEC section 8). */
@@ -161,18 +161,11 @@ const statusError = (
     Effect.orElseSucceed(response.text, () => ""),
     (text) =>
       // The operation only tells a full queue from a rate limit for submits; an upload never sets `maxQueueLength`.
-      Effect.flip(Errors.fromStatus(
-        { operation: "status", redact: Errors.redactor(secrets(service)) },
-        response.status,
-        response.headers,
-        text
+      Effect.flip(Effect.map(
+        Errors.fromStatus({ operation: "status" }, response.status, response.headers, text),
+        Request.redactError(service)
       ))
   )
-
-const secrets = (service: Service): Array<string> => [
-  Redacted.value(service.key),
-  ...Option.toArray(Option.map(service.adminKey, Redacted.value))
-]
 
 const decodeError = (operation: string, status: number, error: ParseResult.ParseError) =>
   new FalError.DecodeError({

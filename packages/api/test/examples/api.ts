@@ -100,3 +100,28 @@ export const patient = Queue.submit("fal-ai/flux/dev", { prompt: "x" }, {
 export const longer = Queue.status({ modelId: "fal-ai/flux/dev", requestId: "..." }, {
   retry: Retry.backoff({ base: "1 second", retries: 10, cap: Duration.minutes(1) })
 })
+
+// --- timeouts, deadline, retry budget (docs/retries.md) -------------------------------------
+
+// at most 2 minutes of model time per attempt, and the whole call (retries included) within 5
+export const bounded = Fal.run("fal-ai/fast-sdxl", { prompt: "x" }, {
+  timeouts: { headers: "2 minutes" },
+  deadline: "5 minutes"
+})
+
+// a client with a smaller retry budget and a shorter run limit
+export const FalCautious = FalClient.layer({
+  key: Redacted.make("key-id:key-secret"),
+  retryBudget: { capacity: 100, retryCost: 5 },
+  timeouts: { run: { headers: "5 minutes" } }
+}).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+// a deadline keeps the request id: resume or cancel the job later
+export const deadlineKept = Payloads.delete("0b6b7d3e-4a8f-4c55-9e1a-2f3b4c5d6e7f", { deadline: "10 seconds" }).pipe(
+  Effect.catchTag("DeadlineExceeded", (error) => Effect.logWarning(`gave up on ${error.requestId}`))
+)
+
+// a client that cannot work fails when it is built, as a typed error
+export const checked = FalClient.layer({ key: Redacted.make("id:secret"), urls: { queue: "not a url" } }).pipe(
+  Layer.catchAll((error) => Layer.die(error.message))
+)

@@ -17,7 +17,7 @@ export const inMemory = (
   FalClient.layer({
     key: options.key ?? userKey,
     adminKey: options.adminKey === true ? adminKey : undefined
-  }).pipe(Layer.provideMerge(FalPlatform.layerClient(options.config)))
+  }).pipe(Layer.orDie, Layer.provideMerge(FalPlatform.layerClient(options.config)))
 
 /** The loopback emulator with a `FalClient` on undici pointed at its bases. */
 export const loopback = (
@@ -29,5 +29,5 @@ export const loopback = (
         key: userKey,
         adminKey: options.adminKey === true ? adminKey : undefined,
         urls: { run: urls.run, queue: urls.queue, api: urls.api, rest: urls.rest }
-      }).pipe(Layer.provide(NodeHttpClient.layerUndici)))
+      }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici)))
   ).pipe(Layer.provideMerge(FalEmulator.layer(options.config)))

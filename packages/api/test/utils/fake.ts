@@ -60,7 +60,7 @@ export const layer = (
       key: Redacted.make(KEY),
       ...(options.adminKey === true ? { adminKey: Redacted.make(ADMIN_KEY) } : {}),
       ...(options.urls === undefined ? {} : { urls: options.urls })
-    }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, fake.client)))
+    }).pipe(Layer.orDie, Layer.provide(Layer.succeed(HttpClient.HttpClient, fake.client)))
     return { layer: falLayer, log: fake.log }
   })
 

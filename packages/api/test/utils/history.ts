@@ -192,7 +192,7 @@ export const layer = (harness: Harness): Layer.Layer<FalClient.FalClient> =>
     key: Redacted.make(KEY),
     adminKey: Redacted.make(ADMIN_KEY),
     urls: { api: apiUrl }
-  }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, client(harness))))
+  }).pipe(Layer.orDie, Layer.provide(Layer.succeed(HttpClient.HttpClient, client(harness))))
 
 /** The harness on a loopback port, with a `FalClient` on undici pointed at it. */
 export const layerLoopback = (harness: Harness): Layer.Layer<FalClient.FalClient, unknown> =>

@@ -82,7 +82,7 @@ export const serve = (
 
 /** A `FalClient` on undici whose storage base is the server. */
 export const client = (server: StorageServer): Layer.Layer<FalClient.FalClient> =>
-  FalClient.layer({ key, urls: { storage: server.base } }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  FalClient.layer({ key, urls: { storage: server.base } }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
 
 /**
  * The routers without sockets, answering through `fetch` inside the calling runtime, so their

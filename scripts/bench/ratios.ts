@@ -1,0 +1,188 @@
+/**
+ * The request path's regression check (issue 13): `Fal.run` against a bare Effect `HttpClient`
+ * call over the same undici transport, and against `@fal-ai/client`, all in this one process
+ * against the static server (scripts/bench/static-server.ts, its own process). Rounds are
+ * interleaved (every variant once per round, in turn) and each figure is the median over the
+ * rounds, so a burst of load on a shared machine hits every variant alike.
+ *
+ * Standalone: `tsx scripts/bench/ratios.ts` prints the section and the ratios; `pnpm bench`
+ * includes it. `BENCH_ROUNDS` (default 5) and `BENCH_RATIO_REQUESTS` (default 2000) tune it.
+ */
+import { Fal, FalClient } from "@effect-fal/api"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { createFalClient } from "@fal-ai/client"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as path from "node:path"
+import { createInterface } from "node:readline"
+
+const root = path.join(import.meta.dirname, "..", "..")
+const tsx = path.join(root, "node_modules", ".bin", "tsx")
+const rounds = Number(process.env.BENCH_ROUNDS ?? "5")
+const requests = Number(process.env.BENCH_RATIO_REQUESTS ?? "2000")
+const sequential = Math.max(100, Math.round(requests / 8))
+const key = "bench-key-id:bench-key-secret"
+const input = { prompt: "a lighthouse at dusk, oil on canvas", seed: 42 }
+
+const startServer = (): Promise<{ readonly child: ChildProcess; readonly run: string }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(tsx, [path.join(root, "scripts/bench/static-server.ts")], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    child.once("error", reject)
+    createInterface({ input: child.stdout! }).once("line", (line) => {
+      const urls = JSON.parse(line) as { readonly run: string }
+      resolve({ child, run: urls.run })
+    })
+  })
+
+/** `count` calls with `parallel` Promise callers in flight; returns calls per second. */
+const promisePool = async (count: number, parallel: number, call: () => Promise<unknown>) => {
+  let next = 0
+  const worker = async () => {
+    while (next < count) {
+      next++
+      await call()
+    }
+  }
+  const start = performance.now()
+  await Promise.all(Array.from({ length: parallel }, worker))
+  return count / ((performance.now() - start) / 1000)
+}
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+interface Target {
+  readonly name: string
+  readonly numerator: string
+  readonly denominator: string
+  readonly min: number
+}
+
+const targets: ReadonlyArray<Target> = [
+  {
+    name: "Fal.run fibers / bare HttpClient fibers (64)",
+    numerator: "fal-fibers-64",
+    denominator: "bare-fibers-64",
+    min: 0.9
+  },
+  {
+    name: "Fal.run runPromise / bare HttpClient runPromise (64)",
+    numerator: "fal-promise-64",
+    denominator: "bare-promise-64",
+    min: 0.9
+  },
+  { name: "Fal.run fibers / @fal-ai/client (64)", numerator: "fal-fibers-64", denominator: "official-64", min: 1.5 },
+  {
+    name: "Fal.run runPromise / @fal-ai/client (64)",
+    numerator: "fal-promise-64",
+    denominator: "official-64",
+    min: 1.5
+  },
+  { name: "Fal.run runPromise / @fal-ai/client (1)", numerator: "fal-promise-1", denominator: "official-1", min: 1.2 }
+]
+
+export const ratiosSection = async (): Promise<{ readonly markdown: string; readonly ok: boolean }> => {
+  const server = await startServer()
+  try {
+    const runtime = ManagedRuntime.make(
+      FalClient.layer({ key: Redacted.make(key), urls: { run: server.run } }).pipe(
+        Layer.orDie,
+        Layer.provideMerge(NodeHttpClient.layerUndici)
+      )
+    )
+    const client = await runtime.runPromise(HttpClient.HttpClient)
+    // the same work a caller of fal would do by hand: POST JSON with the key, read the JSON back
+    const bare = client.execute(
+      HttpClientRequest.post(`${server.run}/fal-ai/echo`).pipe(
+        HttpClientRequest.setHeader("authorization", `Key ${key}`),
+        HttpClientRequest.bodyUnsafeJson(input)
+      )
+    ).pipe(Effect.flatMap((response) => response.json))
+    const falRun = Fal.run("fal-ai/echo", input)
+    const fibers =
+      (effect: Effect.Effect<unknown, unknown, FalClient.FalClient | HttpClient.HttpClient>, count: number) =>
+      async () => {
+        const start = performance.now()
+        await runtime.runPromise(Effect.forEach(Array.from({ length: count }), () => effect, {
+          concurrency: 64,
+          discard: true
+        }))
+        return count / ((performance.now() - start) / 1000)
+      }
+    const official = createFalClient({
+      credentials: key,
+      requestMiddleware: async (request) => ({ ...request, url: request.url.replace("https://fal.run", server.run) })
+    })
+    const variants: ReadonlyArray<readonly [string, () => Promise<number>]> = [
+      ["bare-fibers-64", fibers(bare, requests)],
+      ["fal-fibers-64", fibers(falRun, requests)],
+      ["bare-promise-64", () => promisePool(requests, 64, () => runtime.runPromise(bare))],
+      ["fal-promise-64", () => promisePool(requests, 64, () => runtime.runPromise(falRun))],
+      ["official-64", () => promisePool(requests, 64, () => official.run("fal-ai/echo", { input }))],
+      ["fal-promise-1", () => promisePool(sequential, 1, () => runtime.runPromise(falRun))],
+      ["official-1", () => promisePool(sequential, 1, () => official.run("fal-ai/echo", { input }))]
+    ]
+    // warm-up: JIT and connection pools, every variant
+    for (const [, measure] of variants) await measure()
+    const samples = new Map<string, Array<number>>(variants.map(([name]) => [name, []]))
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, measure] of variants) samples.get(name)!.push(await measure())
+      console.error(`round ${round + 1}/${rounds}`)
+    }
+    await runtime.dispose()
+    const med = new Map([...samples].map(([name, values]) => [name, median(values)]))
+    let ok = true
+    const ratioRows = targets.map((t) => {
+      const ratio = med.get(t.numerator)! / med.get(t.denominator)!
+      const pass = ratio >= t.min
+      if (!pass) ok = false
+      const line = `${pass ? "PASS" : "FAIL"} ${t.name}: ${ratio.toFixed(2)}x (target >= ${t.min}x)`
+      console.log(line)
+      return `| ${t.name} | ${ratio.toFixed(2)}x | >= ${t.min}x | ${pass ? "yes" : "**no**"} |`
+    })
+    const markdown = `## Request path regression check (one process, interleaved rounds)
+
+\`scripts/bench/ratios.ts\`: one process, the static server in another; ${rounds} interleaved rounds
+(each variant once per round, in turn), medians. ${requests} calls per variant at 64 in flight,
+${sequential} at 1 in flight. "bare" is an Effect \`HttpClient\` POST with the key and a JSON body,
+reading the JSON back, over the same undici transport in the same runtime; "fibers" is one
+\`runPromise\` of an \`Effect.forEach\` with concurrency 64; "runPromise" is one \`runPromise\` per
+call from 64 Promise callers.
+
+| variant | median requests/s | samples |
+|---|---:|---|
+${
+      [...samples].map(([name, values]) =>
+        `| ${name} | ${med.get(name)!.toFixed(0)} | ${values.map((v) => v.toFixed(0)).join(", ")} |`
+      ).join("\n")
+    }
+
+| ratio | measured | target | met |
+|---|---:|---:|---|
+${ratioRows.join("\n")}
+`
+    return { markdown, ok }
+  } finally {
+    server.child.kill("SIGINT")
+  }
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  ratiosSection().then(({ markdown, ok }) => {
+    console.log(markdown)
+    if (!ok && process.env.BENCH_STRICT === "1") process.exitCode = 1
+  }).catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}
