@@ -9,10 +9,12 @@ import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as SynchronizedRef from "effect/SynchronizedRef"
 import type * as FalPlatform from "../FalPlatform.js"
 import * as Fault from "../Fault.js"
 import * as Model from "../Model.js"
@@ -68,19 +70,7 @@ export const dispatch = (env: Env): Effect.Effect<void> =>
   })
 
 const enqueue = (env: Env, job: Job): Effect.Effect<void> =>
-  Ref.update(env.scheduler, (s) => ({
-    ...s,
-    waiting: [
-      ...s.waiting,
-      {
-        jobId: job.id,
-        modelId: job.target,
-        priority: job.options.priority ?? "normal",
-        seq: job.seq,
-        hint: job.options.runnerHint
-      }
-    ]
-  }))
+  Ref.update(env.scheduler, (s) => ({ ...s, waiting: [...s.waiting, ticketOf(job)] }))
 
 /** Removes a waiting request; whether it was waiting. */
 const dequeue = (env: Env, jobId: string): Effect.Effect<boolean> =>
@@ -95,10 +85,6 @@ const freeRunner = (env: Env, runnerId: string): Effect.Effect<void> =>
     busy.delete(runnerId)
     return { ...s, busy }
   })
-
-/** How many requests wait on a model's endpoint. */
-export const waitingCount = (env: Env, modelId: string): Effect.Effect<number> =>
-  Effect.map(Ref.get(env.scheduler), (s) => s.waiting.filter((t) => t.modelId === modelId).length)
 
 // -----------------------------------------------------------------------------
 // results
@@ -180,46 +166,75 @@ export interface SubmitParams {
   readonly cdnBase: string
 }
 
-export const submit = (env: Env, params: SubmitParams): Effect.Effect<Job> =>
+/** A waiting ticket for a job. */
+const ticketOf = (job: Job): Ticket => ({
+  jobId: job.id,
+  modelId: job.target,
+  priority: job.options.priority ?? "normal",
+  seq: job.seq,
+  hint: job.options.runnerHint
+})
+
+/**
+ * Admits a request: when `fal_max_queue_length` is set and the model's queue already holds more
+ * waiting requests, answers that count (a 429); otherwise records the job and enqueues it. The
+ * check, the record and the enqueue are one step on the scheduler (`SynchronizedRef`), so
+ * concurrent submits cannot all pass the check.
+ */
+export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Either<Job, number>> =>
   Effect.gen(function*() {
     const id = yield* uuid
     const at = yield* now
-    const seq = yield* Ref.modify(env.scheduler, (s): [number, Scheduler] => [s.seq, { ...s, seq: s.seq + 1 }])
     const inputFiles = yield* Retention.mentionedFiles(env, params.input)
-    const job: Job = {
-      id,
-      modelId: params.modelId,
-      target: params.modelId,
-      app: Jobs.appOf(params.modelId),
-      mode: params.mode,
-      status: "IN_QUEUE",
-      options: params.options,
-      input: params.input,
-      attempts: 0,
-      servedFrom: undefined,
-      submittedAt: at,
-      startedAt: undefined,
-      completedAt: undefined,
-      cancelled: false,
-      result: undefined,
-      logs: [],
-      inputFiles,
-      outputFiles: [],
-      deadlinePassed: false,
-      payloadsDeleted: false,
-      done: yield* Deferred.make<void>(),
-      cdnBase: params.cdnBase,
-      webhookUrl: params.mode === "queue" ? params.options.webhookUrl : undefined,
-      seq
-    }
-    yield* Jobs.insert(env, job)
+    const done = yield* Deferred.make<void>()
+    const limit = params.options.maxQueueLength
+    const admitted = yield* SynchronizedRef.modifyEffect(
+      env.scheduler,
+      (s): Effect.Effect<readonly [Either.Either<Job, number>, Scheduler]> => {
+        const waiting = limit === undefined ? 0 : s.waiting.filter((t) => t.modelId === params.modelId).length
+        if (limit !== undefined && waiting > limit) return Effect.succeed([Either.left(waiting), s] as const)
+        const job: Job = {
+          id,
+          modelId: params.modelId,
+          target: params.modelId,
+          app: Jobs.appOf(params.modelId),
+          mode: params.mode,
+          status: "IN_QUEUE",
+          options: params.options,
+          input: params.input,
+          attempts: 0,
+          servedFrom: undefined,
+          submittedAt: at,
+          startedAt: undefined,
+          completedAt: undefined,
+          cancelled: false,
+          result: undefined,
+          logs: [],
+          inputFiles,
+          outputFiles: [],
+          deadlinePassed: false,
+          payloadsDeleted: false,
+          done,
+          cdnBase: params.cdnBase,
+          webhookUrl: params.mode === "queue" ? params.options.webhookUrl : undefined,
+          seq: s.seq
+        }
+        return Effect.as(
+          Jobs.insert(env, job),
+          [
+            Either.right(job),
+            { ...s, seq: s.seq + 1, waiting: [...s.waiting, ticketOf(job)] }
+          ] as const
+        )
+      }
+    )
+    if (Either.isLeft(admitted)) return admitted
     if (params.options.storeIO !== false) yield* Retention.storeInput(env, id, params.input)
     if (params.options.startTimeout !== undefined) {
       const timeout = Duration.decode(params.options.startTimeout)
       yield* env.spawn(Effect.zipRight(Effect.sleep(timeout), onDeadline(env, id)))
     }
-    yield* enqueue(env, job)
-    return job
+    return admitted
   })
 
 const onDeadline = (env: Env, id: string): Effect.Effect<void> =>

@@ -14,6 +14,7 @@ import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import type * as SortedMap from "effect/SortedMap"
+import type * as SynchronizedRef from "effect/SynchronizedRef"
 import type * as FalPlatform from "../FalPlatform.js"
 import type * as Fault from "../Fault.js"
 import type * as Model from "../Model.js"
@@ -60,13 +61,15 @@ export interface Env {
   readonly config: Resolved
   readonly models: Ref.Ref<ReadonlyMap<string, Model.Model>>
   readonly jobs: Ref.Ref<HashMap.HashMap<string, Job>>
-  readonly scheduler: Ref.Ref<Scheduler>
+  /** Admission (queue length check + enqueue) runs as one step on it. */
+  readonly scheduler: SynchronizedRef.SynchronizedRef<Scheduler>
   readonly payloads: Ref.Ref<HashMap.HashMap<string, FalPlatform.StoredPayload>>
   /** CDN files by path. */
   readonly files: Ref.Ref<HashMap.HashMap<string, FalPlatform.CdnFile>>
-  readonly idempotency: Ref.Ref<HashMap.HashMap<string, IdempotentAnswer>>
+  /** Replay, route and remember run as one step on it (`idempotency.ts`). */
+  readonly idempotency: SynchronizedRef.SynchronizedRef<HashMap.HashMap<string, IdempotentAnswer>>
   /** Every request received, by arrival number (persistent maps: O(log n) per request, not O(n)). */
-  readonly log: Ref.Ref<SortedMap.SortedMap<number, FalPlatform.RequestLogEntry>>
+  readonly log: Ref.Ref<SortedMap.SortedMap<number, FalPlatform.HttpLogEntry>>
   readonly logSeq: Ref.Ref<number>
   readonly faults: Ref.Ref<ReadonlyArray<ActiveFault>>
   readonly webhooks: Ref.Ref<ReadonlyArray<FalPlatform.WebhookDelivery>>
