@@ -6,6 +6,9 @@
  *    (scripts/bench/emulator.ts), each client in a fresh child process of its own
  *    (scripts/bench/client.ts), so that throughput and memory are the client's alone.
  *
+ * 3. The emulator itself: throughput over history, held-open status streams
+ *    (scripts/bench/emulator-streams.ts).
+ *
  * `BENCH_REQUESTS` and `BENCH_CONCURRENCY` change the HTTP workload (default 4000 and 64).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
@@ -129,6 +132,11 @@ const main = async () => {
   console.log(`round trip ${(headers.roundTripNs / 1000).toFixed(2)} µs`)
   console.log("HTTP clients…")
   const http = await httpSection()
+  console.log("emulator…")
+  const emulator = execFileSync(tsx, [path.join(root, "scripts/bench/emulator-streams.ts")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"]
+  })
   const report = `# Benchmarks
 
 Every figure here was measured by \`pnpm bench\` (\`tsx scripts/bench.ts\`), which rewrites this
@@ -139,7 +147,8 @@ file; rerun it to refresh them.
 - Date: ${new Date().toISOString().slice(0, 10)}
 
 ${headers.markdown}
-${http}`
+${http}
+${emulator}`
   writeFileSync(path.join(root, "docs", "benchmarks.md"), report)
   console.log("written to docs/benchmarks.md")
 }

@@ -11,12 +11,14 @@ import { call, withEmulator } from "./utils/fetch.js"
 import { send } from "./utils/memory.js"
 
 const repeat = Number(process.env.REPEAT ?? "0")
+/** Room for the repeated runs; one run takes about a second. */
+const timeout = 30_000 + repeat * 5_000
 const submits = 40
 const limit = 3
 
 /** Fires `submits` concurrent submits to fal-ai/slow (one runner) and checks the queue. */
-const fire = (
-  post: (url: string) => Effect.Effect<{ readonly status: number; readonly json: unknown }>,
+const fire = <R>(
+  post: (url: string) => Effect.Effect<{ readonly status: number; readonly json: unknown }, never, R>,
   queueBase: string,
   platform: FalPlatform.Service
 ) =>
@@ -47,10 +49,14 @@ describe("fal_max_queue_length under concurrent submits", () => {
     }).pipe(
       Effect.provide(FalPlatform.layerClient()),
       Effect.repeatN(repeat)
-    ))
+    ), timeout)
 
-  it.live("over loopback HTTP: the queue never exceeds the limit", () =>
-    withEmulator((urls, platform) =>
-      fire((url) => call("POST", url, { body: { seconds: 1000 } }), urls.queue, platform)
-    ).pipe(Effect.repeatN(repeat)))
+  it.live(
+    "over loopback HTTP: the queue never exceeds the limit",
+    () =>
+      withEmulator((urls, platform) =>
+        fire((url) => call("POST", url, { body: { seconds: 1000 } }), urls.queue, platform)
+      ).pipe(Effect.repeatN(repeat)),
+    timeout
+  )
 })

@@ -9,7 +9,6 @@ import * as FiberSet from "effect/FiberSet"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Order from "effect/Order"
-import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as SortedMap from "effect/SortedMap"
@@ -23,7 +22,15 @@ import * as Gateway from "./gateway.js"
 import * as Jobs from "./jobs.js"
 import * as Models from "./models.js"
 import * as Retention from "./retention.js"
-import { type ActiveFault, type Env, type IdempotentAnswer, type Resolved, type Scheduler, waitUntil } from "./state.js"
+import {
+  type ActiveFault,
+  type Env,
+  type IdempotentAnswer,
+  type Resolved,
+  type Scheduler,
+  type Topic,
+  waitUntil
+} from "./state.js"
 
 const defaultKeys: ReadonlyArray<FalPlatform.ApiKey> = [
   { key: Constants.defaultKeys.user, scope: "API" },
@@ -63,7 +70,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       logSeq: yield* Ref.make(0),
       faults: yield* Ref.make<ReadonlyArray<ActiveFault>>([]),
       webhooks: yield* Ref.make<ReadonlyArray<FalPlatform.WebhookDelivery>>([]),
-      changes: yield* PubSub.unbounded<string>(),
+      topics: yield* SynchronizedRef.make(HashMap.empty<string, Topic>()),
       spawn: (effect) => Effect.sync(() => void runFork(effect)),
       webhookClient,
       running: yield* Ref.make(HashMap.empty<string, Fiber.RuntimeFiber<unknown, unknown>>())
@@ -73,6 +80,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
     const awaitHttpLog = (predicate: (entry: FalPlatform.HttpLogEntry) => boolean) =>
       waitUntil(
         env,
+        "log",
         Effect.map(Ref.get(env.log), (log) => Option.fromNullable(Array.from(SortedMap.values(log)).find(predicate)))
       )
     const job = (id: string) => Effect.map(Jobs.get(env, id), Option.map(Jobs.toRecord))
@@ -93,6 +101,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       awaitStatus: (id, status = "COMPLETED") =>
         waitUntil(
           env,
+          id,
           Effect.map(
             Jobs.get(env, id),
             (job) => Option.map(Option.filter(job, (j) => j.status === status), Jobs.toRecord)

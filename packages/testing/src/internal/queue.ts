@@ -22,7 +22,18 @@ import * as Faults from "./faults.js"
 import * as Jobs from "./jobs.js"
 import type { Job } from "./jobs.js"
 import * as Retention from "./retention.js"
-import { deleteIn, type Env, getIn, now, type Scheduler, setIn, type Ticket, uuid } from "./state.js"
+import {
+  deleteIn,
+  type Env,
+  getIn,
+  now,
+  publish,
+  queueTopic,
+  type Scheduler,
+  setIn,
+  type Ticket,
+  uuid
+} from "./state.js"
 import * as Webhooks from "./webhooks.js"
 
 // -----------------------------------------------------------------------------
@@ -35,6 +46,7 @@ export const runnerIds = (model: Model.Model): ReadonlyArray<string> =>
 
 interface Assignment {
   readonly jobId: string
+  readonly modelId: string
   readonly runnerId: string
 }
 
@@ -55,7 +67,7 @@ const assign = (
     }
     const runnerId = ticket.hint !== undefined && free.includes(ticket.hint) ? ticket.hint : free[0]
     busy.set(runnerId, ticket.jobId)
-    out.push({ jobId: ticket.jobId, runnerId })
+    out.push({ jobId: ticket.jobId, modelId: ticket.modelId, runnerId })
   }
   return [out, { ...scheduler, waiting, busy }]
 }
@@ -64,6 +76,7 @@ export const dispatch = (env: Env): Effect.Effect<void> =>
   Effect.gen(function*() {
     const models = yield* Ref.get(env.models)
     const assignments = yield* Ref.modify(env.scheduler, (s) => assign(s, models))
+    for (const modelId of new Set(assignments.map((a) => a.modelId))) yield* publish(env, queueTopic(modelId))
     for (const { jobId, runnerId } of assignments) {
       yield* env.spawn(runAttempt(env, jobId, runnerId))
     }
@@ -74,9 +87,13 @@ const enqueue = (env: Env, job: Job): Effect.Effect<void> =>
 
 /** Removes a waiting request; whether it was waiting. */
 const dequeue = (env: Env, jobId: string): Effect.Effect<boolean> =>
-  Ref.modify(env.scheduler, (s) => {
-    const waiting = s.waiting.filter((t) => t.jobId !== jobId)
-    return [waiting.length !== s.waiting.length, { ...s, waiting }]
+  Effect.gen(function*() {
+    const removed = yield* Ref.modify(env.scheduler, (s) => {
+      const ticket = s.waiting.find((t) => t.jobId === jobId)
+      return [ticket, ticket === undefined ? s : { ...s, waiting: s.waiting.filter((t) => t !== ticket) }]
+    })
+    if (removed !== undefined) yield* publish(env, queueTopic(removed.modelId))
+    return removed !== undefined
   })
 
 const freeRunner = (env: Env, runnerId: string): Effect.Effect<void> =>
