@@ -9,6 +9,9 @@
  * 3. The request path's regression check (scripts/bench/ratios.ts): Fal.run against a bare
  *    Effect HttpClient call and @fal-ai/client in one process, interleaved rounds, medians.
  *
+ * 4. The emulator itself: throughput over history, held-open status streams
+ *    (scripts/bench/emulator-streams.ts).
+ *
  * `BENCH_REQUESTS` and `BENCH_CONCURRENCY` change the HTTP workload (default 4000 and 64).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
@@ -135,6 +138,11 @@ const main = async () => {
   const http = await httpSection()
   console.log("request path ratios…")
   const ratios = await ratiosSection()
+  console.log("emulator…")
+  const emulator = execFileSync(tsx, [path.join(root, "scripts/bench/emulator-streams.ts")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"]
+  })
   const report = `# Benchmarks
 
 Every figure here was measured by \`pnpm bench\` (\`tsx scripts/bench.ts\`), which rewrites this
@@ -146,7 +154,8 @@ file; rerun it to refresh them.
 
 ${headers.markdown}
 ${http}
-${ratios.markdown}`
+${ratios.markdown}
+${emulator}`
   writeFileSync(path.join(root, "docs", "benchmarks.md"), report)
   console.log("written to docs/benchmarks.md")
   if (!ratios.ok) console.log("the request path ratios miss their targets (see above)")

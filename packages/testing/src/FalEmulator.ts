@@ -1,6 +1,7 @@
 /**
  * The fal platform over real HTTP on loopback: one server on `127.0.0.1` (port 0, so the OS
- * picks a free one) serving the five bases under path prefixes. Point any client at
+ * picks a free one) serving the gateway (`FalPlatform.Service.httpApp`): every base under its
+ * path prefix. Point any client at
  * {@link Service.urls}: fal's official JS client (rewrite its URLs with `requestMiddleware`),
  * `curl`, the Python client, or `@effect-fal/api`.
  *
@@ -8,6 +9,7 @@
  * ```ts
  * import { FalEmulator, FalPlatform } from "@effect-fal/testing"
  * import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
  *
  * const program = Effect.gen(function*() {
  *   const { urls } = yield* FalEmulator.FalEmulator
@@ -25,21 +27,24 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as http from "node:http"
 import * as FalPlatform from "./FalPlatform.js"
-import * as Server from "./internal/server.js"
+import * as Loopback from "./internal/transport/loopback.js"
+import * as Urls from "./internal/urls.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
 export interface Service {
-  /** The five base URLs, e.g. `http://127.0.0.1:PORT/run`; file URLs live under `cdn`. */
-  readonly urls: FalPlatform.Bases
+  /** The base URLs, e.g. `http://127.0.0.1:PORT/run`; file URLs live under `cdn`. */
+  readonly urls: FalPlatform.Urls
   /** `http://127.0.0.1:PORT`. */
   readonly origin: string
   readonly port: number
@@ -69,7 +74,12 @@ export interface Config extends FalPlatform.Config {
  * @category layers
  */
 export const layerServer = (
-  options?: { readonly port?: number | undefined; readonly host?: string | undefined }
+  options?: {
+    readonly port?: number | undefined
+    readonly host?: string | undefined
+    /** Wraps the served app, e.g. a request logger. */
+    readonly middleware?: HttpMiddleware.HttpMiddleware | undefined
+  }
 ): Layer.Layer<FalEmulator, never, FalPlatform.FalPlatform> =>
   Layer.scoped(
     FalEmulator,
@@ -80,8 +90,8 @@ export const layerServer = (
       const host = options?.host ?? "127.0.0.1"
       const port = address._tag === "TcpAddress" ? address.port : 0
       const origin = `http://${host}:${port}`
-      yield* server.serve(Server.app(platform, origin))
-      return { urls: Server.bases(origin), origin, port }
+      yield* server.serve(Loopback.serve(platform.httpApp), options?.middleware ?? identity)
+      return { urls: Urls.at(origin), origin, port }
     })
   ).pipe(
     Layer.provide(

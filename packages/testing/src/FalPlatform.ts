@@ -5,11 +5,14 @@
  * received. All time is the Effect `Clock`, so `TestClock.adjust` drives queue waits, start
  * timeouts, retention and expiry.
  *
- * Two ways to reach it:
+ Its HTTP side is one `HttpApp`, {@link Service.httpApp} (see the `Gateway` module), reached
+ * three ways:
  * - {@link layerClient}: an `HttpClient` answering requests addressed to fal's default hosts
  *   (`https://fal.run`, `https://queue.fal.run`, `https://api.fal.ai/v1`,
- *   `https://rest.alpha.fal.ai`, `https://v3.fal.media`) without sockets;
- * - `FalEmulator.layer`: the same platform over real HTTP on `127.0.0.1`.
+ *   `https://rest.alpha.fal.ai`, `https://v3.fal.media`, `https://rest.fal.ai`) without sockets,
+ *   running the app in the caller's fiber;
+ * - `FalEmulator.layer`: the same app over real HTTP on `127.0.0.1`;
+ * - your own `HttpServer`: mount `Gateway.httpApp` in it, beside your routes.
  *
  * Built-in demo models (see {@link demoModelIds}): `fal-ai/echo`, `fal-ai/image`, `fal-ai/slow`,
  * `fal-ai/fail`, `fal-ai/validate`.
@@ -17,6 +20,7 @@
  * @since 0.1.0
  */
 import type * as HeadersModule from "@effect-fal/headers"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -25,45 +29,59 @@ import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
 import type * as Fault from "./Fault.js"
-import * as internalClient from "./internal/client.js"
 import * as Constants from "./internal/constants.js"
 import * as internal from "./internal/platform.js"
+import * as Memory from "./internal/transport/memory.js"
 import type * as Model from "./Model.js"
 
 type RequestOptions = HeadersModule.RequestOptions.RequestOptions
 type InvalidRequestOptions = HeadersModule.RequestOptions.InvalidRequestOptions
 
 /**
- * The five bases of the platform.
+ * The bases of the platform. `storage` is fal's upload service (`https://rest.fal.ai`).
  *
  * @since 0.1.0
  * @category models
  */
-export type Base = "run" | "queue" | "api" | "rest" | "cdn"
+export type Base = "run" | "queue" | "api" | "rest" | "cdn" | "storage"
 
 /**
- * Absolute base URLs, without a trailing slash.
+ * Absolute base URLs, without a trailing slash (the name `@effect-fal/api` gives its own record).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Bases {
+export interface Urls {
   readonly run: string
   readonly queue: string
   readonly api: string
   readonly rest: string
   readonly cdn: string
+  readonly storage: string
 }
 
 /**
- * fal's default bases; the in-memory client answers these hosts.
- *
  * @since 0.1.0
+ * @category models
+ * @deprecated Use {@link Urls}.
+ */
+export type Bases = Urls
+
+/**
+ * fal's default base URLs; the in-memory client answers these hosts.
+ *
+ * @since 0.2.0
  * @category constants
  */
-export const defaultBases: Bases = Constants.defaultBases
+export const defaultUrls: Urls = Constants.defaultUrls
+
+/**
+ * @since 0.1.0
+ * @category constants
+ * @deprecated Use {@link defaultUrls}.
+ */
+export const defaultBases: Urls = defaultUrls
 
 /**
  * The keys every platform accepts unless configured otherwise: `user` has API scope, `admin`
@@ -138,12 +156,13 @@ export interface Config {
 }
 
 /**
- * One request received by the gateway.
+ * One HTTP request received by the gateway (an entry of the HTTP request log; a job is a
+ * {@link JobRecord}).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface RequestLogEntry {
+export interface HttpLogEntry {
   /** The id answered in `x-fal-request-id`. */
   readonly id: string
   readonly method: string
@@ -167,12 +186,19 @@ export interface RequestLogEntry {
 }
 
 /**
- * The state of a request known to the queue (queued or sync).
- *
  * @since 0.1.0
  * @category models
+ * @deprecated Use {@link HttpLogEntry}.
  */
-export interface RequestRecord {
+export type RequestLogEntry = HttpLogEntry
+
+/**
+ * A job: the state of a model request known to the queue (queued or sync).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface JobRecord {
   readonly id: string
   readonly modelId: string
   /** `owner/app` (with a `workflows/`/`comfy/` namespace when present). */
@@ -195,6 +221,13 @@ export interface RequestRecord {
   /** CDN URLs written by the model. */
   readonly outputFiles: ReadonlyArray<string>
 }
+
+/**
+ * @since 0.1.0
+ * @category models
+ * @deprecated Use {@link JobRecord}.
+ */
+export type RequestRecord = JobRecord
 
 /**
  * @since 0.1.0
@@ -272,41 +305,6 @@ export interface WebhookDelivery {
 }
 
 /**
- * An HTTP request as the gateway sees it (what both transports hand to {@link Service.handle}).
- *
- * @since 0.1.0
- * @category transport
- */
-export interface IncomingRequest {
-  readonly method: string
-  readonly url: string
-  readonly base: Base
-  /** Relative to the base, starting with `/`, without the query. */
-  readonly path: string
-  readonly query: Readonly<Record<string, string>>
-  /** Header names in any case. */
-  readonly headers: Readonly<Record<string, string>>
-  readonly body: Uint8Array
-  /** The bases the caller used; URLs in answers (submit URLs, CDN files) are built on them. */
-  readonly bases: Bases
-}
-
-/**
- * What the gateway does with a request.
- *
- * @since 0.1.0
- * @category transport
- */
-export type Outcome =
-  | {
-    readonly _tag: "Response"
-    readonly status: number
-    readonly headers: Readonly<Record<string, string>>
-    readonly body: Uint8Array | Stream.Stream<Uint8Array>
-  }
-  | { readonly _tag: "Reset" }
-
-/**
  * @since 0.1.0
  * @category models
  */
@@ -317,23 +315,31 @@ export interface Service {
   readonly register: (model: Model.Model) => Effect.Effect<void>
   /** The registered model ids. */
   readonly models: Effect.Effect<ReadonlyArray<string>>
-  /** Every request received so far, oldest first. */
-  readonly requests: Effect.Effect<ReadonlyArray<RequestLogEntry>>
-  /** Forgets the request log. */
+  /** The HTTP request log: every HTTP request received so far, oldest first. */
+  readonly httpLog: Effect.Effect<ReadonlyArray<HttpLogEntry>>
+  /** Forgets the HTTP request log. */
+  readonly clearHttpLog: Effect.Effect<void>
+  /** Waits until the HTTP request log holds an entry matching `predicate` (any status). */
+  readonly awaitHttpLog: (predicate: (entry: HttpLogEntry) => boolean) => Effect.Effect<HttpLogEntry>
+  /** @deprecated Use `httpLog`. */
+  readonly requests: Effect.Effect<ReadonlyArray<HttpLogEntry>>
+  /** @deprecated Use `clearHttpLog`. */
   readonly clearRequests: Effect.Effect<void>
-  /** Waits until the log holds a request matching `predicate` (any status), and returns it. */
-  readonly awaitRequest: (predicate: (entry: RequestLogEntry) => boolean) => Effect.Effect<RequestLogEntry>
+  /** @deprecated Use `awaitHttpLog`. */
+  readonly awaitRequest: (predicate: (entry: HttpLogEntry) => boolean) => Effect.Effect<HttpLogEntry>
   /** Makes the next `times` (default 1) matching requests fail. */
   readonly injectFault: (injection: Fault.Injection) => Effect.Effect<void>
   /** Removes every pending fault. */
   readonly clearFaults: Effect.Effect<void>
-  /** A queued or sync request by id. */
-  readonly request: (requestId: string) => Effect.Effect<Option.Option<RequestRecord>>
-  /** Waits until the request reaches `status` (default `COMPLETED`). */
+  /** A job (queued or sync request) by its request id. */
+  readonly job: (requestId: string) => Effect.Effect<Option.Option<JobRecord>>
+  /** @deprecated Use `job`. */
+  readonly request: (requestId: string) => Effect.Effect<Option.Option<JobRecord>>
+  /** Waits until the job reaches `status` (default `COMPLETED`). */
   readonly awaitStatus: (
     requestId: string,
-    status?: RequestRecord["status"]
-  ) => Effect.Effect<RequestRecord>
+    status?: JobRecord["status"]
+  ) => Effect.Effect<JobRecord>
   /** The payloads currently stored (expired ones are gone). */
   readonly payloads: Effect.Effect<ReadonlyArray<StoredPayload>>
   /** The CDN files currently served (expired and deleted ones are gone). */
@@ -350,8 +356,12 @@ export interface Service {
   ) => Effect.Effect<string>
   /** Every webhook POST attempt. */
   readonly webhooks: Effect.Effect<ReadonlyArray<WebhookDelivery>>
-  /** Answers one request: the pure core shared by the in-memory client and the HTTP emulator. */
-  readonly handle: (request: IncomingRequest) => Effect.Effect<Outcome>
+  /**
+   * The gateway bound to this platform: every base under its path prefix (`/run`, `/queue`,
+   * `/api/v1`, `/rest`, `/cdn`, `/storage`). Both transports serve it; mount it in your own
+   * `HttpServer` or router (see `Gateway`). A reset fault fails it with `Fault.ConnectionReset`.
+   */
+  readonly httpApp: HttpApp.Default<Fault.ConnectionReset>
 }
 
 /**
@@ -377,16 +387,17 @@ export const make: (config?: Config) => Effect.Effect<Service, never, Scope.Scop
 export const layer = (config?: Config): Layer.Layer<FalPlatform> => Layer.scoped(FalPlatform, make(config))
 
 /**
- * An `HttpClient` answering requests to fal's default hosts from the platform in context,
+ * Only the transport: an `HttpClient` answering requests to fal's default hosts from the platform
+ * in context (its {@link Service.httpApp}, run in the caller's fiber, so a `TestClock` drives it),
  * without sockets. Any other host fails with a transport `RequestError`; so does a connection
- * reset fault.
+ * reset fault. {@link layerClient} is this plus a fresh platform.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerHttpClient: Layer.Layer<HttpClient.HttpClient, never, FalPlatform> = Layer.effect(
   HttpClient.HttpClient,
-  Effect.map(FalPlatform, internalClient.make)
+  Effect.map(FalPlatform, (platform) => Memory.make(platform.httpApp))
 )
 
 /**

@@ -113,7 +113,7 @@ export const malformedBody: Fault = MalformedBody()
  * @category models
  */
 export interface Target {
-  readonly endpoint: "run" | "queue" | "api" | "rest" | "cdn" | "runner"
+  readonly endpoint: "run" | "queue" | "api" | "rest" | "cdn" | "storage" | "runner"
   /** Only requests for this model id (its `owner/app` for status/result/cancel). */
   readonly modelId?: string | undefined
   /** Only this HTTP method. */
@@ -132,4 +132,19 @@ export interface Injection extends Target {
   readonly fault: Fault
   /** How many matching requests fail. Default 1. */
   readonly times?: number | undefined
+}
+
+/**
+ * What the gateway fails with when a {@link reset} fault fires: the transport renders it (the
+ * loopback server destroys the socket; the in-memory client fails with a transport
+ * `RequestError`). An `HttpServer` of your own that mounts the gateway renders it as a 500
+ * unless it handles this tag.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ConnectionReset extends Data.TaggedError("ConnectionReset")<{}> {
+  override get message(): string {
+    return "connection reset by the fal platform emulator (injected fault)"
+  }
 }

@@ -18,6 +18,11 @@ export * as FalPlatform from "./FalPlatform.js"
 export * as Fault from "./Fault.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as Gateway from "./Gateway.js"
+
+/**
  * @since 0.1.0
  */
 export * as Model from "./Model.js"

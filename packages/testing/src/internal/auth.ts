@@ -3,7 +3,7 @@
  */
 import type * as FalPlatform from "../FalPlatform.js"
 
-export type Auth = FalPlatform.RequestLogEntry["auth"]
+export type Auth = FalPlatform.HttpLogEntry["auth"]
 
 export const authenticate = (keys: ReadonlyArray<FalPlatform.ApiKey>, authorization: string | undefined): Auth => {
   if (authorization === undefined || authorization.trim() === "") return "missing"

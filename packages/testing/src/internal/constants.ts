@@ -1,10 +1,11 @@
-/** fal's default bases and the default keys. */
-export const defaultBases = {
+/** fal's default base URLs and the default keys. */
+export const defaultUrls = {
   run: "https://fal.run",
   queue: "https://queue.fal.run",
   api: "https://api.fal.ai/v1",
   rest: "https://rest.alpha.fal.ai",
-  cdn: "https://v3.fal.media"
+  cdn: "https://v3.fal.media",
+  storage: "https://rest.fal.ai"
 } as const
 
 export const defaultKeys = {

@@ -11,7 +11,7 @@ import * as Ref from "effect/Ref"
 import type * as FalPlatform from "../FalPlatform.js"
 import { type Env, publish, type Scheduler, setIn } from "./state.js"
 
-export interface Job extends FalPlatform.RequestRecord {
+export interface Job extends FalPlatform.JobRecord {
   readonly options: RequestOptions.RequestOptions
   /** The model currently serving it (differs from `modelId` after a fallback). */
   readonly target: string
@@ -99,7 +99,7 @@ export const urls = (queueBase: string, job: { readonly id: string; readonly app
 }
 
 /** The public view of a job. */
-export const toRecord = (job: Job): FalPlatform.RequestRecord => ({
+export const toRecord = (job: Job): FalPlatform.JobRecord => ({
   id: job.id,
   modelId: job.modelId,
   app: job.app,

@@ -9,19 +9,28 @@ import * as FiberSet from "effect/FiberSet"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Order from "effect/Order"
-import * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as SortedMap from "effect/SortedMap"
+import * as SynchronizedRef from "effect/SynchronizedRef"
 import type * as FalPlatform from "../FalPlatform.js"
 import type * as Model from "../Model.js"
+import { PlatformEnv } from "./call.js"
 import * as Constants from "./constants.js"
 import * as Faults from "./faults.js"
+import * as Gateway from "./gateway.js"
 import * as Jobs from "./jobs.js"
 import * as Models from "./models.js"
 import * as Retention from "./retention.js"
-import * as Routes from "./routes.js"
-import { type ActiveFault, type Env, type IdempotentAnswer, type Resolved, type Scheduler, waitUntil } from "./state.js"
+import {
+  type ActiveFault,
+  type Env,
+  type IdempotentAnswer,
+  type Resolved,
+  type Scheduler,
+  type Topic,
+  waitUntil
+} from "./state.js"
 
 const defaultKeys: ReadonlyArray<FalPlatform.ApiKey> = [
   { key: Constants.defaultKeys.user, scope: "API" },
@@ -53,36 +62,46 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       config: resolve(config),
       models: yield* Ref.make<ReadonlyMap<string, Model.Model>>(new Map(models.map((m) => [m.id, m]))),
       jobs: yield* Ref.make(HashMap.empty<string, Jobs.Job>()),
-      scheduler: yield* Ref.make<Scheduler>({ seq: 0, waiting: [], busy: new Map() }),
+      scheduler: yield* SynchronizedRef.make<Scheduler>({ seq: 0, waiting: [], busy: new Map() }),
       payloads: yield* Ref.make(HashMap.empty<string, FalPlatform.StoredPayload>()),
       files: yield* Ref.make(HashMap.empty<string, FalPlatform.CdnFile>()),
-      idempotency: yield* Ref.make(HashMap.empty<string, IdempotentAnswer>()),
-      log: yield* Ref.make(SortedMap.empty<number, FalPlatform.RequestLogEntry>(Order.number)),
+      idempotency: yield* SynchronizedRef.make(HashMap.empty<string, IdempotentAnswer>()),
+      log: yield* Ref.make(SortedMap.empty<number, FalPlatform.HttpLogEntry>(Order.number)),
       logSeq: yield* Ref.make(0),
       faults: yield* Ref.make<ReadonlyArray<ActiveFault>>([]),
       webhooks: yield* Ref.make<ReadonlyArray<FalPlatform.WebhookDelivery>>([]),
-      changes: yield* PubSub.unbounded<string>(),
+      topics: yield* SynchronizedRef.make(HashMap.empty<string, Topic>()),
       spawn: (effect) => Effect.sync(() => void runFork(effect)),
       webhookClient,
       running: yield* Ref.make(HashMap.empty<string, Fiber.RuntimeFiber<unknown, unknown>>())
     }
+    const httpLog = Effect.map(Ref.get(env.log), (log) => Array.from(SortedMap.values(log)))
+    const clearHttpLog = Ref.update(env.log, (log) => SortedMap.empty(SortedMap.getOrder(log)))
+    const awaitHttpLog = (predicate: (entry: FalPlatform.HttpLogEntry) => boolean) =>
+      waitUntil(
+        env,
+        "log",
+        Effect.map(Ref.get(env.log), (log) => Option.fromNullable(Array.from(SortedMap.values(log)).find(predicate)))
+      )
+    const job = (id: string) => Effect.map(Jobs.get(env, id), Option.map(Jobs.toRecord))
     const service: FalPlatform.Service = {
       keys: env.config.keys,
       register: (model) => Ref.update(env.models, (models) => new Map(models).set(model.id, model)),
       models: Effect.map(Ref.get(env.models), (map) => [...map.keys()]),
-      requests: Effect.map(Ref.get(env.log), (log) => Array.from(SortedMap.values(log))),
-      clearRequests: Ref.update(env.log, (log) => SortedMap.empty(SortedMap.getOrder(log))),
-      awaitRequest: (predicate) =>
-        waitUntil(
-          env,
-          Effect.map(Ref.get(env.log), (log) => Option.fromNullable(Array.from(SortedMap.values(log)).find(predicate)))
-        ),
+      httpLog,
+      clearHttpLog,
+      awaitHttpLog,
+      requests: httpLog,
+      clearRequests: clearHttpLog,
+      awaitRequest: awaitHttpLog,
       injectFault: (injection) => Faults.inject(env, injection),
       clearFaults: Faults.clear(env),
-      request: (id) => Effect.map(Jobs.get(env, id), Option.map(Jobs.toRecord)),
+      job,
+      request: job,
       awaitStatus: (id, status = "COMPLETED") =>
         waitUntil(
           env,
+          id,
           Effect.map(
             Jobs.get(env, id),
             (job) => Option.map(Option.filter(job, (j) => j.status === status), Jobs.toRecord)
@@ -94,7 +113,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       uploadFile: (file, options) =>
         Effect.map(
           Retention.putFile(env, {
-            cdnBase: options?.cdnBase ?? Constants.defaultBases.cdn,
+            cdnBase: options?.cdnBase ?? Constants.defaultUrls.cdn,
             fileName: file.fileName,
             contentType: file.contentType,
             content: file.content,
@@ -105,7 +124,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
           (written) => written.url
         ),
       webhooks: Ref.get(env.webhooks),
-      handle: (request) => Routes.handle(env, request)
+      httpApp: Effect.provideService(Gateway.app, PlatformEnv, env)
     }
     return service
   })

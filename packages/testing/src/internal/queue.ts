@@ -9,10 +9,12 @@ import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as SynchronizedRef from "effect/SynchronizedRef"
 import type * as FalPlatform from "../FalPlatform.js"
 import * as Fault from "../Fault.js"
 import * as Model from "../Model.js"
@@ -20,7 +22,18 @@ import * as Faults from "./faults.js"
 import * as Jobs from "./jobs.js"
 import type { Job } from "./jobs.js"
 import * as Retention from "./retention.js"
-import { deleteIn, type Env, getIn, now, type Scheduler, setIn, type Ticket, uuid } from "./state.js"
+import {
+  deleteIn,
+  type Env,
+  getIn,
+  now,
+  publish,
+  queueTopic,
+  type Scheduler,
+  setIn,
+  type Ticket,
+  uuid
+} from "./state.js"
 import * as Webhooks from "./webhooks.js"
 
 // -----------------------------------------------------------------------------
@@ -33,6 +46,7 @@ export const runnerIds = (model: Model.Model): ReadonlyArray<string> =>
 
 interface Assignment {
   readonly jobId: string
+  readonly modelId: string
   readonly runnerId: string
 }
 
@@ -53,7 +67,7 @@ const assign = (
     }
     const runnerId = ticket.hint !== undefined && free.includes(ticket.hint) ? ticket.hint : free[0]
     busy.set(runnerId, ticket.jobId)
-    out.push({ jobId: ticket.jobId, runnerId })
+    out.push({ jobId: ticket.jobId, modelId: ticket.modelId, runnerId })
   }
   return [out, { ...scheduler, waiting, busy }]
 }
@@ -62,31 +76,24 @@ export const dispatch = (env: Env): Effect.Effect<void> =>
   Effect.gen(function*() {
     const models = yield* Ref.get(env.models)
     const assignments = yield* Ref.modify(env.scheduler, (s) => assign(s, models))
+    for (const modelId of new Set(assignments.map((a) => a.modelId))) yield* publish(env, queueTopic(modelId))
     for (const { jobId, runnerId } of assignments) {
       yield* env.spawn(runAttempt(env, jobId, runnerId))
     }
   })
 
 const enqueue = (env: Env, job: Job): Effect.Effect<void> =>
-  Ref.update(env.scheduler, (s) => ({
-    ...s,
-    waiting: [
-      ...s.waiting,
-      {
-        jobId: job.id,
-        modelId: job.target,
-        priority: job.options.priority ?? "normal",
-        seq: job.seq,
-        hint: job.options.runnerHint
-      }
-    ]
-  }))
+  Ref.update(env.scheduler, (s) => ({ ...s, waiting: [...s.waiting, ticketOf(job)] }))
 
 /** Removes a waiting request; whether it was waiting. */
 const dequeue = (env: Env, jobId: string): Effect.Effect<boolean> =>
-  Ref.modify(env.scheduler, (s) => {
-    const waiting = s.waiting.filter((t) => t.jobId !== jobId)
-    return [waiting.length !== s.waiting.length, { ...s, waiting }]
+  Effect.gen(function*() {
+    const removed = yield* Ref.modify(env.scheduler, (s) => {
+      const ticket = s.waiting.find((t) => t.jobId === jobId)
+      return [ticket, ticket === undefined ? s : { ...s, waiting: s.waiting.filter((t) => t !== ticket) }]
+    })
+    if (removed !== undefined) yield* publish(env, queueTopic(removed.modelId))
+    return removed !== undefined
   })
 
 const freeRunner = (env: Env, runnerId: string): Effect.Effect<void> =>
@@ -95,10 +102,6 @@ const freeRunner = (env: Env, runnerId: string): Effect.Effect<void> =>
     busy.delete(runnerId)
     return { ...s, busy }
   })
-
-/** How many requests wait on a model's endpoint. */
-export const waitingCount = (env: Env, modelId: string): Effect.Effect<number> =>
-  Effect.map(Ref.get(env.scheduler), (s) => s.waiting.filter((t) => t.modelId === modelId).length)
 
 // -----------------------------------------------------------------------------
 // results
@@ -180,46 +183,75 @@ export interface SubmitParams {
   readonly cdnBase: string
 }
 
-export const submit = (env: Env, params: SubmitParams): Effect.Effect<Job> =>
+/** A waiting ticket for a job. */
+const ticketOf = (job: Job): Ticket => ({
+  jobId: job.id,
+  modelId: job.target,
+  priority: job.options.priority ?? "normal",
+  seq: job.seq,
+  hint: job.options.runnerHint
+})
+
+/**
+ * Admits a request: when `fal_max_queue_length` is set and the model's queue already holds more
+ * waiting requests, answers that count (a 429); otherwise records the job and enqueues it. The
+ * check, the record and the enqueue are one step on the scheduler (`SynchronizedRef`), so
+ * concurrent submits cannot all pass the check.
+ */
+export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Either<Job, number>> =>
   Effect.gen(function*() {
     const id = yield* uuid
     const at = yield* now
-    const seq = yield* Ref.modify(env.scheduler, (s): [number, Scheduler] => [s.seq, { ...s, seq: s.seq + 1 }])
     const inputFiles = yield* Retention.mentionedFiles(env, params.input)
-    const job: Job = {
-      id,
-      modelId: params.modelId,
-      target: params.modelId,
-      app: Jobs.appOf(params.modelId),
-      mode: params.mode,
-      status: "IN_QUEUE",
-      options: params.options,
-      input: params.input,
-      attempts: 0,
-      servedFrom: undefined,
-      submittedAt: at,
-      startedAt: undefined,
-      completedAt: undefined,
-      cancelled: false,
-      result: undefined,
-      logs: [],
-      inputFiles,
-      outputFiles: [],
-      deadlinePassed: false,
-      payloadsDeleted: false,
-      done: yield* Deferred.make<void>(),
-      cdnBase: params.cdnBase,
-      webhookUrl: params.mode === "queue" ? params.options.webhookUrl : undefined,
-      seq
-    }
-    yield* Jobs.insert(env, job)
+    const done = yield* Deferred.make<void>()
+    const limit = params.options.maxQueueLength
+    const admitted = yield* SynchronizedRef.modifyEffect(
+      env.scheduler,
+      (s): Effect.Effect<readonly [Either.Either<Job, number>, Scheduler]> => {
+        const waiting = limit === undefined ? 0 : s.waiting.filter((t) => t.modelId === params.modelId).length
+        if (limit !== undefined && waiting > limit) return Effect.succeed([Either.left(waiting), s] as const)
+        const job: Job = {
+          id,
+          modelId: params.modelId,
+          target: params.modelId,
+          app: Jobs.appOf(params.modelId),
+          mode: params.mode,
+          status: "IN_QUEUE",
+          options: params.options,
+          input: params.input,
+          attempts: 0,
+          servedFrom: undefined,
+          submittedAt: at,
+          startedAt: undefined,
+          completedAt: undefined,
+          cancelled: false,
+          result: undefined,
+          logs: [],
+          inputFiles,
+          outputFiles: [],
+          deadlinePassed: false,
+          payloadsDeleted: false,
+          done,
+          cdnBase: params.cdnBase,
+          webhookUrl: params.mode === "queue" ? params.options.webhookUrl : undefined,
+          seq: s.seq
+        }
+        return Effect.as(
+          Jobs.insert(env, job),
+          [
+            Either.right(job),
+            { ...s, seq: s.seq + 1, waiting: [...s.waiting, ticketOf(job)] }
+          ] as const
+        )
+      }
+    )
+    if (Either.isLeft(admitted)) return admitted
     if (params.options.storeIO !== false) yield* Retention.storeInput(env, id, params.input)
     if (params.options.startTimeout !== undefined) {
       const timeout = Duration.decode(params.options.startTimeout)
       yield* env.spawn(Effect.zipRight(Effect.sleep(timeout), onDeadline(env, id)))
     }
-    yield* enqueue(env, job)
-    return job
+    return admitted
   })
 
 const onDeadline = (env: Env, id: string): Effect.Effect<void> =>

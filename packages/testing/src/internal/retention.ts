@@ -1,7 +1,7 @@
 /**
  * Retention: the payload store (30 days unless `X-Fal-Store-IO: 0`), the CDN (files served
  * until their lifecycle expires, then gone for good), the result window of completed requests
- * and the `Idempotency-Key` cache. Expiry is checked against the Clock when data is read, so
+ * (the `Idempotency-Key` cache is `idempotency.ts`). Expiry is checked against the Clock when data is read, so
  * `TestClock.adjust` is all it takes to expire something.
  */
 import * as Duration from "effect/Duration"
@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as FalPlatform from "../FalPlatform.js"
 import type { Job } from "./jobs.js"
-import { deleteIn, type Env, getIn, type IdempotentAnswer, now, setIn } from "./state.js"
+import { deleteIn, type Env, getIn, now, setIn } from "./state.js"
 
 // -----------------------------------------------------------------------------
 // payloads
@@ -169,29 +169,4 @@ export const mentionedFiles = (env: Env, value: unknown): Effect.Effect<Readonly
       if (Option.isSome(yield* file(env, url))) out.push(url)
     }
     return out
-  })
-
-// -----------------------------------------------------------------------------
-// idempotency
-// -----------------------------------------------------------------------------
-
-export const recall = (env: Env, key: string): Effect.Effect<Option.Option<IdempotentAnswer>> =>
-  Effect.gen(function*() {
-    const found = yield* getIn(env.idempotency, key)
-    if (found === undefined) return Option.none()
-    if ((yield* now) >= found.expiresAt) {
-      yield* deleteIn(env.idempotency, key)
-      return Option.none()
-    }
-    return Option.some(found)
-  })
-
-export const remember = (
-  env: Env,
-  key: string,
-  answer: Omit<IdempotentAnswer, "expiresAt">
-): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const at = yield* now
-    yield* setIn(env.idempotency, key, { ...answer, expiresAt: at + Duration.toMillis(env.config.idempotencyWindow) })
   })

@@ -14,6 +14,7 @@ import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import type * as SortedMap from "effect/SortedMap"
+import * as SynchronizedRef from "effect/SynchronizedRef"
 import type * as FalPlatform from "../FalPlatform.js"
 import type * as Fault from "../Fault.js"
 import type * as Model from "../Model.js"
@@ -60,18 +61,24 @@ export interface Env {
   readonly config: Resolved
   readonly models: Ref.Ref<ReadonlyMap<string, Model.Model>>
   readonly jobs: Ref.Ref<HashMap.HashMap<string, Job>>
-  readonly scheduler: Ref.Ref<Scheduler>
+  /** Admission (queue length check + enqueue) runs as one step on it. */
+  readonly scheduler: SynchronizedRef.SynchronizedRef<Scheduler>
   readonly payloads: Ref.Ref<HashMap.HashMap<string, FalPlatform.StoredPayload>>
   /** CDN files by path. */
   readonly files: Ref.Ref<HashMap.HashMap<string, FalPlatform.CdnFile>>
-  readonly idempotency: Ref.Ref<HashMap.HashMap<string, IdempotentAnswer>>
+  /** Replay, route and remember run as one step on it (`idempotency.ts`). */
+  readonly idempotency: SynchronizedRef.SynchronizedRef<HashMap.HashMap<string, IdempotentAnswer>>
   /** Every request received, by arrival number (persistent maps: O(log n) per request, not O(n)). */
-  readonly log: Ref.Ref<SortedMap.SortedMap<number, FalPlatform.RequestLogEntry>>
+  readonly log: Ref.Ref<SortedMap.SortedMap<number, FalPlatform.HttpLogEntry>>
   readonly logSeq: Ref.Ref<number>
   readonly faults: Ref.Ref<ReadonlyArray<ActiveFault>>
   readonly webhooks: Ref.Ref<ReadonlyArray<FalPlatform.WebhookDelivery>>
-  /** Published on every change of a job (its id) and of the log (`"log"`). */
-  readonly changes: PubSub.PubSub<string>
+  /**
+   * Change notifications by topic: a job's id (its record changed), {@link queueTopic} of a model
+   * (its waiting list moved), `"log"` (the HTTP request log changed). A topic exists while someone
+   * listens; a listener wakes only for its own topics.
+   */
+  readonly topics: SynchronizedRef.SynchronizedRef<HashMap.HashMap<string, Topic>>
   /**
    * Forks runner, deadline and webhook fibers into the platform's scope, with the context the
    * platform was built in (its Clock), independent of the request that caused them.
@@ -86,8 +93,48 @@ export const now: Effect.Effect<number> = Clock.currentTimeMillis
 
 export const uuid: Effect.Effect<string> = Effect.sync(() => globalThis.crypto.randomUUID())
 
+export interface Topic {
+  /** Sliding, capacity 1: a notification only says "look again", so they coalesce. */
+  readonly pubsub: PubSub.PubSub<void>
+  readonly listeners: number
+}
+
+/** The topic of a model's waiting list. */
+export const queueTopic = (modelId: string): string => `queue:${modelId}`
+
+/** Wakes the listeners of `topic`, if any. */
 export const publish = (env: Env, topic: string): Effect.Effect<void> =>
-  Effect.asVoid(PubSub.publish(env.changes, topic))
+  Effect.flatMap(SynchronizedRef.get(env.topics), (topics) => {
+    const found = HashMap.get(topics, topic)
+    return Option.isSome(found) ? Effect.asVoid(PubSub.publish(found.value.pubsub, undefined)) : Effect.void
+  })
+
+/** Listens to `topic` for the scope's lifetime; the topic goes when its last listener does. */
+export const listen = (env: Env, topic: string): Effect.Effect<Queue.Dequeue<void>, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    SynchronizedRef.modifyEffect(env.topics, (topics) => {
+      const found = HashMap.get(topics, topic)
+      const made = Option.isSome(found)
+        ? Effect.succeed(found.value.pubsub)
+        : PubSub.sliding<void>(1)
+      return Effect.map(made, (pubsub) =>
+        [
+          pubsub,
+          HashMap.set(topics, topic, {
+            pubsub,
+            listeners: Option.isSome(found) ? found.value.listeners + 1 : 1
+          })
+        ] as const)
+    }),
+    () =>
+      SynchronizedRef.updateEffect(env.topics, (topics) => {
+        const found = HashMap.get(topics, topic)
+        if (Option.isNone(found)) return Effect.succeed(topics)
+        return found.value.listeners > 1
+          ? Effect.succeed(HashMap.set(topics, topic, { ...found.value, listeners: found.value.listeners - 1 }))
+          : Effect.as(PubSub.shutdown(found.value.pubsub), HashMap.remove(topics, topic))
+      })
+  ).pipe(Effect.flatMap(PubSub.subscribe))
 
 export const setIn = <K, V>(ref: Ref.Ref<HashMap.HashMap<K, V>>, key: K, value: V): Effect.Effect<void> =>
   Ref.update(ref, HashMap.set(key, value))
@@ -99,13 +146,13 @@ export const getIn = <K, V>(ref: Ref.Ref<HashMap.HashMap<K, V>>, key: K): Effect
   Effect.map(Ref.get(ref), (map) => Option.getOrUndefined(HashMap.get(map, key)))
 
 /**
- * Waits until `check` yields a value, re-checking after every published change. The
+ * Waits until `check` yields a value, re-checking after every change published on `topic`. The
  * subscription is taken before the first check, so no change is missed.
  */
-export const waitUntil = <A>(env: Env, check: Effect.Effect<Option.Option<A>>): Effect.Effect<A> =>
+export const waitUntil = <A>(env: Env, topic: string, check: Effect.Effect<Option.Option<A>>): Effect.Effect<A> =>
   Effect.scoped(
     Effect.gen(function*() {
-      const subscription: Queue.Dequeue<string> = yield* PubSub.subscribe(env.changes)
+      const subscription = yield* listen(env, topic)
       while (true) {
         const found = yield* check
         if (found._tag === "Some") return found.value

@@ -9,6 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import type * as FalPlatform from "../FalPlatform.js"
 import type { Job } from "./jobs.js"
 import { type Env, now } from "./state.js"
@@ -50,6 +51,15 @@ export const body = (job: Job): Record<string, unknown> => {
 const record = (env: Env, delivery: FalPlatform.WebhookDelivery) =>
   Ref.update(env.webhooks, (list) => [...list, delivery])
 
+/** The redelivery schedule: a try, then one more after each of {@link delays}. */
+export const schedule = Schedule.fromDelays(delays[0], ...delays.slice(1))
+
+/**
+ * POSTs the webhook body; redelivers on a non-2xx answer or a transport failure, as
+ * `Effect.retry` with {@link schedule}. Every try is recorded in `webhooks`. The request is
+ * built by {@link request}: the place where a signature (headers over the exact body bytes)
+ * is added.
+ */
 export const deliver = (env: Env, job: Job, url: string): Effect.Effect<void> =>
   Effect.gen(function*() {
     const payload = body(job)
@@ -64,17 +74,20 @@ export const deliver = (env: Env, job: Job, url: string): Effect.Effect<void> =>
       })
     }
     const client = env.webhookClient.value
-    for (let attempt = 1; attempt <= delays.length + 1; attempt++) {
-      const request = HttpClientRequest.post(url).pipe(
-        HttpClientRequest.setBody(HttpBody.unsafeJson(payload))
-      )
-      const outcome = yield* client.execute(request).pipe(
+    const attempts = yield* Ref.make(0)
+    const attempt = Effect.gen(function*() {
+      const n = yield* Ref.updateAndGet(attempts, (k) => k + 1)
+      const outcome = yield* client.execute(request(url, payload)).pipe(
         Effect.map((response) => response.status),
         Effect.scoped,
         Effect.orElseSucceed((): "error" => "error")
       )
-      yield* record(env, { requestId: job.id, url, body: payload, attempt, at: yield* now, outcome })
-      if (typeof outcome === "number" && outcome >= 200 && outcome < 300) return
-      if (attempt <= delays.length) yield* Effect.sleep(delays[attempt - 1])
-    }
+      yield* record(env, { requestId: job.id, url, body: payload, attempt: n, at: yield* now, outcome })
+      if (typeof outcome !== "number" || outcome < 200 || outcome >= 300) yield* Effect.fail(outcome)
+    })
+    yield* attempt.pipe(Effect.retry(schedule), Effect.ignore)
   })
+
+/** The POST of one try. */
+export const request = (url: string, payload: unknown): HttpClientRequest.HttpClientRequest =>
+  HttpClientRequest.post(url).pipe(HttpClientRequest.setBody(HttpBody.unsafeJson(payload)))

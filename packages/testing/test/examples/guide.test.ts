@@ -52,7 +52,7 @@ describe("in memory", () => {
       assert.deepStrictEqual(result, { caption: "a cat on a mat" })
 
       // inspect what the platform received
-      const [request] = yield* platform.requests
+      const [request] = yield* platform.httpLog
       assert.strictEqual(request.base, "run")
       assert.strictEqual(request.path, "/acme/caption")
       assert.isTrue(request.options._tag === "Right" && request.options.right.startTimeout !== undefined)

@@ -1,15 +1,21 @@
 /**
  * The in-memory transport: an `HttpClient` that hands requests addressed to fal's default hosts
- * to the platform's gateway, without sockets.
+ * to the gateway `HttpApp`, in the caller's fiber (so its Clock, a `TestClock` in tests, drives
+ * the platform and the response streams), without sockets.
  */
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import type * as FalPlatform from "../FalPlatform.js"
-import { defaultBases } from "./constants.js"
+import type * as FalPlatform from "../../FalPlatform.js"
+import type * as Fault from "../../Fault.js"
+import { defaultUrls } from "../constants.js"
+import { Caller, prefixes } from "../urls.js"
 
 /** Which base a URL on fal's default hosts addresses, and the path relative to it. */
 export const route = (url: URL): { readonly base: FalPlatform.Base; readonly path: string } | undefined => {
@@ -22,6 +28,8 @@ export const route = (url: URL): { readonly base: FalPlatform.Base; readonly pat
       return url.pathname.startsWith("/v1/") ? { base: "api", path: url.pathname.slice(3) } : undefined
     case "rest.alpha.fal.ai":
       return { base: "rest", path: url.pathname }
+    case "rest.fal.ai":
+      return { base: "storage", path: url.pathname }
     default:
       return url.host.endsWith("fal.media") ? { base: "cdn", path: url.pathname } : undefined
   }
@@ -29,12 +37,12 @@ export const route = (url: URL): { readonly base: FalPlatform.Base; readonly pat
 
 const bodyBytes = (
   request: HttpClientRequest.HttpClientRequest
-): Effect.Effect<Uint8Array, HttpClientError.RequestError> => {
+): Effect.Effect<Uint8Array | undefined, HttpClientError.RequestError> => {
   const body = request.body
   const fail = (description: string) => new HttpClientError.RequestError({ request, reason: "Encode", description })
   switch (body._tag) {
     case "Empty":
-      return Effect.succeed(new Uint8Array())
+      return Effect.succeed(undefined)
     case "Uint8Array":
       return Effect.succeed(body.body)
     case "Raw":
@@ -58,7 +66,7 @@ const bodyBytes = (
   }
 }
 
-export const make = (platform: FalPlatform.Service): HttpClient.HttpClient =>
+export const make = (app: HttpApp.Default<Fault.ConnectionReset>): HttpClient.HttpClient =>
   HttpClient.make((request, url) =>
     Effect.gen(function*() {
       const target = route(url)
@@ -69,30 +77,27 @@ export const make = (platform: FalPlatform.Service): HttpClient.HttpClient =>
           description: `the in-memory fal platform does not serve ${url.host}`
         })
       }
-      const outcome = yield* platform.handle({
-        method: request.method,
-        url: url.toString(),
-        base: target.base,
-        path: target.path,
-        query: Object.fromEntries(url.searchParams),
-        headers: request.headers,
-        body: yield* bodyBytes(request),
-        bases: defaultBases
-      })
-      if (outcome._tag === "Reset") {
-        return yield* new HttpClientError.RequestError({
-          request,
-          reason: "Transport",
-          description: "connection reset by the fal platform emulator (injected fault)"
+      const body = yield* bodyBytes(request)
+      const serverRequest = HttpServerRequest.fromWeb(
+        new Request(`http://gateway.invalid${prefixes[target.base]}${target.path}${url.search}`, {
+          method: request.method,
+          headers: request.headers,
+          ...(body === undefined || request.method === "GET" || request.method === "HEAD"
+            ? {}
+            : { body: new Uint8Array(body) })
         })
-      }
-      // the stream runs with this fiber's context, so the platform's Clock (a TestClock) drives it
-      const body = outcome.body instanceof Uint8Array
-        ? new Uint8Array(outcome.body)
-        : yield* Stream.toReadableStreamEffect(outcome.body)
+      )
+      const response = yield* app.pipe(
+        Effect.provideService(HttpServerRequest.HttpServerRequest, serverRequest),
+        Effect.provideService(Caller, { urls: defaultUrls, url: url.toString() }),
+        Effect.catchTag("ConnectionReset", (reset) =>
+          new HttpClientError.RequestError({ request, reason: "Transport", description: reset.message }))
+      )
+      // the body stream (SSE) runs with this fiber's runtime, so the caller's Clock drives it
+      const runtime = yield* Effect.runtime<never>()
       return HttpClientResponse.fromWeb(
         request,
-        new Response(request.method === "HEAD" ? null : body, { status: outcome.status, headers: outcome.headers })
+        HttpServerResponse.toWeb(response, { withoutBody: request.method === "HEAD", runtime })
       )
     })
   )

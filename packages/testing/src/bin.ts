@@ -1,0 +1,173 @@
+/**
+ * The standalone emulator: `fal-emulator [--port N] [--host H] [--key K] [--admin-key K] [--log]`
+ * (in this repository: `pnpm emulator`). Prints the base URLs and keys, serves until Ctrl-C or
+ * SIGTERM (exit 0). A bad or busy port is one line on stderr and exit 1. Importing this module
+ * runs the command: it is the package's bin entry.
+ *
+ * @since 0.2.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { identity } from "effect/Function"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as http from "node:http"
+import * as FalPlatform from "./FalPlatform.js"
+import * as Gateway from "./Gateway.js"
+
+const port = Options.integer("port").pipe(
+  Options.withDescription("The port to listen on (0: any free port). Default: $PORT, else 0."),
+  Options.withFallbackConfig(Config.integer("PORT")),
+  Options.withDefault(0)
+)
+const host = Options.text("host").pipe(
+  Options.withDescription("The address to listen on."),
+  Options.withDefault("127.0.0.1")
+)
+const key = Options.text("key").pipe(
+  Options.withDescription(`The API-scope key accepted. Default: ${FalPlatform.defaultKeys.user}`),
+  Options.optional
+)
+const adminKey = Options.text("admin-key").pipe(
+  Options.withDescription(`The ADMIN-scope key accepted. Default: ${FalPlatform.defaultKeys.admin}`),
+  Options.optional
+)
+const log = Options.boolean("log").pipe(
+  Options.withDescription("Print one line per request: method, path, status, milliseconds.")
+)
+
+/** `POST /run/fal-ai/echo 200 3ms`, or `reset` for a destroyed connection. */
+const logLine = HttpMiddleware.make((app) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const start = yield* Clock.currentTimeMillis
+    return yield* app.pipe(Effect.onExit((exit) =>
+      Effect.flatMap(Clock.currentTimeMillis, (end) =>
+        Console.log(
+          `${request.method} ${new URL(request.url, "http://x").pathname} ${
+            Exit.isSuccess(exit) ? exit.value.status : "error"
+          } ${end - start}ms`
+        ))
+    ))
+  })
+)
+
+/** One line for a failure to start: the port is busy or not allowed, or the host is unknown. */
+const oneLine = (cause: Cause.Cause<unknown>, where: string): string => {
+  const error: unknown = Cause.squash(cause)
+  const inner = typeof error === "object" && error !== null && "cause" in error ? error.cause : error
+  const code = typeof inner === "object" && inner !== null && "code" in inner ? String(inner.code) : undefined
+  switch (code) {
+    case "EADDRINUSE":
+      return `error: ${where} is already in use`
+    case "EACCES":
+      return `error: not allowed to listen on ${where}`
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+      return `error: cannot listen on ${where}: address not available`
+    default:
+      return `error: cannot listen on ${where}: ${inner instanceof Error ? inner.message : String(inner)}`
+  }
+}
+
+const serve = (config: {
+  readonly port: number
+  readonly host: string
+  readonly key: Option.Option<string>
+  readonly adminKey: Option.Option<string>
+  readonly log: boolean
+}) =>
+  Effect.gen(function*() {
+    if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
+      return yield* Effect.fail(`error: --port must be an integer from 0 to 65535, got ${config.port}`)
+    }
+    const keys: ReadonlyArray<FalPlatform.ApiKey> = [
+      { key: Option.getOrElse(config.key, () => FalPlatform.defaultKeys.user), scope: "API" },
+      { key: Option.getOrElse(config.adminKey, () => FalPlatform.defaultKeys.admin), scope: "ADMIN" }
+    ]
+    const where = `${config.host}:${config.port}`
+    const started = Effect.gen(function*() {
+      const server = yield* HttpServer.HttpServer
+      const platform = yield* FalPlatform.FalPlatform
+      yield* server.serve(Gateway.httpAppNode, config.log ? logLine : identity)
+      const address = server.address
+      const origin = `http://${config.host}:${address._tag === "TcpAddress" ? address.port : config.port}`
+      const urls = Gateway.urlsAt(origin)
+      yield* Console.log(
+        [
+          "fal platform emulator",
+          `  run:   ${urls.run}`,
+          `  queue: ${urls.queue}`,
+          `  api:   ${urls.api}`,
+          `  rest:  ${urls.rest}`,
+          `  cdn:   ${urls.cdn}`,
+          `  storage: ${urls.storage}`,
+          `  key (API scope):   ${keys[0].key}`,
+          `  key (ADMIN scope): ${keys[1].key}`,
+          `  models: ${(yield* platform.models).join(", ")}`,
+          "",
+          `  try: curl -X POST ${urls.run}/fal-ai/echo -H 'Authorization: Key ${keys[0].key}' \\`,
+          "         -H 'Content-Type: application/json' -d '{\"hello\": \"world\"}'",
+          "Ctrl-C to stop."
+        ].join("\n")
+      )
+      return yield* Effect.never
+    })
+    return yield* started.pipe(
+      Effect.scoped,
+      Effect.provide(
+        Layer.merge(
+          NodeHttpServer.layerServer(() => http.createServer(), { port: config.port, host: config.host }),
+          FalPlatform.layer({ keys }).pipe(Layer.provide(FetchHttpClient.layer))
+        )
+      ),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.fail(oneLine(cause, where))
+      )
+    )
+  })
+
+/**
+ * The `fal-emulator` command.
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const command = Command.make("fal-emulator", { port, host, key, adminKey, log }, serve).pipe(
+  Command.withDescription("The fal platform emulator: fal's HTTP API on loopback, backed by an in-memory platform.")
+)
+
+/**
+ * Runs the command on `argv` (as `process.argv`); failures to start are one line on stderr.
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const run = (argv: ReadonlyArray<string>) =>
+  Command.run(command, { name: "fal-emulator", version: "0.2.0" })(argv).pipe(
+    Effect.catchAll((error) =>
+      Effect.zipRight(
+        // @effect/cli has already printed its own message for a validation error
+        ValidationError.isValidationError(error) ? Effect.void : Console.error(error),
+        Effect.sync(() => void (process.exitCode = 1))
+      )
+    ),
+    Effect.provide(NodeContext.layer)
+  )
+
+// runMain interrupts the command on SIGINT/SIGTERM and exits 0
+NodeRuntime.runMain(run(process.argv), { disableErrorReporting: true })

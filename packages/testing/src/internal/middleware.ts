@@ -1,0 +1,177 @@
+/**
+ * The gateway's cross-cutting steps, each an `HttpMiddleware`:
+ * - {@link requestLog}: reads the call (base, path, key, platform headers, body), records it in
+ *   the HTTP request log and settles the entry with the answered status;
+ * - {@link falHeaders}: `x-fal-request-id` and `X-Fal-Billable-Units` on every answer;
+ * - {@link faults}: injected faults, before routing;
+ * - {@link authenticated} and {@link validOptions}: a key (with a scope) and well-formed platform
+ *   headers, per route, in fal's `detail` style or the Platform API's envelope style.
+ * Idempotency (Platform API routes) lives in `idempotency.ts`.
+ */
+import { RequestOptions, ResponseMeta } from "@effect-fal/headers"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as SortedMap from "effect/SortedMap"
+import type * as FalPlatform from "../FalPlatform.js"
+import * as Fault from "../Fault.js"
+import * as Auth from "./auth.js"
+import { Call, type CallInfo, PlatformEnv } from "./call.js"
+import * as Faults from "./faults.js"
+import { detail, envelope, json } from "./http.js"
+import { now, publish, uuid } from "./state.js"
+import * as Urls from "./urls.js"
+
+const decoder = new TextDecoder()
+
+/**
+ * Records every call to a known base in the HTTP request log, provides the {@link Call} to the
+ * app it wraps, and settles the entry with the status answered (`"reset"` for a reset fault).
+ * A path under no base answers 404 unlogged.
+ */
+export const requestLog = <E, R>(
+  app: HttpApp.Default<E, R>
+): HttpApp.Default<E, Exclude<R, Call> | PlatformEnv> =>
+  Effect.gen(function*() {
+    const env = yield* PlatformEnv
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const located = Urls.locate(request)
+    const caller = yield* Effect.serviceOption(Urls.Caller)
+    const target = Urls.route(located.pathname)
+    if (target === undefined) return json(404, { detail: "Not Found" })
+    const urls = Option.isSome(caller) ? caller.value.urls : Urls.at(located.origin)
+    const url = Option.isSome(caller) ? caller.value.url : `${located.origin}${located.pathAndQuery}`
+    const gatewayId = yield* uuid
+    const headers: Record<string, string> = {}
+    for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v
+    const query = Object.fromEntries(new URLSearchParams(located.search))
+    const body = new Uint8Array(yield* Effect.orElseSucceed(request.arrayBuffer, () => new ArrayBuffer(0)))
+    const call: CallInfo = {
+      gatewayId,
+      base: target.base,
+      path: target.path,
+      query,
+      headers,
+      auth: target.base === "cdn" ? "missing" : Auth.authenticate(env.config.keys, headers.authorization),
+      options: RequestOptions.fromWire({ headers, query }),
+      body,
+      urls
+    }
+    const logged: FalPlatform.HttpLogEntry = {
+      id: gatewayId,
+      method: request.method,
+      url,
+      base: call.base,
+      path: call.path,
+      query,
+      headers: Object.fromEntries(
+        Object.entries(headers).map(([k, v]) => [k, k === "authorization" ? Auth.redact(v) : v])
+      ),
+      auth: call.auth,
+      options: call.options,
+      body: decoder.decode(body),
+      receivedAt: yield* now,
+      status: "pending"
+    }
+    const seq = yield* Ref.modify(env.logSeq, (n) => [n, n + 1])
+    yield* Ref.update(env.log, SortedMap.set(seq, logged))
+    yield* publish(env, "log")
+    const settle = (status: FalPlatform.HttpLogEntry["status"], id: string) =>
+      Effect.zipRight(
+        Ref.update(env.log, (log) => SortedMap.set(log, seq, { ...logged, status, id })),
+        publish(env, "log")
+      )
+    return yield* app.pipe(
+      Effect.provideService(Call, call),
+      Effect.tap((response) => settle(response.status, response.headers["x-fal-request-id"] ?? gatewayId)),
+      Effect.tapError((error) => error instanceof Fault.ConnectionReset ? settle("reset", gatewayId) : Effect.void)
+    )
+  })
+
+/** `x-fal-request-id` (the gateway id unless a route answered one) and `X-Fal-Billable-Units: 0`. */
+export const falHeaders = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | Call> =>
+  Effect.gen(function*() {
+    const call = yield* Call
+    const response = yield* app
+    const headers = response.headers
+    if (headers["x-fal-request-id"] !== undefined && headers["x-fal-billable-units"] !== undefined) return response
+    return HttpServerResponse.setHeaders(response, {
+      ...(headers["x-fal-request-id"] === undefined ? { [ResponseMeta.names.requestId]: call.gatewayId } : {}),
+      ...(headers["x-fal-billable-units"] === undefined ? { [ResponseMeta.names.billableUnits]: "0" } : {})
+    })
+  })
+
+const segments = (path: string): ReadonlyArray<string> => path.split("/").filter((s) => s.length > 0)
+
+/** The model id (or `owner/app`) a call concerns, for fault matching. */
+const subjectModel = (call: CallInfo): string | undefined => {
+  if (call.base !== "run" && call.base !== "queue") return undefined
+  const parts = segments(call.path)
+  const index = parts.indexOf("requests")
+  return index >= 2 && index + 1 < parts.length ? parts.slice(0, index).join("/") : parts.join("/")
+}
+
+/** Applies the first pending fault matching the call, if any, before the app runs. */
+export const faults = <E, R>(
+  app: HttpApp.Default<E, R>
+): HttpApp.Default<E | Fault.ConnectionReset, R | Call | PlatformEnv> =>
+  Effect.gen(function*() {
+    const env = yield* PlatformEnv
+    const call = yield* Call
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const fault = yield* Faults.take(env, {
+      endpoint: call.base,
+      modelId: subjectModel(call),
+      method: request.method,
+      path: call.path
+    })
+    if (Option.isNone(fault)) return yield* app
+    return yield* Fault.match(fault.value, {
+      Status: (f): HttpApp.Default<E | Fault.ConnectionReset, R> =>
+        Effect.succeed(
+          call.base === "api"
+            ? envelope(f.status, f.status === 429 ? "rate_limited" : "server_error", f.detail, call.gatewayId)
+            : detail(f.status, f.detail, f.errorType, f.headers)
+        ),
+      Reset: () => Effect.fail(new Fault.ConnectionReset()),
+      Delay: (f) => Effect.zipRight(Effect.sleep(f.duration), app),
+      MalformedBody: () =>
+        Effect.succeed(HttpServerResponse.text("{\"request_id\": \"", { contentType: "application/json" }))
+    })
+  })
+
+/** How a route answers a refused call: fal's `{"detail"}` or the Platform API's envelope. */
+export type Style = "detail" | "envelope"
+
+/** Requires a known key; with `scope: "ADMIN"`, an ADMIN key (403 otherwise). */
+export const authenticated =
+  (style: Style, scope: "API" | "ADMIN" = "API") => <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | Call> =>
+    Effect.flatMap(Call, (call) => {
+      const refuse = (status: number, message: string) =>
+        Effect.succeed(
+          style === "detail"
+            ? detail(status, message)
+            : envelope(status, "authorization_error", message, call.gatewayId)
+        )
+      if (call.auth === "missing") return refuse(401, "Missing authorization header")
+      if (call.auth === "unknown") return refuse(401, "Invalid API key")
+      if (scope === "ADMIN" && call.auth !== "admin") {
+        return refuse(403, "This operation requires an API key with ADMIN scope")
+      }
+      return app
+    })
+
+/** Answers 400 when the platform headers or query parameters do not decode. */
+export const validOptions = (style: Style) => <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | Call> =>
+  Effect.flatMap(Call, (call) =>
+    Either.isLeft(call.options)
+      ? Effect.succeed(
+        style === "detail"
+          ? detail(400, call.options.left.message, "bad_request")
+          : envelope(400, "validation_error", call.options.left.message, call.gatewayId)
+      )
+      : app)

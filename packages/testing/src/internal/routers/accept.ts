@@ -1,0 +1,66 @@
+/**
+ * What `run` and queue submit share: the model id (the path), the model, the JSON body and the
+ * admission into the model's queue (`fal_max_queue_length` checked in the same step as the
+ * enqueue), then dispatch.
+ */
+import { RequestOptions } from "@effect-fal/headers"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { Call, PlatformEnv } from "../call.js"
+import { detail } from "../http.js"
+import type * as Jobs from "../jobs.js"
+import * as Queue from "../queue.js"
+
+const decoder = new TextDecoder()
+
+const validModelId = (id: string): boolean =>
+  id.split("/").length >= 2 && !id.includes("..") && !/[?#\s\p{Cc}]/u.test(id)
+
+const readJson = (body: Uint8Array): Either.Either<unknown, string> => {
+  const text = decoder.decode(body)
+  if (text.trim() === "") return Either.right({})
+  try {
+    return Either.right(JSON.parse(text))
+  } catch {
+    return Either.left("Request body is not valid JSON")
+  }
+}
+
+export const accept = (
+  mode: "queue" | "sync"
+): Effect.Effect<
+  Either.Either<Jobs.Job, HttpServerResponse.HttpServerResponse>,
+  never,
+  Call | PlatformEnv | HttpRouter.RouteContext
+> =>
+  Effect.gen(function*() {
+    const env = yield* PlatformEnv
+    const call = yield* Call
+    const params = yield* HttpRouter.params
+    const modelId = (params["*"] ?? "").split("/").filter((s) => s.length > 0).join("/")
+    const options = Either.getOrElse(call.options, () => RequestOptions.empty)
+    if (!validModelId(modelId)) return Either.left(detail(404, `Invalid model id: ${modelId}`))
+    const models = yield* env.models.get
+    if (!models.has(modelId)) return Either.left(detail(404, `Application '${modelId}' not found`))
+    const input = readJson(call.body)
+    if (Either.isLeft(input)) return Either.left(detail(400, input.left, "bad_request"))
+    const admitted = yield* Queue.submit(env, {
+      modelId,
+      input: input.right,
+      options,
+      mode,
+      cdnBase: call.urls.cdn
+    })
+    if (Either.isLeft(admitted)) {
+      return Either.left(
+        detail(
+          429,
+          `Queue of ${modelId} holds ${admitted.left} waiting requests (fal_max_queue_length=${options.maxQueueLength})`
+        )
+      )
+    }
+    yield* Queue.dispatch(env)
+    return Either.right(admitted.right)
+  })

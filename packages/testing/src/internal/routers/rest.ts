@@ -1,0 +1,23 @@
+/**
+ * The `rest` base (legacy): `PUT /requests/delete_io/{id}` with an ADMIN key.
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { PlatformEnv } from "../call.js"
+import { deletePayloads } from "../deletion.js"
+import { detail, json } from "../http.js"
+import { authenticated } from "../middleware.js"
+
+const deleteIo = Effect.gen(function*() {
+  const env = yield* PlatformEnv
+  const deleted = yield* deletePayloads(env, (yield* HttpRouter.params).id ?? "")
+  if (Option.isNone(deleted)) return detail(404, "Request not found")
+  return json(200, { CDN_DELETE_RESULTS: deleted.value })
+})
+
+export const router = HttpRouter.empty.pipe(
+  HttpRouter.put("/requests/delete_io/:id", deleteIo.pipe(authenticated("detail", "ADMIN")))
+)
+
+export const notFound = Effect.succeed(detail(404, "Not Found"))

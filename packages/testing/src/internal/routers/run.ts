@@ -1,0 +1,34 @@
+/**
+ * The `run` base: `POST /{model_id}` runs a model and answers its result.
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { PlatformEnv } from "../call.js"
+import { detail, stored } from "../http.js"
+import * as Jobs from "../jobs.js"
+import { authenticated, validOptions } from "../middleware.js"
+import { accept } from "./accept.js"
+
+const run = Effect.gen(function*() {
+  const env = yield* PlatformEnv
+  const accepted = yield* accept("sync")
+  if (Either.isLeft(accepted)) return accepted.left
+  yield* Deferred.await(accepted.right.done)
+  const job = yield* Jobs.get(env, accepted.right.id)
+  const result = Option.isSome(job) ? job.value.result : undefined
+  return result === undefined ? detail(500, "Request vanished", "internal_error") : stored(result)
+})
+
+export const router = HttpRouter.empty.pipe(
+  HttpRouter.post("/*", run.pipe(validOptions("detail"), authenticated("detail")))
+)
+
+/** Any other method: 405. */
+export const notFound = Effect.map(
+  HttpServerRequest.HttpServerRequest,
+  (request) => request.method === "POST" ? detail(404, "Not Found") : detail(405, "Method Not Allowed")
+)
