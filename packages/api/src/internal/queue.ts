@@ -255,6 +255,28 @@ const connection = (
   )
 }
 
+/**
+ * Reopens a failed stream while `policy` allows. Unlike `Stream.retry`, which starts its
+ * schedule afresh once an element passes, the budget and the growing delay span the whole
+ * stream: a server that sends one event and closes cannot keep it reconnecting forever.
+ */
+const reconnecting = <A>(
+  once: Stream.Stream<A, FalError.FalError>,
+  policy: Retry.Policy
+): Stream.Stream<A, FalError.FalError> =>
+  Stream.unwrap(
+    Effect.map(Schedule.driver(policy), (driver) => {
+      const loop: Stream.Stream<A, FalError.FalError> = Stream.catchAll(once, (error) =>
+        Stream.unwrap(
+          driver.next(error).pipe(
+            Effect.as(Stream.suspend(() => loop)),
+            Effect.orElseSucceed(() => Stream.fail(error))
+          )
+        ))
+      return loop
+    })
+  )
+
 export const statusStream = (
   ref: Queue.RequestRef,
   options?: Queue.StreamOptions
@@ -262,7 +284,7 @@ export const statusStream = (
   Stream.unwrap(
     Effect.map(target(ref), (t) => {
       const once = connection(t, options)
-      return options?.retry === false ? once : Stream.retry(once, Retry.policy("statusStream", options?.retry))
+      return options?.retry === false ? once : reconnecting(once, Retry.policy("statusStream", options?.retry))
     })
   ).pipe(
     Stream.withSpan("fal.statusStream", {
