@@ -1,5 +1,7 @@
+import * as ErrorType from "@effect-fal/headers/ErrorType"
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -79,6 +81,72 @@ const cancelUrl = (t: Target) => (trusted(t.service, t.ref.cancelUrl) ? t.ref.ca
 
 const withLogs = (request: HttpClientRequest.HttpClientRequest, logs: boolean | undefined) =>
   logs === false ? request : HttpClientRequest.setUrlParam(request, "logs", "1")
+
+// -----------------------------------------------------------------------------
+// reads
+// -----------------------------------------------------------------------------
+
+/**
+ * Status and result reads change nothing upstream, so a read is retried on any fault that a
+ * later read may not see: beyond the shared predicate, any 5xx answer (whatever its
+ * `error_type`, known or new) and a transient `error_type`. Not on a result whose answer is the
+ * job's stored failure: when the job's final status said it failed, or when the answer names a
+ * documented non-transient type (`runner_server_error`, `internal_error`); asking again would
+ * return the same.
+ */
+const readRetryable = (operation: "status" | "result", jobFailed: boolean) => (error: FalError.FalError): boolean => {
+  if (Retry.isRetryable(operation)(error)) return true
+  if (error._tag !== "ServerError" && error._tag !== "RequestFailed") return false
+  const type = error.errorType
+  if (
+    operation === "result" &&
+    (jobFailed || (type !== undefined && ErrorType.isKnown(type) && !ErrorType.isTransient(type)))
+  ) {
+    return false
+  }
+  return (error.status !== undefined && error.status >= 500) || (type !== undefined && ErrorType.isTransient(type))
+}
+
+/** The read's schedule (its operation's default or the override) under {@link readRetryable}. */
+const readPolicy = (operation: "status" | "result", override: Retry.Policy | undefined, jobFailed: boolean) =>
+  (override ?? Retry.defaults[operation]).pipe(
+    Schedule.intersect(Schedule.addDelay(Schedule.identity<FalError.FalError>(), Retry.retryAfter)),
+    Schedule.whileInput(readRetryable(operation, jobFailed))
+  )
+
+const read = <A>(
+  t: Target,
+  call: Request.Call<A> & { readonly operation: "status" | "result" },
+  jobFailed = false
+): Effect.Effect<A, FalError.FalError> =>
+  call.retry === false
+    ? Request.attempt(t.service, call)
+    : Effect.retry(Request.attempt(t.service, call), readPolicy(call.operation, call.retry, jobFailed))
+
+/**
+ * The JSON body of a read. A body cut short or not JSON on a `200` is a fault of the
+ * connection or a proxy, not fal's answer: a `TransportError`, retried like one.
+ */
+const readJson = (
+  operation: "status" | "result",
+  response: HttpClientResponse.HttpClientResponse,
+  requestId: string
+): Effect.Effect<unknown, FalError.FalError> =>
+  response.text.pipe(
+    Effect.catchAll((error) => Effect.fail(Errors.transport(operation, error, requestId))),
+    Effect.flatMap((text) =>
+      Effect.try({
+        try: () => JSON.parse(text) as unknown,
+        catch: () =>
+          new FalError.TransportError({
+            operation,
+            mayHaveReached: true,
+            description: `the ${response.status} answer's body is cut short or not JSON (${text.length} characters)`,
+            requestId
+          })
+      })
+    )
+  )
 
 // -----------------------------------------------------------------------------
 // submit
@@ -171,16 +239,14 @@ export const status = (
   options?: Queue.StatusOptions
 ): Effect.Effect<Queue.Status, FalError.FalError, FalClient> =>
   Effect.flatMap(target(ref), (t) =>
-    Request.execute({
+    read(t, {
       operation: "status",
       request: withLogs(HttpClientRequest.get(statusUrl(t)), options?.logs).pipe(HttpClientRequest.acceptJson),
       retry: options?.retry,
       requestId: t.requestId,
       onResponse: (response, meta) =>
-        Effect.flatMap(
-          Request.json("status", response, t.requestId),
-          (json) => decodeStatus("status", json, t.requestId, meta)
-        )
+        Effect.flatMap(readJson("status", response, t.requestId), (json) =>
+          decodeStatus("status", json, t.requestId, meta))
     })).pipe(Request.traced("status", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
 
 // -----------------------------------------------------------------------------
@@ -297,24 +363,30 @@ export const statusStream = (
 // result and cancel
 // -----------------------------------------------------------------------------
 
-export const result = <A = unknown, I = unknown>(
+const resultOf = <A = unknown, I = unknown>(
   ref: Queue.RequestRef,
-  options?: Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+  options: Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined } | undefined,
+  jobFailed: boolean
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
   Effect.flatMap(target(ref), (t) =>
-    Request.execute({
+    read(t, {
       operation: "result",
       request: HttpClientRequest.get(responseUrl(t)).pipe(HttpClientRequest.acceptJson),
       retry: options?.retry,
       requestId: t.requestId,
       onResponse: (response, meta) =>
-        Request.json("result", response, t.requestId).pipe(
+        readJson("result", response, t.requestId).pipe(
           Effect.flatMap((json) =>
             output("result", options?.output, json, { status: response.status, requestId: t.requestId })
           ),
           Effect.map((data): Queue.Result<A> => ({ requestId: t.requestId, data, meta }))
         )
-    })).pipe(Request.traced("result", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
+    }, jobFailed)).pipe(Request.traced("result", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
+
+export const result = <A = unknown, I = unknown>(
+  ref: Queue.RequestRef,
+  options?: Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> => resultOf(ref, options, false)
 
 export const cancel = (
   ref: Queue.RequestRef,
@@ -352,11 +424,14 @@ export const cancel = (
 // subscribe
 // -----------------------------------------------------------------------------
 
+/** Follows a request until it completes; `true` when its final status reports a failure. */
 const follow = (
   ref: Queue.RequestRef,
   options: Queue.FollowOptions | undefined
-): Effect.Effect<void, FalError.FalError, FalClient> => {
+): Effect.Effect<boolean, FalError.FalError, FalClient> => {
   const onStatus = options?.onStatus ?? (() => Effect.void)
+  const failed = (last: Option.Option<Queue.Status>) =>
+    Option.exists(last, (s) => s.status === "COMPLETED" && (s.error !== undefined || s.errorType !== undefined))
   if (options?.mode === "poll") {
     return status(ref, options).pipe(
       Effect.tap(onStatus),
@@ -364,11 +439,17 @@ const follow = (
         schedule: Schedule.spaced(options.pollInterval ?? Duration.millis(500)),
         until: (s) => s.status === "COMPLETED"
       }),
-      Effect.asVoid
+      Effect.map((last) => failed(Option.some(last)))
     )
   }
-  return Stream.runForEach(statusStream(ref, options), onStatus)
+  return Stream.runLast(Stream.tap(statusStream(ref, options), onStatus)).pipe(Effect.map(failed))
 }
+
+/** Follows, then reads the result (retried on faults unless the job itself failed). */
+const followAndRead = <A, I>(
+  ref: Queue.RequestRef,
+  options: Queue.FollowOptions & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined } | undefined
+) => Effect.flatMap(follow(ref, options), (jobFailed) => resultOf(ref, options, jobFailed))
 
 /** Cancels upstream when interrupted; bounded, so an unreachable fal cannot hang the interruption. */
 const cancelOnInterrupt = <A>(
@@ -393,7 +474,7 @@ export const resume = <A = unknown, I = unknown>(
   cancelOnInterrupt(
     ref,
     options?.cancelOnInterrupt !== false,
-    Effect.zipRight(follow(ref, options), result(ref, options))
+    followAndRead(ref, options)
   ).pipe(Request.traced("resume", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
 
 export const subscribe = <A = unknown, I = unknown>(
@@ -409,7 +490,7 @@ export const subscribe = <A = unknown, I = unknown>(
         restore(
           Effect.zipRight(
             options?.onEnqueue === undefined ? Effect.void : options.onEnqueue(submitted),
-            Effect.zipRight(follow(submitted, options), result(submitted, options))
+            followAndRead(submitted, options)
           )
         )
       ))
