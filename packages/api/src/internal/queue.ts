@@ -435,10 +435,8 @@ const follow = (
   if (options?.mode === "poll") {
     return status(ref, options).pipe(
       Effect.tap(onStatus),
-      Effect.repeat({
-        schedule: Schedule.spaced(options.pollInterval ?? Duration.millis(500)),
-        until: (s) => s.status === "COMPLETED"
-      }),
+      Effect.tap((s) => s.status === "COMPLETED" ? Effect.void : Effect.sleep(options.pollInterval ?? "500 millis")),
+      Effect.repeat({ until: (s) => s.status === "COMPLETED" }),
       Effect.map((last) => failed(Option.some(last)))
     )
   }
