@@ -4,6 +4,8 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
@@ -455,15 +457,16 @@ const cancelOnInterrupt = <A>(
   enabled: boolean,
   effect: Effect.Effect<A, FalError.FalError, FalClient>
 ): Effect.Effect<A, FalError.FalError, FalClient> =>
-  enabled
-    ? Effect.onInterrupt(effect, () =>
-      cancel(ref).pipe(
-        Effect.timeout(Duration.seconds(10)),
-        Effect.tapErrorCause((cause) => Effect.logDebug("fal: cancelling the interrupted request failed", cause)),
-        Effect.ignore,
-        Effect.annotateLogs("requestId", ref.requestId)
-      ))
-    : effect
+  enabled ? Effect.onInterrupt(effect, () => cancelQuietly(ref)) : effect
+
+/** Cancels upstream, bounded, so an unreachable fal cannot hang the interruption; never fails. */
+const cancelQuietly = (ref: Queue.RequestRef): Effect.Effect<void, never, FalClient> =>
+  cancel(ref).pipe(
+    Effect.timeout(Duration.seconds(10)),
+    Effect.tapErrorCause((cause) => Effect.logDebug("fal: cancelling the interrupted request failed", cause)),
+    Effect.ignore,
+    Effect.annotateLogs("requestId", ref.requestId)
+  )
 
 export const resume = <A = unknown, I = unknown>(
   ref: Queue.RequestRef,
@@ -475,21 +478,54 @@ export const resume = <A = unknown, I = unknown>(
     followAndRead(ref, options)
   ).pipe(Request.traced("resume", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
 
+/**
+ * How long an interruption of `subscribe` waits for a submit in flight to answer. The submit
+ * is one short request: aborting it would leave a job fal may already have created, running
+ * and billed with nobody to cancel it. Past this bound the submit is aborted after all.
+ */
+export const submitGrace: Duration.Duration = Duration.seconds(10)
+
+/**
+ * Runs the submit in its own fiber. When the caller is interrupted meanwhile, the submit is
+ * given {@link submitGrace} to finish; a job it created is then cancelled (bounded like any
+ * cancellation on interrupt). A daemon fiber, because an interruption of a fiber is passed on
+ * to its children at once; it is joined or interrupted here, so it never outlives the call.
+ */
+const settledSubmit = (
+  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+  submitting: Effect.Effect<Queue.Submitted, FalError.FalError, FalClient>,
+  cancelCreated: boolean
+): Effect.Effect<Queue.Submitted, FalError.FalError, FalClient> =>
+  Effect.flatMap(Effect.forkDaemon(Effect.interruptible(submitting)), (fiber) =>
+    restore(Fiber.join(fiber)).pipe(
+      Effect.onInterrupt(() =>
+        Fiber.await(fiber).pipe(
+          Effect.timeout(submitGrace),
+          Effect.flatMap((exit) => Exit.isSuccess(exit) && cancelCreated ? cancelQuietly(exit.value) : Effect.void),
+          Effect.catchAll(() => Effect.void),
+          Effect.ensuring(Fiber.interrupt(fiber))
+        )
+      )
+    ))
+
 export const subscribe = <A = unknown, I = unknown>(
   modelId: string,
   input: unknown,
   options?: Queue.SubscribeOptions & { readonly output?: Schema.Schema<A, I> | undefined }
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(restore(submit(modelId, input, options)), (submitted) =>
-      cancelOnInterrupt(
-        submitted,
-        options?.cancelOnInterrupt !== false,
-        restore(
-          Effect.zipRight(
-            options?.onEnqueue === undefined ? Effect.void : options.onEnqueue(submitted),
-            followAndRead(submitted, options)
+    Effect.flatMap(
+      settledSubmit(restore, submit(modelId, input, options), options?.cancelOnInterrupt !== false),
+      (submitted) =>
+        cancelOnInterrupt(
+          submitted,
+          options?.cancelOnInterrupt !== false,
+          restore(
+            Effect.zipRight(
+              options?.onEnqueue === undefined ? Effect.void : options.onEnqueue(submitted),
+              followAndRead(submitted, options)
+            )
           )
         )
-      ))
+    )
   ).pipe(Request.traced("subscribe", { "fal.model_id": modelId }))
