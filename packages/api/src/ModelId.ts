@@ -29,7 +29,7 @@ const reject = (modelId: string, reason: string) => Either.left(new InvalidModel
 
 /**
  * Validates a model id (SPEC section 2): rejects an empty id, fewer than two segments, an empty
- * segment, `..`, `?`, `#`, whitespace and control characters.
+ * segment, a `.` segment, `..`, `?`, `#`, whitespace and control characters.
  *
  * @since 0.1.0
  * @category parsing
@@ -41,6 +41,8 @@ export const parse = (modelId: string): Either.Either<ModelId, InvalidModelId> =
   const segments = modelId.split("/")
   if (segments.length < 2) return reject(modelId, "must have the form owner/app[/path]")
   if (segments.some((segment) => segment.length === 0)) return reject(modelId, "has an empty segment")
+  // a URL parser would resolve a '.' segment away and send the call to another path
+  if (segments.some((segment) => segment === ".")) return reject(modelId, "has a '.' segment")
   const [owner, app, ...path] = segments
   return Either.right({ id: modelId, owner: owner!, app: app!, path })
 }

@@ -216,4 +216,27 @@ describe("Queue", () => {
       assert.strictEqual(error._tag === "RequestFailed" && error.requestId, "req-9")
       assert.strictEqual((yield* Ref.get(fake.log)).length, 1)
     }))
+
+  it.effect("a stream that sends one event and closes, every time, ends subscribe with a TransportError", () =>
+    Effect.gen(function*() {
+      const fake = yield* Fake.layer((seen) =>
+        seen.method === "POST"
+          ? Fake.json(200, submitted("r5"))
+          : sse([event({ status: "IN_PROGRESS", logs: [] })])
+      )
+      const fiber = yield* Queue.subscribe("fal-ai/flux/dev", {}).pipe(
+        Effect.flip,
+        Effect.provide(fake.layer),
+        Effect.fork
+      )
+      // far more virtual time than the default budget (5 reconnects, growing from 500 ms) needs
+      for (let i = 0; i < 50; i++) yield* TestClock.adjust("1 minute")
+      const exit = yield* Fiber.poll(fiber)
+      assert.isTrue(Option.isSome(exit), "subscribe must end once the reconnect budget is spent")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "TransportError")
+      assert.include(error.message, "closed before the request completed")
+      const streams = (yield* Ref.get(fake.log)).filter((s) => s.url.includes("/status/stream"))
+      assert.strictEqual(streams.length, 6) // the first connection and 5 reconnects
+    }))
 })

@@ -9,7 +9,7 @@ import type * as Arbitrary from "effect/Arbitrary"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { quote } from "./internal/text.js"
+import { clip, quote } from "./internal/text.js"
 import * as InvalidRequestOptions from "./InvalidRequestOptions.js"
 
 /**
@@ -34,7 +34,20 @@ export interface Definition<A> {
   readonly show: (value: A) => string
   /** A generator of valid values, used by `Arbitrary.make`. */
   readonly arbitrary: Arbitrary.LazyArbitrary<A>
+  /**
+   * The longest wire string accepted (default {@link defaultMaxLength}): a longer one is
+   * rejected on decode before it is parsed. Codecs of free text also bound their values.
+   */
+  readonly maxLength?: number | undefined
 }
+
+/**
+ * The default bound on a wire string: generous for numbers, flags and enumerations.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxLength = 256
 
 /**
  * @since 0.1.0
@@ -44,6 +57,8 @@ export interface HeaderCodec<A> {
   readonly name: string
   readonly location: "header" | "query"
   readonly expected: string
+  /** The longest wire string accepted. */
+  readonly maxLength: number
   /** The validated type side: `Schema.is(type)` accepts exactly the encodable values. */
   readonly type: Schema.Schema<A>
   readonly schema: Schema.Schema<A, string>
@@ -69,7 +84,10 @@ export const make = <A>(def: Definition<A>): HeaderCodec<A> => {
       arbitrary: () => def.arbitrary
     })
   )
+  const maxLength = def.maxLength ?? defaultMaxLength
+  const tooLong = `must be at most ${maxLength} characters long`
   const read = (wire: string): Either.Either<A, string> => {
+    if (wire.length > maxLength) return Either.left(tooLong)
     const parsed = def.parse(wire.trim())
     if (Either.isLeft(parsed)) return parsed
     const reason = def.validate(parsed.right)
@@ -78,7 +96,7 @@ export const make = <A>(def: Definition<A>): HeaderCodec<A> => {
   const schema: Schema.Schema<A, string> = Schema.transformOrFail(Schema.String, type, {
     strict: true,
     decode: (wire, _, ast) => {
-      const parsed = def.parse(wire.trim())
+      const parsed = wire.length > maxLength ? Either.left(tooLong) : def.parse(wire.trim())
       return Either.isRight(parsed)
         ? ParseResult.succeed(parsed.right)
         : ParseResult.fail(new ParseResult.Type(ast, wire, `${def.name}: ${parsed.left}`))
@@ -91,6 +109,7 @@ export const make = <A>(def: Definition<A>): HeaderCodec<A> => {
     name: def.name,
     location: def.location,
     expected: def.expected,
+    maxLength,
     type,
     schema,
     validate: def.validate,
@@ -101,6 +120,6 @@ export const make = <A>(def: Definition<A>): HeaderCodec<A> => {
       const reason = def.validate(value)
       return reason === undefined ? Either.right(def.print(value)) : Either.left(invalid(def.show(value), reason))
     },
-    decode: (wire) => Either.mapLeft(read(wire), (reason) => invalid(quote(wire), reason))
+    decode: (wire) => Either.mapLeft(read(wire), (reason) => invalid(quote(clip(wire)), reason))
   }
 }

@@ -323,6 +323,15 @@ const fieldWith = <K extends Field, A extends RequestOptions[K]>(
   }
 })
 
+/**
+ * A flag fal documents only in its true form: `false` (the platform default) is not sent.
+ * Decoding still reads both forms.
+ */
+const onlyTrue = (wire: FieldWire): FieldWire => ({
+  ...wire,
+  write: (options) => (options[wire.key] === false ? undefined : wire.write(options))
+})
+
 const duration = (input: Duration.DurationInput): Either.Either<Duration.Duration, string> =>
   Either.mapLeft(InternalDuration.fromInput(input), () => InternalDuration.show(input))
 
@@ -334,8 +343,8 @@ const fields: ReadonlyArray<FieldWire> = [
   field("priority", QueuePriority.codec),
   prepared("objectLifecycle", ObjectLifecycle.codec, (value) => value === "never" ? never : duration(value)),
   field("storeIO", StoreIO.codec),
-  field("noRetry", NoRetry.codec),
-  field("disableFallback", DisableFallback.codec),
+  onlyTrue(field("noRetry", NoRetry.codec)),
+  onlyTrue(field("disableFallback", DisableFallback.codec)),
   field("maxQueueLength", MaxQueueLength.codec),
   field("webhookUrl", Webhook.codec),
   field("idempotencyKey", IdempotencyKey.codec)

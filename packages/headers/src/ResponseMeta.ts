@@ -132,7 +132,11 @@ export const fromHeaders = (headers: HeaderInput): ResponseMeta => {
   const requestId = text(raw.requestId)
   if (requestId !== undefined) out.requestId = requestId
   const billable = raw.billableUnits?.trim()
-  if (billable !== undefined && units.test(billable)) out.billableUnits = Number(billable)
+  if (billable !== undefined && units.test(billable)) {
+    // a decimal that overflows a double (hundreds of digits) is not a count fal meant
+    const count = Number(billable)
+    if (Number.isFinite(count)) out.billableUnits = count
+  }
   const servedFrom = text(raw.servedFrom)
   if (servedFrom !== undefined) out.servedFrom = servedFrom
   if (raw.timeoutType?.trim().toLowerCase() === "user") out.timeoutType = "user"

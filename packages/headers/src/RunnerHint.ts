@@ -10,7 +10,7 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as HeaderCodec from "./HeaderCodec.js"
-import { headerTextReason, quote } from "./internal/text.js"
+import { clip, quote, tokenReason } from "./internal/text.js"
 
 /**
  * @since 0.1.0
@@ -19,23 +19,32 @@ import { headerTextReason, quote } from "./internal/text.js"
 export const name = "X-Fal-Runner-Hint"
 
 /**
+ * The longest runner hint sent.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxLength = 1024
+
+/**
  * @since 0.1.0
  * @category codec
  */
 export const codec: HeaderCodec.HeaderCodec<string> = HeaderCodec.make<string>({
   name,
   location: "header",
-  expected: "non-empty printable ASCII without surrounding whitespace",
+  expected: `1 to ${maxLength} visible ASCII characters (no spaces)`,
   type: Schema.String,
-  validate: (hint) => headerTextReason(hint),
+  maxLength,
+  validate: (hint) => tokenReason(hint, maxLength),
   parse: Either.right,
   print: (hint) => hint,
-  show: quote,
-  arbitrary: (fc) => fc.stringMatching(/^[!-~]([ -~]{0,30}[!-~])?$/)
+  show: (hint) => quote(clip(hint)),
+  arbitrary: (fc) => fc.stringMatching(/^[!-~]{1,32}$/)
 })
 
 /**
- * A runner hint: non-empty printable ASCII without surrounding whitespace.
+ * A runner hint: 1 to 1,024 visible ASCII characters, no spaces (SPEC).
  *
  * @since 0.1.0
  * @category schemas

@@ -10,7 +10,7 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as HeaderCodec from "./HeaderCodec.js"
-import { quote } from "./internal/text.js"
+import { clip, quote } from "./internal/text.js"
 
 /**
  * @since 0.1.0
@@ -18,7 +18,16 @@ import { quote } from "./internal/text.js"
  */
 export const name = "fal_webhook"
 
+/**
+ * The longest webhook URL sent.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxLength = 2048
+
 const check = (url: string): string | undefined => {
+  if (url.length > maxLength) return `must be at most ${maxLength} characters long`
   if (!/^[\x21-\x7e]+$/.test(url)) return "must be a URL without spaces or control characters"
   if (!/^https?:\/\//i.test(url)) return "must be an absolute http(s) URL"
   return URL.canParse(url) ? undefined : "must be an absolute http(s) URL"
@@ -44,12 +53,13 @@ const validate = (url: string): string | undefined => {
 export const codec: HeaderCodec.HeaderCodec<string> = HeaderCodec.make<string>({
   name,
   location: "query",
-  expected: "an absolute http(s) URL",
+  expected: `an absolute http(s) URL of at most ${maxLength} characters`,
   type: Schema.String,
+  maxLength,
   validate,
   parse: Either.right,
   print: (url) => url,
-  show: quote,
+  show: (url) => quote(clip(url)),
   arbitrary: (fc) => fc.webUrl({ withQueryParameters: true }).filter((url) => validate(url) === undefined)
 })
 

@@ -17,7 +17,7 @@ describe("docs/headers.md examples", () => {
     )
     assert.deepStrictEqual(Examples.rejectedMessages, [
       "X-Fal-Request-Timeout: must be greater than 0.1 seconds (got 0.05 seconds)",
-      "X-Fal-Runner-Hint: must contain only printable ASCII characters (no CR, LF or other control characters) (got \"a\\r\\nX-Injected: 1\")"
+      "X-Fal-Runner-Hint: must contain only visible ASCII characters (no spaces, CR, LF or other control characters) (got \"a\\r\\nX-Injected: 1\")"
     ])
     assert.deepStrictEqual(Examples.meta, {
       requestId: "764cabcf-b745-4b3e-ae38-1200304cf45b",

@@ -25,11 +25,21 @@ const wireOf = (options: RequestOptions.RequestOptions): RequestOptions.Wire =>
 /** Printable ASCII, no CR/LF or other controls, no surrounding whitespace. */
 const visibleAscii = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
 
+/** What the wire keeps of options: a false `noRetry` or `disableFallback` is not sent. */
+const sent = (options: RequestOptions.RequestOptions): RequestOptions.RequestOptions => {
+  const { disableFallback, noRetry, ...rest } = options
+  return {
+    ...rest,
+    ...(noRetry === true ? { noRetry } : {}),
+    ...(disableFallback === true ? { disableFallback } : {})
+  }
+}
+
 describe("RequestOptions laws", () => {
   it.prop("round trip: fromWire(toWire(o)) = o", [RequestOptions.schema], ([options]) => {
     const back = RequestOptions.fromWire(wireOf(options))
     assert.isTrue(Either.isRight(back))
-    assert.isTrue(RequestOptions.Equivalence(Either.getOrThrow(back), options))
+    assert.isTrue(RequestOptions.Equivalence(Either.getOrThrow(back), sent(options)))
   }, runs)
 
   it.prop(
@@ -40,7 +50,7 @@ describe("RequestOptions laws", () => {
         RequestOptions.toWire(options, { startTimeoutHeader: StartTimeout.startTimeoutName })
       )
       assert.isUndefined(wire.headers[StartTimeout.name])
-      assert.isTrue(RequestOptions.Equivalence(Either.getOrThrow(RequestOptions.fromWire(wire)), options))
+      assert.isTrue(RequestOptions.Equivalence(Either.getOrThrow(RequestOptions.fromWire(wire)), sent(options)))
     },
     runs
   )
@@ -67,13 +77,16 @@ describe("RequestOptions laws", () => {
   }, runs)
 
   it.prop(
-    "toWire is a homomorphism: toWire(combine(a, b)) = right-biased merge of toWire(a) and toWire(b)",
+    "toWire is a homomorphism: toWire(combine(a, b)) = right-biased merge of toWire(a) and toWire(b), a false flag in b removing a's",
     [RequestOptions.schema, RequestOptions.schema],
     ([a, b]) => {
       const wa = wireOf(a)
       const wb = wireOf(b)
       const combined = wireOf(RequestOptions.combine(a, b))
-      assert.deepStrictEqual(combined.headers, { ...wa.headers, ...wb.headers })
+      const merged: Record<string, string> = { ...wa.headers, ...wb.headers }
+      if (b.noRetry === false) delete merged[NoRetry.name]
+      if (b.disableFallback === false) delete merged[DisableFallback.name]
+      assert.deepStrictEqual(combined.headers, merged)
       assert.deepStrictEqual(combined.query, { ...wa.query, ...wb.query })
     },
     runs
@@ -87,6 +100,13 @@ describe("RequestOptions laws", () => {
     }
     for (const value of Object.values(wire.query)) {
       assert.notMatch(value, /[\r\n]/)
+      assert.isAtMost(value.length, Webhook.maxLength)
+    }
+    if (wire.headers[RunnerHint.name] !== undefined) {
+      assert.match(wire.headers[RunnerHint.name], /^[\x21-\x7e]{1,1024}$/)
+    }
+    if (wire.headers[IdempotencyKey.name] !== undefined) {
+      assert.match(wire.headers[IdempotencyKey.name], /^[\x21-\x7e]{1,255}$/)
     }
   }, runs)
 

@@ -11,7 +11,8 @@ const rejectsWire = (wire: RequestOptions.WireInput): InvalidRequestOptions.Inva
   Either.getOrThrowWith(Either.flip(RequestOptions.fromWire(wire)), () => new Error("expected a rejection"))
 
 const timeout = "must be a finite number of seconds greater than 0.1"
-const printable = "must contain only printable ASCII characters (no CR, LF or other control characters)"
+const visible = "must contain only visible ASCII characters (no spaces, CR, LF or other control characters)"
+const k64 = "k".repeat(64)
 const lifecycle = "must be a whole number of seconds (0 or more), or \"never\""
 const lifecycleJson = "must be JSON {\"expiration_duration_seconds\": n} with a whole number of seconds n >= 0, or null"
 
@@ -57,13 +58,24 @@ describe("toWire rejects invalid options, naming the header and the value", () =
     [
       "runner hint with CR/LF (header injection)",
       RequestOptions.runnerHint("a\r\nX-Injected: 1"),
-      `X-Fal-Runner-Hint: ${printable} (got "a\\r\\nX-Injected: 1")`
+      `X-Fal-Runner-Hint: ${visible} (got "a\\r\\nX-Injected: 1")`
     ],
-    ["runner hint non-ASCII", RequestOptions.runnerHint("rünner"), `X-Fal-Runner-Hint: ${printable} (got "rünner")`],
+    ["runner hint non-ASCII", RequestOptions.runnerHint("rünner"), `X-Fal-Runner-Hint: ${visible} (got "rünner")`],
     [
       "runner hint surrounded by spaces",
       RequestOptions.runnerHint(" r1 "),
-      "X-Fal-Runner-Hint: must not start or end with whitespace (got \" r1 \")"
+      `X-Fal-Runner-Hint: ${visible} (got " r1 ")`
+    ],
+    ["runner hint with an inner space", RequestOptions.runnerHint("r 1"), `X-Fal-Runner-Hint: ${visible} (got "r 1")`],
+    [
+      "runner hint of 1,025 characters",
+      RequestOptions.runnerHint("k".repeat(1025)),
+      `X-Fal-Runner-Hint: must be at most 1024 characters long (got "${k64}…")`
+    ],
+    [
+      "webhook URL of 2,049 characters",
+      RequestOptions.webhookUrl(`https://example.com/${"k".repeat(2029)}`),
+      `fal_webhook: must be at most 2048 characters long (got "https://example.com/${"k".repeat(44)}…")`
     ],
     [
       "lifecycle -1 s",
@@ -114,12 +126,17 @@ describe("toWire rejects invalid options, naming the header and the value", () =
     [
       "idempotency key of 256 characters",
       RequestOptions.idempotencyKey("k".repeat(256)),
-      `Idempotency-Key: must be at most 255 characters long (got "${"k".repeat(256)}")`
+      `Idempotency-Key: must be at most 255 characters long (got "${k64}…")`
     ],
     [
       "idempotency key with CR/LF",
       RequestOptions.idempotencyKey("key\r\nX-Injected: 1"),
-      `Idempotency-Key: ${printable} (got "key\\r\\nX-Injected: 1")`
+      `Idempotency-Key: ${visible} (got "key\\r\\nX-Injected: 1")`
+    ],
+    [
+      "idempotency key with an inner space",
+      RequestOptions.idempotencyKey("a b"),
+      `Idempotency-Key: ${visible} (got "a b")`
     ]
   ]
 
@@ -209,7 +226,7 @@ describe("fromWire rejects malformed wire values", () => {
     [
       "runner hint non-ASCII",
       { headers: { "X-Fal-Runner-Hint": "rünner" } },
-      `X-Fal-Runner-Hint: ${printable} (got "rünner")`
+      `X-Fal-Runner-Hint: ${visible} (got "rünner")`
     ],
     [
       "lifecycle -1",
@@ -265,6 +282,11 @@ describe("fromWire rejects malformed wire values", () => {
       "idempotency key of 256 characters",
       { headers: { "Idempotency-Key": "k".repeat(256) } },
       `Idempotency-Key: must be at most 255 characters long (got "${"k".repeat(256)}")`
+    ],
+    [
+      "a 20 KB priority",
+      { headers: { "X-Fal-Queue-Priority": "x".repeat(20_000) } },
+      `X-Fal-Queue-Priority: must be at most 256 characters long (got "${"x".repeat(20_000)}")`
     ]
   ]
 

@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 
 /** A full option set, with the values fal's documentation uses in its examples. */
 const documented = RequestOptions.make({
@@ -59,15 +60,17 @@ describe("wire forms", () => {
     assert.strictEqual(wire.headers["X-Fal-Object-Lifecycle-Preference"], "{\"expiration_duration_seconds\": null}")
   })
 
-  it("false flags encode as the platform default, not as absence", () => {
+  it("false X-Fal-No-Retry and x-app-fal-disable-fallback are omitted (fal documents only the true forms)", () => {
     const wire = Either.getOrThrow(
-      RequestOptions.toWire(RequestOptions.make({ storeIO: true, noRetry: false, disableFallback: false }))
+      RequestOptions.toWire(RequestOptions.make({ storeIO: false, noRetry: false, disableFallback: false }))
     )
-    assert.deepStrictEqual(wire.headers, {
-      "X-Fal-Store-IO": "1",
-      "X-Fal-No-Retry": "0",
-      "x-app-fal-disable-fallback": "false"
-    })
+    assert.deepStrictEqual(wire.headers, { "X-Fal-Store-IO": "0" })
+    const on = Either.getOrThrow(RequestOptions.toWire(RequestOptions.make({ noRetry: true, disableFallback: true })))
+    assert.deepStrictEqual(on.headers, { "X-Fal-No-Retry": "1", "x-app-fal-disable-fallback": "true" })
+    assert.deepStrictEqual(
+      RequestOptions.fromWire({ headers: { "X-Fal-No-Retry": "0", "x-app-fal-disable-fallback": "false" } }),
+      Either.right({ noRetry: false, disableFallback: false })
+    )
   })
 
   it("the newer start-timeout header name is available", () => {
@@ -154,6 +157,12 @@ describe("ResponseMeta.fromHeaders", () => {
       runnerHints: ["a", "b"]
     })
     assert.deepStrictEqual(ResponseMeta.runnerHint(meta), Option.some("a"))
+  })
+
+  it("billable units that are not a finite number are absent, and the result still matches the schema", () => {
+    const meta = ResponseMeta.fromHeaders({ "X-Fal-Billable-Units": "9".repeat(400), "x-fal-request-id": "r" })
+    assert.deepStrictEqual(meta, { requestId: "r" })
+    assert.isTrue(Schema.is(ResponseMeta.schema)(meta))
   })
 
   it("billable units \"0\", \"1\" and \"0.50000000\"", () => {

@@ -1,7 +1,11 @@
+import * as ErrorType from "@effect-fal/headers/ErrorType"
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
@@ -79,6 +83,72 @@ const cancelUrl = (t: Target) => (trusted(t.service, t.ref.cancelUrl) ? t.ref.ca
 
 const withLogs = (request: HttpClientRequest.HttpClientRequest, logs: boolean | undefined) =>
   logs === false ? request : HttpClientRequest.setUrlParam(request, "logs", "1")
+
+// -----------------------------------------------------------------------------
+// reads
+// -----------------------------------------------------------------------------
+
+/**
+ * Status and result reads change nothing upstream, so a read is retried on any fault that a
+ * later read may not see: beyond the shared predicate, any 5xx answer (whatever its
+ * `error_type`, known or new) and a transient `error_type`. Not on a result whose answer is the
+ * job's stored failure: when the job's final status said it failed, or when the answer names a
+ * documented non-transient type (`runner_server_error`, `internal_error`); asking again would
+ * return the same.
+ */
+const readRetryable = (operation: "status" | "result", jobFailed: boolean) => (error: FalError.FalError): boolean => {
+  if (Retry.isRetryable(operation)(error)) return true
+  if (error._tag !== "ServerError" && error._tag !== "RequestFailed") return false
+  const type = error.errorType
+  if (
+    operation === "result" &&
+    (jobFailed || (type !== undefined && ErrorType.isKnown(type) && !ErrorType.isTransient(type)))
+  ) {
+    return false
+  }
+  return (error.status !== undefined && error.status >= 500) || (type !== undefined && ErrorType.isTransient(type))
+}
+
+/** The read's schedule (its operation's default or the override) under {@link readRetryable}. */
+const readPolicy = (operation: "status" | "result", override: Retry.Policy | undefined, jobFailed: boolean) =>
+  (override ?? Retry.defaults[operation]).pipe(
+    Schedule.intersect(Schedule.addDelay(Schedule.identity<FalError.FalError>(), Retry.retryAfter)),
+    Schedule.whileInput(readRetryable(operation, jobFailed))
+  )
+
+const read = <A>(
+  t: Target,
+  call: Request.Call<A> & { readonly operation: "status" | "result" },
+  jobFailed = false
+): Effect.Effect<A, FalError.FalError> =>
+  call.retry === false
+    ? Request.attempt(t.service, call)
+    : Effect.retry(Request.attempt(t.service, call), readPolicy(call.operation, call.retry, jobFailed))
+
+/**
+ * The JSON body of a read. A body cut short or not JSON on a `200` is a fault of the
+ * connection or a proxy, not fal's answer: a `TransportError`, retried like one.
+ */
+const readJson = (
+  operation: "status" | "result",
+  response: HttpClientResponse.HttpClientResponse,
+  requestId: string
+): Effect.Effect<unknown, FalError.FalError> =>
+  response.text.pipe(
+    Effect.catchAll((error) => Effect.fail(Errors.transport(operation, error, requestId))),
+    Effect.flatMap((text) =>
+      Effect.try({
+        try: () => JSON.parse(text) as unknown,
+        catch: () =>
+          new FalError.TransportError({
+            operation,
+            mayHaveReached: true,
+            description: `the ${response.status} answer's body is cut short or not JSON (${text.length} characters)`,
+            requestId
+          })
+      })
+    )
+  )
 
 // -----------------------------------------------------------------------------
 // submit
@@ -171,16 +241,14 @@ export const status = (
   options?: Queue.StatusOptions
 ): Effect.Effect<Queue.Status, FalError.FalError, FalClient> =>
   Effect.flatMap(target(ref), (t) =>
-    Request.execute({
+    read(t, {
       operation: "status",
       request: withLogs(HttpClientRequest.get(statusUrl(t)), options?.logs).pipe(HttpClientRequest.acceptJson),
       retry: options?.retry,
       requestId: t.requestId,
       onResponse: (response, meta) =>
-        Effect.flatMap(
-          Request.json("status", response, t.requestId),
-          (json) => decodeStatus("status", json, t.requestId, meta)
-        )
+        Effect.flatMap(readJson("status", response, t.requestId), (json) =>
+          decodeStatus("status", json, t.requestId, meta))
     })).pipe(Request.traced("status", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
 
 // -----------------------------------------------------------------------------
@@ -255,6 +323,28 @@ const connection = (
   )
 }
 
+/**
+ * Reopens a failed stream while `policy` allows. Unlike `Stream.retry`, which starts its
+ * schedule afresh once an element passes, the budget and the growing delay span the whole
+ * stream: a server that sends one event and closes cannot keep it reconnecting forever.
+ */
+const reconnecting = <A>(
+  once: Stream.Stream<A, FalError.FalError>,
+  policy: Retry.Policy
+): Stream.Stream<A, FalError.FalError> =>
+  Stream.unwrap(
+    Effect.map(Schedule.driver(policy), (driver) => {
+      const loop: Stream.Stream<A, FalError.FalError> = Stream.catchAll(once, (error) =>
+        Stream.unwrap(
+          driver.next(error).pipe(
+            Effect.as(Stream.suspend(() => loop)),
+            Effect.orElseSucceed(() => Stream.fail(error))
+          )
+        ))
+      return loop
+    })
+  )
+
 export const statusStream = (
   ref: Queue.RequestRef,
   options?: Queue.StreamOptions
@@ -262,7 +352,7 @@ export const statusStream = (
   Stream.unwrap(
     Effect.map(target(ref), (t) => {
       const once = connection(t, options)
-      return options?.retry === false ? once : Stream.retry(once, Retry.policy("statusStream", options?.retry))
+      return options?.retry === false ? once : reconnecting(once, Retry.policy("statusStream", options?.retry))
     })
   ).pipe(
     Stream.withSpan("fal.statusStream", {
@@ -275,24 +365,30 @@ export const statusStream = (
 // result and cancel
 // -----------------------------------------------------------------------------
 
-export const result = <A = unknown, I = unknown>(
+const resultOf = <A = unknown, I = unknown>(
   ref: Queue.RequestRef,
-  options?: Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+  options: Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined } | undefined,
+  jobFailed: boolean
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
   Effect.flatMap(target(ref), (t) =>
-    Request.execute({
+    read(t, {
       operation: "result",
       request: HttpClientRequest.get(responseUrl(t)).pipe(HttpClientRequest.acceptJson),
       retry: options?.retry,
       requestId: t.requestId,
       onResponse: (response, meta) =>
-        Request.json("result", response, t.requestId).pipe(
+        readJson("result", response, t.requestId).pipe(
           Effect.flatMap((json) =>
             output("result", options?.output, json, { status: response.status, requestId: t.requestId })
           ),
           Effect.map((data): Queue.Result<A> => ({ requestId: t.requestId, data, meta }))
         )
-    })).pipe(Request.traced("result", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
+    }, jobFailed)).pipe(Request.traced("result", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
+
+export const result = <A = unknown, I = unknown>(
+  ref: Queue.RequestRef,
+  options?: Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> => resultOf(ref, options, false)
 
 export const cancel = (
   ref: Queue.RequestRef,
@@ -330,23 +426,30 @@ export const cancel = (
 // subscribe
 // -----------------------------------------------------------------------------
 
+/** Follows a request until it completes; `true` when its final status reports a failure. */
 const follow = (
   ref: Queue.RequestRef,
   options: Queue.FollowOptions | undefined
-): Effect.Effect<void, FalError.FalError, FalClient> => {
+): Effect.Effect<boolean, FalError.FalError, FalClient> => {
   const onStatus = options?.onStatus ?? (() => Effect.void)
+  const failed = (last: Option.Option<Queue.Status>) =>
+    Option.exists(last, (s) => s.status === "COMPLETED" && (s.error !== undefined || s.errorType !== undefined))
   if (options?.mode === "poll") {
     return status(ref, options).pipe(
       Effect.tap(onStatus),
-      Effect.repeat({
-        schedule: Schedule.spaced(options.pollInterval ?? Duration.millis(500)),
-        until: (s) => s.status === "COMPLETED"
-      }),
-      Effect.asVoid
+      Effect.tap((s) => s.status === "COMPLETED" ? Effect.void : Effect.sleep(options.pollInterval ?? "500 millis")),
+      Effect.repeat({ until: (s) => s.status === "COMPLETED" }),
+      Effect.map((last) => failed(Option.some(last)))
     )
   }
-  return Stream.runForEach(statusStream(ref, options), onStatus)
+  return Stream.runLast(Stream.tap(statusStream(ref, options), onStatus)).pipe(Effect.map(failed))
 }
+
+/** Follows, then reads the result (retried on faults unless the job itself failed). */
+const followAndRead = <A, I>(
+  ref: Queue.RequestRef,
+  options: Queue.FollowOptions & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined } | undefined
+) => Effect.flatMap(follow(ref, options), (jobFailed) => resultOf(ref, options, jobFailed))
 
 /** Cancels upstream when interrupted; bounded, so an unreachable fal cannot hang the interruption. */
 const cancelOnInterrupt = <A>(
@@ -354,15 +457,16 @@ const cancelOnInterrupt = <A>(
   enabled: boolean,
   effect: Effect.Effect<A, FalError.FalError, FalClient>
 ): Effect.Effect<A, FalError.FalError, FalClient> =>
-  enabled
-    ? Effect.onInterrupt(effect, () =>
-      cancel(ref).pipe(
-        Effect.timeout(Duration.seconds(10)),
-        Effect.tapErrorCause((cause) => Effect.logDebug("fal: cancelling the interrupted request failed", cause)),
-        Effect.ignore,
-        Effect.annotateLogs("requestId", ref.requestId)
-      ))
-    : effect
+  enabled ? Effect.onInterrupt(effect, () => cancelQuietly(ref)) : effect
+
+/** Cancels upstream, bounded, so an unreachable fal cannot hang the interruption; never fails. */
+const cancelQuietly = (ref: Queue.RequestRef): Effect.Effect<void, never, FalClient> =>
+  cancel(ref).pipe(
+    Effect.timeout(Duration.seconds(10)),
+    Effect.tapErrorCause((cause) => Effect.logDebug("fal: cancelling the interrupted request failed", cause)),
+    Effect.ignore,
+    Effect.annotateLogs("requestId", ref.requestId)
+  )
 
 export const resume = <A = unknown, I = unknown>(
   ref: Queue.RequestRef,
@@ -371,8 +475,38 @@ export const resume = <A = unknown, I = unknown>(
   cancelOnInterrupt(
     ref,
     options?.cancelOnInterrupt !== false,
-    Effect.zipRight(follow(ref, options), result(ref, options))
+    followAndRead(ref, options)
   ).pipe(Request.traced("resume", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
+
+/**
+ * How long an interruption of `subscribe` waits for a submit in flight to answer. The submit
+ * is one short request: aborting it would leave a job fal may already have created, running
+ * and billed with nobody to cancel it. Past this bound the submit is aborted after all.
+ */
+export const submitGrace: Duration.Duration = Duration.seconds(10)
+
+/**
+ * Runs the submit in its own fiber. When the caller is interrupted meanwhile, the submit is
+ * given {@link submitGrace} to finish; a job it created is then cancelled (bounded like any
+ * cancellation on interrupt). A daemon fiber, because an interruption of a fiber is passed on
+ * to its children at once; it is joined or interrupted here, so it never outlives the call.
+ */
+const settledSubmit = (
+  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+  submitting: Effect.Effect<Queue.Submitted, FalError.FalError, FalClient>,
+  cancelCreated: boolean
+): Effect.Effect<Queue.Submitted, FalError.FalError, FalClient> =>
+  Effect.flatMap(Effect.forkDaemon(Effect.interruptible(submitting)), (fiber) =>
+    restore(Fiber.join(fiber)).pipe(
+      Effect.onInterrupt(() =>
+        Fiber.await(fiber).pipe(
+          Effect.timeout(submitGrace),
+          Effect.flatMap((exit) => Exit.isSuccess(exit) && cancelCreated ? cancelQuietly(exit.value) : Effect.void),
+          Effect.catchAll(() => Effect.void),
+          Effect.ensuring(Fiber.interrupt(fiber))
+        )
+      )
+    ))
 
 export const subscribe = <A = unknown, I = unknown>(
   modelId: string,
@@ -380,15 +514,18 @@ export const subscribe = <A = unknown, I = unknown>(
   options?: Queue.SubscribeOptions & { readonly output?: Schema.Schema<A, I> | undefined }
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(restore(submit(modelId, input, options)), (submitted) =>
-      cancelOnInterrupt(
-        submitted,
-        options?.cancelOnInterrupt !== false,
-        restore(
-          Effect.zipRight(
-            options?.onEnqueue === undefined ? Effect.void : options.onEnqueue(submitted),
-            Effect.zipRight(follow(submitted, options), result(submitted, options))
+    Effect.flatMap(
+      settledSubmit(restore, submit(modelId, input, options), options?.cancelOnInterrupt !== false),
+      (submitted) =>
+        cancelOnInterrupt(
+          submitted,
+          options?.cancelOnInterrupt !== false,
+          restore(
+            Effect.zipRight(
+              options?.onEnqueue === undefined ? Effect.void : options.onEnqueue(submitted),
+              followAndRead(submitted, options)
+            )
           )
         )
-      ))
+    )
   ).pipe(Request.traced("subscribe", { "fal.model_id": modelId }))
