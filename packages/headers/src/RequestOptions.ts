@@ -54,14 +54,22 @@ export {
  * @category models
  */
 export interface RequestOptions {
-  /** `X-Fal-Request-Timeout`: deadline for the request to start (> 0.1 s). Default: none. */
-  readonly startTimeout?: Duration.DurationInput
+  /**
+   * `X-Fal-Request-Timeout`: deadline for the request to start (> 0.1 s), e.g. `"30 seconds"`.
+   * Default: none. A bare number is not a duration here (fal's SDKs read seconds, Effect
+   * milliseconds): the type excludes it and {@link toWire} rejects it.
+   */
+  readonly startTimeout?: StartTimeout.Input
   /** `X-Fal-Runner-Hint`: route to this runner when it is free. Default: automatic. */
   readonly runnerHint?: string
   /** `X-Fal-Queue-Priority`: `"low"` waits behind every `"normal"`. Default: `"normal"`. */
   readonly priority?: QueuePriority.QueuePriority
-  /** `X-Fal-Object-Lifecycle-Preference`: keep output files this long (whole seconds), or `"never"` expire. */
-  readonly objectLifecycle?: Duration.DurationInput | "never"
+  /**
+   * `X-Fal-Object-Lifecycle-Preference`: keep output files this long (whole seconds, e.g.
+   * `"1 hour"`), or `"never"` expire; or `{ expiration?, initialAcl? }` to set their initial
+   * ACL too. A bare number is rejected, as for `startTimeout`.
+   */
+  readonly objectLifecycle?: ObjectLifecycle.Input
   /** `X-Fal-Store-IO`: `false` keeps the JSON payloads from being stored. Default: stored 30 days. */
   readonly storeIO?: boolean
   /** `X-Fal-No-Retry`: `true` turns off the queue's server-side retries. */
@@ -150,7 +158,7 @@ const copy = <K extends Field>(
  * @since 0.1.0
  * @category constructors
  */
-export const startTimeout = (startTimeout: Duration.DurationInput): RequestOptions => ({ startTimeout })
+export const startTimeout = (startTimeout: StartTimeout.Input): RequestOptions => ({ startTimeout })
 
 /**
  * @since 0.1.0
@@ -168,7 +176,7 @@ export const priority = (priority: QueuePriority.QueuePriority): RequestOptions 
  * @since 0.1.0
  * @category constructors
  */
-export const objectLifecycle = (objectLifecycle: Duration.DurationInput | "never"): RequestOptions => ({
+export const objectLifecycle = (objectLifecycle: ObjectLifecycle.Input): RequestOptions => ({
   objectLifecycle
 })
 
@@ -290,22 +298,28 @@ const field = <K extends Field>(
     return reason === undefined ? codec.print(value) : issue(codec, codec.show(value), reason)
   })
 
-/** A field whose stored value is read into the codec's value first (`Left`: the value as shown). */
-const prepared = <K extends Field, A extends RequestOptions[K]>(
+/**
+ * A field whose stored value is read into the codec's value first (`Left`: the value as shown
+ * and the reason; `Right(undefined)`: nothing to send).
+ */
+const prepared = <K extends Field, A extends NonNullable<RequestOptions[K]>>(
   key: K,
   codec: HeaderCodec.HeaderCodec<A>,
-  prepare: (value: NonNullable<RequestOptions[K]>) => Either.Either<A, string>
+  prepare: (
+    value: NonNullable<RequestOptions[K]>
+  ) => Either.Either<A | undefined, { readonly value: string; readonly reason: string }>
 ): FieldWire =>
   fieldWith(key, codec, (options) => {
     const value = options[key]
     if (value === undefined) return undefined
     const read = prepare(value)
-    if (Either.isLeft(read)) return issue(codec, read.left, `must be ${codec.expected}`)
+    if (Either.isLeft(read)) return issue(codec, read.left.value, read.left.reason)
+    if (read.right === undefined) return undefined
     const reason = codec.validate(read.right)
     return reason === undefined ? codec.print(read.right) : issue(codec, codec.show(read.right), reason)
   })
 
-const fieldWith = <K extends Field, A extends RequestOptions[K]>(
+const fieldWith = <K extends Field, A extends NonNullable<RequestOptions[K]>>(
   key: K,
   codec: HeaderCodec.HeaderCodec<A>,
   write: FieldWire["write"]
@@ -332,16 +346,15 @@ const onlyTrue = (wire: FieldWire): FieldWire => ({
   write: (options) => (options[wire.key] === false ? undefined : wire.write(options))
 })
 
-const duration = (input: Duration.DurationInput): Either.Either<Duration.Duration, string> =>
-  Either.mapLeft(InternalDuration.fromInput(input), () => InternalDuration.show(input))
-
-const never: Either.Either<"never", string> = Either.right("never")
+/** Bare numbers are refused whatever the static type said (a caller without types can pass one). */
+const duration = (input: Duration.DurationInput) =>
+  InternalDuration.fromOption(input, `must be ${StartTimeout.codec.expected}`)
 
 const fields: ReadonlyArray<FieldWire> = [
   prepared("startTimeout", StartTimeout.codec, duration),
   field("runnerHint", RunnerHint.codec),
   field("priority", QueuePriority.codec),
-  prepared("objectLifecycle", ObjectLifecycle.codec, (value) => value === "never" ? never : duration(value)),
+  prepared("objectLifecycle", ObjectLifecycle.codec, ObjectLifecycle.fromInput),
   field("storeIO", StoreIO.codec),
   onlyTrue(field("noRetry", NoRetry.codec)),
   onlyTrue(field("disableFallback", DisableFallback.codec)),
@@ -464,13 +477,26 @@ export const schema = Schema.Struct({
 })
 
 const durationEquivalence = (
-  a: Duration.DurationInput | "never" | undefined,
-  b: Duration.DurationInput | "never" | undefined
+  a: Duration.DurationInput | undefined,
+  b: Duration.DurationInput | undefined
 ): boolean => {
-  if (a === undefined || b === undefined || a === "never" || b === "never") return a === b
+  if (a === undefined || b === undefined) return a === b
   const da = InternalDuration.fromInput(a)
   const db = InternalDuration.fromInput(b)
   return Either.isRight(da) && Either.isRight(db) ? Duration.equals(da.right, db.right) : a === b
+}
+
+const lifecycleEquivalence = Schema.equivalence(ObjectLifecycle.type)
+
+/** Lifecycles by meaning: `"1 hour"` equals `{ expiration: Duration.hours(1) }`. */
+const lifecycleEquivalent = (a: ObjectLifecycle.Input | undefined, b: ObjectLifecycle.Input | undefined): boolean => {
+  if (a === undefined || b === undefined) return a === b
+  const la = ObjectLifecycle.fromInput(a)
+  const lb = ObjectLifecycle.fromInput(b)
+  if (Either.isLeft(la) || Either.isLeft(lb)) return a === b
+  return la.right === undefined || lb.right === undefined
+    ? la.right === lb.right
+    : lifecycleEquivalence(la.right, lb.right)
 }
 
 /**
@@ -482,7 +508,7 @@ const durationEquivalence = (
  */
 export const Equivalence: Eq.Equivalence<RequestOptions> = Eq.make((self, that) =>
   durationEquivalence(self.startTimeout, that.startTimeout) &&
-  durationEquivalence(self.objectLifecycle, that.objectLifecycle) &&
+  lifecycleEquivalent(self.objectLifecycle, that.objectLifecycle) &&
   plainFields.every((key) => self[key] === that[key])
 )
 

@@ -16,6 +16,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as HeaderCodec from "./HeaderCodec.js"
+import type * as InternalDuration from "./internal/duration.js"
 
 /**
  * The header fal's official clients send, and the default encoding.
@@ -40,6 +41,16 @@ export const startTimeoutName = "X-Fal-Request-Start-Timeout"
  * @category wire
  */
 export type HeaderName = typeof name | typeof startTimeoutName
+
+/**
+ * A start timeout as callers write it: any `DurationInput` but a bare number, which is
+ * ambiguous (fal's SDKs read seconds, Effect milliseconds). Write `"30 seconds"` or
+ * `Duration.seconds(30)`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Input = InternalDuration.Input
 
 /**
  * The smallest value the platform rejects; valid timeouts are strictly greater.

@@ -14,7 +14,31 @@ const timeout = "must be a finite number of seconds greater than 0.1"
 const visible = "must contain only visible ASCII characters (no spaces, CR, LF or other control characters)"
 const k64 = "k".repeat(64)
 const lifecycle = "must be a whole number of seconds (0 or more), or \"never\""
-const lifecycleJson = "must be JSON {\"expiration_duration_seconds\": n} with a whole number of seconds n >= 0, or null"
+const lifecycleJson =
+  "must be JSON {\"expiration_duration_seconds\"?: n | null, \"initial_acl\"?: {\"default\"?, \"rules\"?}} with a whole number of seconds n >= 0 and at least one of the two"
+const bare = (n: number) =>
+  `must not be a bare number (fal's SDKs read seconds, Effect's Duration milliseconds): write "${n} seconds" or Duration.seconds(${n})`
+/** A duration from a caller without static types: the type of the options excludes bare numbers. */
+const untyped = (value: number): StartTimeout.Input => value as unknown as StartTimeout.Input
+const longAcl = `{ initialAcl: ${
+  JSON.stringify({
+    rules: Array.from({ length: 40 }, (_, i) => ({ user: `${"u".repeat(100)}${i}`, decision: "allow" }))
+  })
+} }`
+
+describe("bare numbers are not durations", () => {
+  it("the option types exclude them", () => {
+    // @ts-expect-error a bare number is ambiguous (seconds for fal's SDKs, milliseconds for Effect)
+    RequestOptions.startTimeout(30)
+    // @ts-expect-error same for the object lifecycle
+    RequestOptions.objectLifecycle(3600)
+    // @ts-expect-error and in make
+    RequestOptions.make({ startTimeout: 30 })
+    // @ts-expect-error and beside an ACL
+    RequestOptions.objectLifecycle({ expiration: 60, initialAcl: {} })
+    assert.isTrue(true)
+  })
+})
 
 describe("toWire rejects invalid options, naming the header and the value", () => {
   const cases: ReadonlyArray<readonly [string, RequestOptions.RequestOptions, string]> = [
@@ -25,7 +49,7 @@ describe("toWire rejects invalid options, naming the header and the value", () =
     ],
     [
       "start timeout 0",
-      RequestOptions.startTimeout(0),
+      RequestOptions.startTimeout("0 seconds"),
       "X-Fal-Request-Timeout: must be greater than 0.1 seconds (got 0 seconds)"
     ],
     [
@@ -33,11 +57,25 @@ describe("toWire rejects invalid options, naming the header and the value", () =
       RequestOptions.startTimeout("-1 seconds"),
       `X-Fal-Request-Timeout: ${timeout} (got "-1 seconds")`
     ],
-    ["start timeout -1 ms", RequestOptions.startTimeout(-1), `X-Fal-Request-Timeout: ${timeout} (got -1 millis)`],
+    [
+      "start timeout -1 ms",
+      RequestOptions.startTimeout("-1 millis"),
+      `X-Fal-Request-Timeout: ${timeout} (got "-1 millis")`
+    ],
+    [
+      "start timeout as a bare number 30 (a caller without types)",
+      RequestOptions.make({ startTimeout: untyped(30) }),
+      `X-Fal-Request-Timeout: ${bare(30)} (got 30)`
+    ],
+    [
+      "start timeout as a bare number 0",
+      RequestOptions.make({ startTimeout: untyped(0) }),
+      `X-Fal-Request-Timeout: ${bare(30)} (got 0)`
+    ],
     [
       "start timeout NaN",
-      RequestOptions.startTimeout(Number.NaN),
-      `X-Fal-Request-Timeout: ${timeout} (got NaN millis)`
+      RequestOptions.make({ startTimeout: untyped(Number.NaN) }),
+      `X-Fal-Request-Timeout: ${bare(30)} (got NaN)`
     ],
     [
       "start timeout Infinity",
@@ -91,6 +129,55 @@ describe("toWire rejects invalid options, naming the header and the value", () =
       "lifecycle Infinity",
       RequestOptions.objectLifecycle(Duration.infinity),
       `X-Fal-Object-Lifecycle-Preference: ${lifecycle} (got Infinity)`
+    ],
+    [
+      "lifecycle as a bare number 3600 (a caller without types)",
+      RequestOptions.make({ objectLifecycle: untyped(3600) }),
+      `X-Fal-Object-Lifecycle-Preference: ${bare(3600)} (got 3600)`
+    ],
+    [
+      "lifecycle expiration as a bare number beside an ACL",
+      RequestOptions.objectLifecycle({ expiration: untyped(60), initialAcl: { default: "hide" } }),
+      `X-Fal-Object-Lifecycle-Preference: ${bare(60)} (got 60)`
+    ],
+    [
+      "lifecycle -1 s beside an ACL",
+      RequestOptions.objectLifecycle({ expiration: "-1 seconds", initialAcl: {} }),
+      `X-Fal-Object-Lifecycle-Preference: ${lifecycle} (got "-1 seconds")`
+    ],
+    [
+      "lifecycle ACL default outside hide, forbid, allow",
+      RequestOptions.objectLifecycle({ initialAcl: { default: "deny" as never } }),
+      `X-Fal-Object-Lifecycle-Preference: must use the decisions hide, forbid or allow (got { initialAcl: {"default":"deny"} })`
+    ],
+    [
+      "lifecycle ACL rule with an empty user",
+      RequestOptions.objectLifecycle({ initialAcl: { rules: [{ user: "", decision: "allow" }] } }),
+      `X-Fal-Object-Lifecycle-Preference: must give every ACL rule a non-empty user (got { initialAcl: {"rules":[{"user":"","decision":"allow"}]} })`
+    ],
+    [
+      "lifecycle ACL rule with a user of 257 characters",
+      RequestOptions.objectLifecycle({
+        expiration: "1 hour",
+        initialAcl: { rules: [{ user: "u".repeat(257), decision: "hide" }] }
+      }),
+      `X-Fal-Object-Lifecycle-Preference: must give ACL users of at most 256 characters (got { expiration: 1h, initialAcl: {"rules":[{"user":"${
+        "u".repeat(257)
+      }","decision":"hide"}]} })`
+    ],
+    [
+      "lifecycle ACL rule with a decision outside hide, forbid, allow",
+      RequestOptions.objectLifecycle({ initialAcl: { rules: [{ user: "ada", decision: "maybe" as never }] } }),
+      `X-Fal-Object-Lifecycle-Preference: must use the decisions hide, forbid or allow (got { initialAcl: {"rules":[{"user":"ada","decision":"maybe"}]} })`
+    ],
+    [
+      "lifecycle ACL longer than the header bound",
+      RequestOptions.objectLifecycle({
+        initialAcl: {
+          rules: Array.from({ length: 40 }, (_, i) => ({ user: `${"u".repeat(100)}${i}`, decision: "allow" as const }))
+        }
+      }),
+      `X-Fal-Object-Lifecycle-Preference: must be at most 4096 characters long (got ${longAcl})`
     ],
     [
       "max queue length -1",
@@ -152,7 +239,12 @@ describe("toWire rejects invalid options, naming the header and the value", () =
 
   it("reports every invalid field at once and encodes nothing", () => {
     const error = rejectsOptions(
-      RequestOptions.make({ startTimeout: 0, priority: "urgent" as never, maxQueueLength: -1, storeIO: false })
+      RequestOptions.make({
+        startTimeout: "0 seconds",
+        priority: "urgent" as never,
+        maxQueueLength: -1,
+        storeIO: false
+      })
     )
     assert.deepStrictEqual(error.issues.map((issue) => issue.name), [
       "X-Fal-Request-Timeout",
@@ -172,7 +264,10 @@ describe("toWire rejects invalid options, naming the header and the value", () =
   })
 
   it("a later valid value repairs an earlier invalid one (right bias)", () => {
-    const options = RequestOptions.combine(RequestOptions.startTimeout(0), RequestOptions.startTimeout("2 seconds"))
+    const options = RequestOptions.combine(
+      RequestOptions.startTimeout("0 seconds"),
+      RequestOptions.startTimeout("2 seconds")
+    )
     assert.deepStrictEqual(
       RequestOptions.toWire(options),
       Either.right({ headers: { "X-Fal-Request-Timeout": "2" }, query: {} })
@@ -242,6 +337,31 @@ describe("fromWire rejects malformed wire values", () => {
       "lifecycle not JSON",
       { headers: { "X-Fal-Object-Lifecycle-Preference": "3600" } },
       `X-Fal-Object-Lifecycle-Preference: ${lifecycleJson} (got "3600")`
+    ],
+    [
+      "lifecycle with neither part",
+      { headers: { "X-Fal-Object-Lifecycle-Preference": "{}" } },
+      `X-Fal-Object-Lifecycle-Preference: ${lifecycleJson} (got "{}")`
+    ],
+    [
+      "lifecycle ACL not an object",
+      { headers: { "X-Fal-Object-Lifecycle-Preference": "{\"initial_acl\": 1}" } },
+      `X-Fal-Object-Lifecycle-Preference: ${lifecycleJson} (got "{\\"initial_acl\\": 1}")`
+    ],
+    [
+      "lifecycle ACL default \"deny\"",
+      { headers: { "X-Fal-Object-Lifecycle-Preference": "{\"initial_acl\": {\"default\": \"deny\"}}" } },
+      "X-Fal-Object-Lifecycle-Preference: must use the decisions hide, forbid or allow (got \"{\\\"initial_acl\\\": {\\\"default\\\": \\\"deny\\\"}}\")"
+    ],
+    [
+      "lifecycle ACL rule without a user",
+      {
+        headers: {
+          "X-Fal-Object-Lifecycle-Preference":
+            "{\"initial_acl\": {\"rules\": [{\"user\": \"\", \"decision\": \"hide\"}]}}"
+        }
+      },
+      "X-Fal-Object-Lifecycle-Preference: must give every ACL rule a non-empty user (got \"{\\\"initial_acl\\\": {\\\"rules\\\": [{\\\"user\\\": \\\"\\\", \\\"decision\\\": \\\"hide\\\"}]}}\")"
     ],
     [
       "store IO \"maybe\"",

@@ -1,4 +1,4 @@
-import { ErrorType, RequestOptions, ResponseMeta, StartTimeout } from "@effect-fal/headers"
+import { ErrorType, ObjectLifecycle, RequestOptions, ResponseMeta, StartTimeout } from "@effect-fal/headers"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
@@ -47,10 +47,10 @@ describe("wire forms", () => {
   })
 
   it("start timeouts print exact decimal seconds", () => {
-    const print = (input: Duration.DurationInput) =>
+    const print = (input: StartTimeout.Input) =>
       Either.getOrThrow(RequestOptions.toWire(RequestOptions.startTimeout(input))).headers["X-Fal-Request-Timeout"]
     assert.strictEqual(print("0.5 seconds"), "0.5")
-    assert.strictEqual(print(101), "0.101")
+    assert.strictEqual(print("101 millis"), "0.101")
     assert.strictEqual(print("2 minutes"), "120")
     assert.strictEqual(print(Duration.nanos(100_000_001n)), "0.100000001")
   })
@@ -138,6 +138,93 @@ describe("fromWire", () => {
         Either.right({ objectLifecycle: "never" as const })
       )
     }
+  })
+})
+
+describe("object lifecycle with an initial ACL (SPEC section 7)", () => {
+  const header = (lifecycle: ObjectLifecycle.Input) =>
+    Either.getOrThrow(RequestOptions.toWire(RequestOptions.objectLifecycle(lifecycle))).headers[ObjectLifecycle.name]
+
+  it("encodes the ACL alone, beside an expiration, and an expiration alone in its old spelling", () => {
+    assert.strictEqual(header({ initialAcl: { default: "hide" } }), "{\"initial_acl\": {\"default\": \"hide\"}}")
+    assert.strictEqual(
+      header({
+        expiration: "2 days",
+        initialAcl: {
+          default: "forbid",
+          rules: [{ user: "ada", decision: "allow" }, { user: "bob", decision: "hide" }]
+        }
+      }),
+      "{\"expiration_duration_seconds\": 172800, \"initial_acl\": {\"default\": \"forbid\", \"rules\": [{\"user\": \"ada\", \"decision\": \"allow\"}, {\"user\": \"bob\", \"decision\": \"hide\"}]}}"
+    )
+    assert.strictEqual(header({ expiration: "1 hour" }), "{\"expiration_duration_seconds\": 3600}")
+    assert.strictEqual(
+      header({ expiration: "never", initialAcl: {} }),
+      "{\"expiration_duration_seconds\": null, \"initial_acl\": {}}"
+    )
+  })
+
+  it("an empty lifecycle sends no header", () => {
+    assert.deepStrictEqual(
+      RequestOptions.toWire(RequestOptions.objectLifecycle({})),
+      Either.right({ headers: {}, query: {} })
+    )
+  })
+
+  it("a non-ASCII user travels as JSON escapes and reads back", () => {
+    const wire = header({ initialAcl: { rules: [{ user: "zoë", decision: "allow" }] } })
+    assert.strictEqual(wire, "{\"initial_acl\": {\"rules\": [{\"user\": \"zo\\u00eb\", \"decision\": \"allow\"}]}}")
+    assert.deepStrictEqual(
+      ObjectLifecycle.decode(wire),
+      Either.right({ initialAcl: { rules: [{ user: "zoë", decision: "allow" as const }] } })
+    )
+  })
+
+  it("reads what fal's official client sends: compact JSON, the ACL on its own", () => {
+    assert.deepStrictEqual(
+      RequestOptions.fromWire({
+        headers: {
+          [ObjectLifecycle.name]:
+            "{\"initial_acl\":{\"default\":\"hide\",\"rules\":[{\"user\":\"u1\",\"decision\":\"allow\"}]}}"
+        }
+      }),
+      Either.right({
+        objectLifecycle: {
+          initialAcl: { default: "hide" as const, rules: [{ user: "u1", decision: "allow" as const }] }
+        }
+      })
+    )
+    const both = Either.getOrThrow(
+      ObjectLifecycle.decode("{\"expiration_duration_seconds\":60,\"initial_acl\":{}}")
+    )
+    assert.isTrue(ObjectLifecycle.isWithAcl(both))
+    assert.deepStrictEqual(
+      ObjectLifecycle.encode(both),
+      Either.right("{\"expiration_duration_seconds\": 60, \"initial_acl\": {}}")
+    )
+    assert.deepStrictEqual(ObjectLifecycle.initialAcl(both), {})
+  })
+
+  it("an expiration written as parts equals the plain form", () => {
+    assert.isTrue(
+      RequestOptions.Equivalence(
+        RequestOptions.objectLifecycle({ expiration: "1 hour" }),
+        RequestOptions.objectLifecycle(Duration.hours(1))
+      )
+    )
+    assert.isFalse(
+      RequestOptions.Equivalence(
+        RequestOptions.objectLifecycle({ expiration: "1 hour", initialAcl: { default: "hide" } }),
+        RequestOptions.objectLifecycle(Duration.hours(1))
+      )
+    )
+  })
+
+  it("printCompact is the upload header's spelling", () => {
+    assert.strictEqual(
+      ObjectLifecycle.printCompact({ expiration: Duration.seconds(5), initialAcl: { default: "allow" } }),
+      "{\"expiration_duration_seconds\":5,\"initial_acl\":{\"default\":\"allow\"}}"
+    )
   })
 })
 
@@ -242,7 +329,7 @@ describe("RequestOptions.Equivalence", () => {
   it("compares durations by length and every other field by value", () => {
     const eq = RequestOptions.Equivalence
     assert.isTrue(eq(RequestOptions.startTimeout("30 seconds"), RequestOptions.startTimeout(Duration.seconds(30))))
-    assert.isTrue(eq(RequestOptions.objectLifecycle("1 hour"), RequestOptions.objectLifecycle(3_600_000)))
+    assert.isTrue(eq(RequestOptions.objectLifecycle("1 hour"), RequestOptions.objectLifecycle("3600000 millis")))
     assert.isFalse(eq(RequestOptions.startTimeout("30 seconds"), RequestOptions.startTimeout("31 seconds")))
     assert.isFalse(eq(RequestOptions.objectLifecycle("never"), RequestOptions.objectLifecycle("1 hour")))
     assert.isFalse(eq(RequestOptions.startTimeout("30 seconds"), RequestOptions.empty))

@@ -37,3 +37,27 @@ export const show = (input: Duration.DurationInput): string => {
   if (typeof input === "string") return JSON.stringify(input)
   return `[${input[0]} seconds, ${input[1]} nanos]`
 }
+
+/**
+ * A duration as the request options accept it: any `DurationInput` but a bare number, which
+ * Effect reads as milliseconds while fal's SDKs read seconds.
+ */
+export type Input = Exclude<Duration.DurationInput, number>
+
+/** Why a bare number is refused, with the two spellings that say what was meant. */
+export const bareNumber = (n: number): string => {
+  const example = Number.isFinite(n) && n > 0 ? n : 30
+  return `must not be a bare number (fal's SDKs read seconds, Effect's Duration milliseconds): write "${example} seconds" or Duration.seconds(${example})`
+}
+
+/**
+ * Reads an option's duration: a bare number is refused with {@link bareNumber} (callers without
+ * types can still pass one), a negative or NaN input with `invalid`.
+ */
+export const fromOption = (
+  input: Duration.DurationInput,
+  invalid: string
+): Either.Either<Duration.Duration, { readonly value: string; readonly reason: string }> => {
+  if (typeof input === "number") return Either.left({ value: String(input), reason: bareNumber(input) })
+  return Either.mapLeft(fromInput(input), () => ({ value: show(input), reason: invalid }))
+}

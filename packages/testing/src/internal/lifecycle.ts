@@ -1,0 +1,411 @@
+/**
+ * A request's lifecycle: admission (with `fal_max_queue_length`), dispatch to runners, start
+ * timeouts on the Clock, attempts, server-side retries (up to 10 attempts on 503/504/connection
+ * failures unless `X-Fal-No-Retry`), fallbacks (unless disabled), cancellation and completion
+ * (payload storage, webhook).
+ *
+ * Invariant of cancellation: a cancel answered `"requested"` (CANCELLATION_REQUESTED) always
+ * ends the request as the 499 cancellation, never as a run that ignored it; `"completed"`
+ * (ALREADY_COMPLETED) only for a request that had completed. Three transitions make it hold:
+ * - admission, dispatch, the start of an attempt (cancelled flag checked, attempt fiber
+ *   registered) and cancel (flag set, ticket removed or attempt fiber interrupted) each run as
+ *   one step on `env.scheduler` (a `SynchronizedRef`), so a cancel sees either a waiting ticket
+ *   or a registered attempt fiber, or the next attempt's start sees the flag;
+ * - the cancelled flag and completion are each one `Ref.modify` of the job table: a cancel sees
+ *   `COMPLETED`, or completion sees the flag and records the cancellation.
+ */
+import { ErrorType, type RequestOptions } from "@effect-fal/headers"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as SynchronizedRef from "effect/SynchronizedRef"
+import type * as FalPlatform from "../FalPlatform.js"
+import * as Fault from "../Fault.js"
+import * as Model from "../Model.js"
+import * as Cdn from "./cdn.js"
+import * as Faults from "./faults.js"
+import * as Jobs from "./jobs.js"
+import type { Job } from "./jobs.js"
+import * as Payloads from "./payloads.js"
+import { cancelled, failure, success, userTimeout } from "./results.js"
+import * as Scheduler from "./scheduler.js"
+import {
+  deleteIn,
+  type Env,
+  getIn,
+  now,
+  publish,
+  queueTopic,
+  type Scheduler as SchedulerState,
+  setIn,
+  uuid
+} from "./state.js"
+import * as Webhooks from "./webhooks.js"
+
+// -----------------------------------------------------------------------------
+// dispatch
+// -----------------------------------------------------------------------------
+
+export const dispatch = (env: Env): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const models = yield* Ref.get(env.models)
+    const assignments = yield* SynchronizedRef.modify(env.scheduler, (s) => Scheduler.assign(s, models))
+    for (const modelId of new Set(assignments.map((a) => a.modelId))) yield* publish(env, queueTopic(modelId))
+    for (const { jobId, runnerId } of assignments) {
+      yield* env.spawn(runAttempt(env, jobId, runnerId))
+    }
+  })
+
+// -----------------------------------------------------------------------------
+// admission
+// -----------------------------------------------------------------------------
+
+export interface SubmitParams {
+  readonly modelId: string
+  readonly input: unknown
+  readonly options: RequestOptions.RequestOptions
+  readonly mode: "queue" | "sync"
+  readonly cdnBase: string
+}
+
+/**
+ * Admits a request: when `fal_max_queue_length` is set and the model's queue already holds more
+ * waiting requests, answers that count (a 429); otherwise records the job and enqueues it. The
+ * check, the record and the enqueue are one step on the scheduler, so concurrent submits cannot
+ * all pass the check.
+ */
+export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Either<Job, number>> =>
+  Effect.gen(function*() {
+    const id = yield* uuid
+    const at = yield* now
+    const inputFiles = yield* Cdn.mentionedFiles(env, params.input)
+    const done = yield* Deferred.make<void>()
+    const limit = params.options.maxQueueLength
+    const admitted = yield* SynchronizedRef.modifyEffect(
+      env.scheduler,
+      (s: SchedulerState): Effect.Effect<readonly [Either.Either<Job, number>, SchedulerState]> => {
+        const waiting = limit === undefined ? 0 : Scheduler.waitingFor(s, params.modelId)
+        if (limit !== undefined && waiting > limit) return Effect.succeed([Either.left(waiting), s] as const)
+        const job: Job = {
+          id,
+          modelId: params.modelId,
+          target: params.modelId,
+          app: Jobs.appOf(params.modelId),
+          mode: params.mode,
+          status: "IN_QUEUE",
+          options: params.options,
+          input: params.input,
+          attempts: 0,
+          servedFrom: undefined,
+          submittedAt: at,
+          startedAt: undefined,
+          completedAt: undefined,
+          cancelled: false,
+          result: undefined,
+          logs: [],
+          inputFiles,
+          outputFiles: [],
+          deadlinePassed: false,
+          payloadsDeleted: false,
+          done,
+          cdnBase: params.cdnBase,
+          webhookUrl: params.mode === "queue" ? params.options.webhookUrl : undefined,
+          seq: s.seq
+        }
+        return Effect.as(
+          Jobs.insert(env, job),
+          [Either.right(job), Scheduler.enqueue({ ...s, seq: s.seq + 1 }, job)] as const
+        )
+      }
+    )
+    if (Either.isLeft(admitted)) return admitted
+    if (params.options.storeIO !== false) yield* Payloads.storeInput(env, id, params.input)
+    if (params.options.startTimeout !== undefined) {
+      const timeout = Duration.decode(params.options.startTimeout)
+      yield* env.spawn(Effect.zipRight(Effect.sleep(timeout), onDeadline(env, id)))
+    }
+    return admitted
+  })
+
+/** Removes a waiting request in one step; whether it was waiting. */
+const dequeue = (env: Env, jobId: string): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const removed = yield* SynchronizedRef.modify(env.scheduler, (s) => Scheduler.dequeue(s, jobId))
+    if (removed !== undefined) yield* publish(env, queueTopic(removed.modelId))
+    return removed !== undefined
+  })
+
+const onDeadline = (env: Env, id: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const job = yield* Jobs.get(env, id)
+    if (Option.isNone(job)) return
+    if (job.value.status === "IN_QUEUE") {
+      if (yield* dequeue(env, id)) yield* complete(env, id, userTimeout(job.value))
+    } else if (job.value.status === "IN_PROGRESS") {
+      yield* Jobs.update(env, id, (j) => ({ ...j, deadlinePassed: true }))
+    }
+  })
+
+// -----------------------------------------------------------------------------
+// completion
+// -----------------------------------------------------------------------------
+
+const isCancellation = (result: FalPlatform.ResultRecord): boolean => result.errorType === "client_cancelled"
+
+/**
+ * Completes a request once (a second completion is ignored). A request whose cancellation was
+ * requested completes as the cancellation, whatever its attempt produced: the flag and the
+ * completion are one update of the job table.
+ */
+export const complete = (env: Env, id: string, result: FalPlatform.ResultRecord): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const at = yield* now
+    const job = yield* Ref.modify(env.jobs, (jobs): [Option.Option<Job>, HashMap.HashMap<string, Job>] => {
+      const found = HashMap.get(jobs, id)
+      if (Option.isNone(found) || found.value.status === "COMPLETED") return [Option.none(), jobs]
+      const j = found.value
+      const next: Job = {
+        ...j,
+        status: "COMPLETED",
+        completedAt: at,
+        result: j.cancelled && !isCancellation(result) ? cancelled(j) : result
+      }
+      return [Option.some(next), HashMap.set(jobs, id, next)]
+    })
+    if (Option.isNone(job)) return
+    yield* publish(env, id)
+    const stored = job.value.result
+    if (job.value.options.storeIO !== false && stored !== undefined) yield* Payloads.storeOutput(env, id, stored.body)
+    yield* Deferred.succeed(job.value.done, undefined)
+    if (job.value.webhookUrl !== undefined) {
+      yield* env.spawn(Webhooks.deliver(env, job.value, job.value.webhookUrl))
+    }
+  })
+
+// -----------------------------------------------------------------------------
+// attempts
+// -----------------------------------------------------------------------------
+
+type Attempt =
+  | { readonly _tag: "Success"; readonly body: string; readonly units: number }
+  | { readonly _tag: "Failure"; readonly error: Model.ModelError }
+
+const connectionFailure = new Model.ModelError({
+  status: 503,
+  errorType: "runner_disconnected",
+  detail: "Connection to the runner was lost"
+})
+
+const isTransient = (error: Model.ModelError): boolean =>
+  error.status === 503 || error.status === 504 ||
+  (error.errorType !== undefined && ErrorType.isTransient(error.errorType))
+
+const attempt = (env: Env, job: Job, runnerId: string): Effect.Effect<Attempt> =>
+  Effect.gen(function*() {
+    const model = (yield* Ref.get(env.models)).get(job.target)
+    if (model === undefined) {
+      return { _tag: "Failure", error: new Model.ModelError({ status: 404, detail: "Application not found" }) } as const
+    }
+    const fault = yield* Faults.take(env, { endpoint: "runner", modelId: job.target })
+    let malformed = false
+    if (Option.isSome(fault)) {
+      const injected = fault.value
+      if (Fault.is("Status")(injected)) {
+        return {
+          _tag: "Failure",
+          error: new Model.ModelError({
+            status: injected.status,
+            errorType: injected.errorType,
+            detail: injected.detail
+          })
+        } as const
+      }
+      if (Fault.is("Reset")(injected)) return { _tag: "Failure", error: connectionFailure } as const
+      if (Fault.is("Delay")(injected)) yield* Effect.sleep(injected.duration)
+      malformed = Fault.is("MalformedBody")(injected)
+    }
+    const ctx: Model.ModelContext = {
+      requestId: job.id,
+      attempt: job.attempts,
+      runnerId,
+      log: (message, level) =>
+        Effect.gen(function*() {
+          const timestamp = new Date(yield* now).toISOString()
+          const entry: FalPlatform.LogEntry = { message, timestamp, level: level ?? "INFO", source: "USER" }
+          yield* Jobs.update(env, job.id, (j) => ({ ...j, logs: [...j.logs, entry] }))
+        }),
+      writeFile: (file) =>
+        Effect.gen(function*() {
+          const written = yield* Cdn.putFile(env, {
+            cdnBase: job.cdnBase,
+            fileName: file.fileName,
+            contentType: file.contentType,
+            content: file.content,
+            kind: "output",
+            requestId: job.id,
+            lifecycle: Cdn.expirationOf(job.options.objectLifecycle)
+          })
+          yield* Jobs.update(env, job.id, (j) => ({ ...j, outputFiles: [...j.outputFiles, written.url] }))
+          return written.url
+        })
+    }
+    const output = yield* Effect.either(model.run(job.input, ctx))
+    if (output._tag === "Left") return { _tag: "Failure", error: output.left } as const
+    const body = malformed ? "{\"truncated\": " : JSON.stringify(output.right ?? null)
+    return { _tag: "Success", body, units: model.billableUnits(output.right) } as const
+  })
+
+type Start =
+  | { readonly _tag: "Cancelled"; readonly job: Job }
+  | { readonly _tag: "Gone" }
+  | { readonly _tag: "Started"; readonly fiber: Fiber.RuntimeFiber<Attempt> }
+
+/**
+ * Starts an attempt in one step on the scheduler: a request whose cancellation was requested
+ * gives its runner back and does not start; otherwise it turns `IN_PROGRESS` and its attempt
+ * fiber is registered before any cancel can look for it.
+ */
+const start = (env: Env, id: string, runnerId: string): Effect.Effect<Start> =>
+  SynchronizedRef.modifyEffect(
+    env.scheduler,
+    (s): Effect.Effect<readonly [Start, SchedulerState]> =>
+      Effect.gen(function*() {
+        const startedAt = yield* now
+        const found = yield* Jobs.get(env, id)
+        if (Option.isNone(found)) return [{ _tag: "Gone" } as const, Scheduler.freeRunner(s, runnerId)] as const
+        if (found.value.cancelled) {
+          return [{ _tag: "Cancelled", job: found.value } as const, Scheduler.freeRunner(s, runnerId)] as const
+        }
+        const started = yield* Jobs.update(env, id, (j) => ({
+          ...j,
+          status: "IN_PROGRESS",
+          attempts: j.attempts + 1,
+          servedFrom: runnerId,
+          startedAt
+        }))
+        if (Option.isNone(started)) return [{ _tag: "Gone" } as const, Scheduler.freeRunner(s, runnerId)] as const
+        const fiber = yield* Effect.fork(Effect.interruptible(attempt(env, started.value, runnerId)))
+        yield* setIn(env.running, id, fiber)
+        return [{ _tag: "Started", fiber } as const, s] as const
+      })
+  )
+
+const runAttempt = (env: Env, id: string, runnerId: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const started = yield* start(env, id, runnerId)
+    if (started._tag === "Cancelled") yield* complete(env, id, cancelled(started.job))
+    if (started._tag !== "Started") return yield* dispatch(env)
+    const exit = yield* Fiber.await(started.fiber)
+    yield* deleteIn(env.running, id)
+    yield* SynchronizedRef.update(env.scheduler, (s) => Scheduler.freeRunner(s, runnerId))
+    const job = yield* Jobs.get(env, id)
+    if (Option.isSome(job)) yield* settle(env, job.value, runnerId, exit)
+    yield* dispatch(env)
+  })
+
+/** Decides what follows an attempt: completion, a retry, a fallback or a start-timeout 504. */
+const settle = (env: Env, job: Job, runnerId: string, exit: Exit.Exit<Attempt>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (Exit.isFailure(exit)) {
+      // Interrupted: the request was cancelled while running. Anything else is a crash of the
+      // model's handler, which fal reports as a runner server error, not as a cancellation.
+      return yield* complete(
+        env,
+        job.id,
+        Cause.isInterruptedOnly(exit.cause) ? cancelled(job) : failure(job, {
+          status: 500,
+          detail: "The model's handler crashed",
+          errorType: "runner_server_error",
+          servedFrom: runnerId
+        })
+      )
+    }
+    const outcome = exit.value
+    if (outcome._tag === "Success") {
+      return yield* complete(env, job.id, success(job, runnerId, outcome.body, outcome.units))
+    }
+    const error = outcome.error
+    const failed = failure(job, {
+      status: error.status,
+      detail: error.detail,
+      errorType: error.errorType,
+      servedFrom: runnerId,
+      retryable: error.retryable
+    })
+    if (job.cancelled) return yield* complete(env, job.id, cancelled(job))
+    const retry = job.mode === "queue" && isTransient(error) && job.options.noRetry !== true &&
+      job.attempts < env.config.maxAttempts
+    if (!retry) return yield* complete(env, job.id, failed)
+    if (job.deadlinePassed) return yield* complete(env, job.id, userTimeout(job))
+    const models = yield* Ref.get(env.models)
+    const fallback = models.get(job.target)?.fallback
+    const target = fallback !== undefined && job.options.disableFallback !== true && models.has(fallback)
+      ? fallback
+      : job.target
+    // Back in the queue in one step: a cancel in between finds the ticket (or the next start finds the flag).
+    yield* SynchronizedRef.updateEffect(env.scheduler, (s) =>
+      Effect.map(
+        Jobs.update(env, job.id, (j) => ({ ...j, status: "IN_QUEUE", target })),
+        (requeued) => Option.isSome(requeued) ? Scheduler.enqueue(s, requeued.value) : s
+      ))
+  })
+
+// -----------------------------------------------------------------------------
+// cancellation
+// -----------------------------------------------------------------------------
+
+export type CancelOutcome = "requested" | "completed" | "missing"
+
+type Cancel =
+  | { readonly _tag: "Answer"; readonly outcome: CancelOutcome }
+  | { readonly _tag: "Dequeued"; readonly job: Job; readonly modelId: string }
+
+/**
+ * Cancels a request in one step on the scheduler (see the invariant at the top): flags it, then
+ * removes its waiting ticket or interrupts its running attempt. A request between dispatch and
+ * the start of its attempt is neither: the start sees the flag and does not run it.
+ */
+export const cancel = (env: Env, id: string): Effect.Effect<CancelOutcome> =>
+  Effect.gen(function*() {
+    const step = yield* SynchronizedRef.modifyEffect(
+      env.scheduler,
+      (s): Effect.Effect<readonly [Cancel, SchedulerState]> =>
+        Effect.gen(function*() {
+          const flagged = yield* Ref.modify(
+            env.jobs,
+            (jobs): [Option.Option<Job> | "completed", HashMap.HashMap<string, Job>] => {
+              const found = HashMap.get(jobs, id)
+              if (Option.isNone(found)) return [found, jobs]
+              if (found.value.status === "COMPLETED") return ["completed", jobs]
+              const next = { ...found.value, cancelled: true }
+              return [Option.some(next), HashMap.set(jobs, id, next)]
+            }
+          )
+          if (flagged === "completed") return [{ _tag: "Answer", outcome: "completed" } as const, s] as const
+          if (Option.isNone(flagged)) return [{ _tag: "Answer", outcome: "missing" } as const, s] as const
+          yield* publish(env, id)
+          const [ticket, rest] = Scheduler.dequeue(s, id)
+          if (ticket !== undefined) {
+            return [{ _tag: "Dequeued", job: flagged.value, modelId: ticket.modelId } as const, rest] as const
+          }
+          const fiber = yield* getIn(env.running, id)
+          if (fiber !== undefined) yield* env.spawn(Fiber.interrupt(fiber))
+          return [{ _tag: "Answer", outcome: "requested" } as const, s] as const
+        })
+    )
+    if (step._tag === "Answer") return step.outcome
+    yield* publish(env, queueTopic(step.modelId))
+    yield* complete(env, id, cancelled(step.job))
+    return "requested"
+  })
+
+/** Marks a request's payloads deleted (its result is no longer answered). */
+export const markPayloadsDeleted = (env: Env, id: string): Effect.Effect<void> =>
+  Effect.asVoid(Jobs.update(env, id, (j) => ({ ...j, payloadsDeleted: true })))
