@@ -1,5 +1,5 @@
 /**
- * The soak's smoke version: 200 operations against the loopback emulator with 10 %
+ * The soak's smoke version: 150 operations against the loopback emulator with 10 %
  * mixed faults, through the same workload and checker as `pnpm soak`; and the checker on a
  * doctored report, so each of its properties is known to fail when broken.
  */
@@ -9,19 +9,19 @@ import * as Effect from "effect/Effect"
 import { loopback } from "./utils/emulator.js"
 import { check, type OpRecord, type Report, soak } from "./utils/soak.js"
 
-const smoke = soak({ ops: 200, concurrency: 32, seed: 7, perCall: "60 seconds", overall: "3 minutes" }).pipe(
+const smoke = soak({ ops: 150, concurrency: 32, seed: 7, perCall: "60 seconds", overall: "3 minutes" }).pipe(
   Effect.provide(loopback({ adminKey: true, config: { demoRunners: 8 } }))
 )
 
 describe("soak", () => {
   it.live(
-    "200 operations with 10% mixed faults: typed outcomes, no lost result, no duplicate, attempts within policy",
+    "150 operations with 10% mixed faults: typed outcomes, no lost result, no duplicate, attempts within policy",
     () =>
       Effect.gen(function*() {
         const report = yield* smoke
         const verdict = check(report)
         assert.deepStrictEqual(verdict.violations, [])
-        assert.strictEqual(verdict.figures.ops, 200)
+        assert.strictEqual(verdict.figures.ops, 150)
         // the faults really were injected, of every kind
         const injected = Object.values(verdict.figures.faults).reduce((a, b) => a + b, 0)
         assert.isAbove(injected, 0)
