@@ -183,6 +183,8 @@ export interface HttpLogEntry {
   readonly receivedAt: number
   /** The status answered, `"reset"` for a destroyed connection, `"pending"` while in flight. */
   readonly status: number | "reset" | "pending"
+  /** The injected fault that hit this request, if one did (see `Fault`). */
+  readonly fault?: Fault.Fault | undefined
 }
 
 /**

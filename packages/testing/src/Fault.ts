@@ -1,9 +1,15 @@
 /**
  * Fault injection: the next `times` requests matching a target fail in a chosen way.
  *
+ * An injection hits the next `times` matching requests, or, with `probability`, each matching
+ * request with that probability (drawn from the Effect `Random` of the fiber serving it) until
+ * `times` uses are spent (`Infinity`: until cleared). Each request hit records its fault in the
+ * HTTP request log (`HttpLogEntry.fault`).
+ *
  * Two kinds of target:
  * - an HTTP endpoint (`"run"`, `"queue"`, `"api"`, `"rest"`, `"cdn"`, optionally narrowed by
- *   method and path prefix or model id): the gateway answers with the fault before routing;
+ *   method and path prefix or model id): the gateway answers with the fault before routing,
+ *   except {@link resetAfter}, which lets the request be handled and then drops the connection;
  * - `"runner"`: the next attempts of a model on its runners fail, so the queue's server-side
  *   retries (503/504/connection failures, up to 10 attempts) come into play.
  *
@@ -27,7 +33,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 
 /**
  * @since 0.1.0
@@ -43,13 +49,18 @@ export type Fault = Data.TaggedEnum<{
   }
   /** Destroy the connection without an answer (in memory: a transport `RequestError`). */
   Reset: {}
+  /**
+   * Handle the request (a job is created, a deletion applied), then destroy the connection
+   * without sending the answer (in memory: a transport `RequestError`, as for {@link Reset}).
+   */
+  ResetAfter: {}
   /** Wait this long (on the platform's Clock), then proceed normally. */
   Delay: { readonly duration: Duration.DurationInput }
   /** Answer `200` with a truncated JSON body. */
   MalformedBody: {}
 }>
 
-const { Delay, MalformedBody, Reset, Status, $is, $match } = Data.taggedEnum<Fault>()
+const { $is, $match, Delay, MalformedBody, Reset, ResetAfter, Status } = Data.taggedEnum<Fault>()
 
 export {
   /**
@@ -83,12 +94,38 @@ export const status = (
   })
 
 /**
- * A connection reset: the socket is destroyed before any answer.
+ * A `429` with `Retry-After` (whole seconds, rounded up) and `X-Fal-Needs-Retry: 1`, as fal
+ * answers a concurrency limit; on the Platform API, its `rate_limited` envelope.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const rateLimited = (retryAfter: Duration.DurationInput): Fault =>
+  status(429, undefined, {
+    detail: "Injected rate limit",
+    headers: {
+      "retry-after": String(Math.ceil(Duration.toMillis(Duration.decode(retryAfter)) / 1000)),
+      "x-fal-needs-retry": "1"
+    }
+  })
+
+/**
+ * A connection reset before the request is read: the socket is destroyed, nothing is handled.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const reset: Fault = Reset()
+
+/**
+ * A connection reset after the request was handled: the route runs (a submit creates its job, a
+ * deletion is applied, a sync run completes), then the socket is destroyed without an answer.
+ * The caller cannot tell it from {@link reset}; the platform's state can.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const resetAfter: Fault = ResetAfter()
 
 /**
  * A delay before the request is handled.
@@ -130,12 +167,17 @@ export interface Target {
  */
 export interface Injection extends Target {
   readonly fault: Fault
-  /** How many matching requests fail. Default 1. */
+  /** How many matching requests fail. Default 1; `Infinity` until the faults are cleared. */
   readonly times?: number | undefined
+  /**
+   * The chance (0 to 1) that a matching request is hit; a request not hit spends no use.
+   * Drawn from the Effect `Random` of the fiber serving the request. Default 1.
+   */
+  readonly probability?: number | undefined
 }
 
 /**
- * What the gateway fails with when a {@link reset} fault fires: the transport renders it (the
+ * What the gateway fails with when a {@link reset} or {@link resetAfter} fault fires: the transport renders it (the
  * loopback server destroys the socket; the in-memory client fails with a transport
  * `RequestError`). An `HttpServer` of your own that mounts the gateway renders it as a 500
  * unless it handles this tag.

@@ -1,12 +1,14 @@
 /**
  * Fault injection: pending faults, matched against each request (or runner attempt) and
- * consumed one use at a time.
+ * consumed one use at a time, and the fault that hit the request being served.
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import type * as Fault from "../Fault.js"
-import type { Env } from "./state.js"
+import type { ActiveFault, Env } from "./state.js"
 
 export interface Subject {
   readonly endpoint: Fault.Target["endpoint"]
@@ -33,13 +35,47 @@ export const inject = (env: Env, injection: Fault.Injection): Effect.Effect<void
 
 export const clear = (env: Env): Effect.Effect<void> => Ref.set(env.faults, [])
 
-/** Takes one use of the first pending fault matching the subject. */
+/** Whether a pending fault hits this request: always, or with its probability. */
+const rolls = (fault: ActiveFault): Effect.Effect<boolean> => {
+  const probability = fault.injection.probability
+  if (probability === undefined || probability >= 1) return Effect.succeed(true)
+  return Effect.map(Random.next, (draw) => draw < probability)
+}
+
+/**
+ * Takes one use of the first pending fault matching the subject that hits it (a fault with a
+ * probability is drawn for, in order; one that misses is passed over and keeps its uses).
+ */
 export const take = (env: Env, subject: Subject): Effect.Effect<Option.Option<Fault.Fault>> =>
-  Ref.modify(env.faults, (faults) => {
-    const found = faults.find((f) => f.remaining > 0 && matches(f.injection, subject))
-    if (found === undefined) return [Option.none(), faults]
-    const next = faults
-      .map((f) => (f.id === found.id ? { ...f, remaining: f.remaining - 1 } : f))
-      .filter((f) => f.remaining > 0)
-    return [Option.some(found.injection.fault), next]
+  Effect.gen(function*() {
+    const candidates = (yield* Ref.get(env.faults)).filter((f) => f.remaining > 0 && matches(f.injection, subject))
+    for (const candidate of candidates) {
+      if (!(yield* rolls(candidate))) continue
+      // another request may have spent the last use since the read: take it only if still there
+      const taken = yield* Ref.modify(env.faults, (faults): [boolean, ReadonlyArray<ActiveFault>] => {
+        const current = faults.find((f) => f.id === candidate.id)
+        if (current === undefined || current.remaining <= 0) return [false, faults]
+        return [
+          true,
+          faults
+            .map((f) => (f.id === candidate.id ? { ...f, remaining: f.remaining - 1 } : f))
+            .filter((f) => f.remaining > 0)
+        ]
+      })
+      if (taken) return Option.some(candidate.injection.fault)
+    }
+    return Option.none()
   })
+
+/**
+ * The fault that hit the request this fiber serves, and, for a reset after handling, the
+ * request id the route answered: set by the faults middleware, read by the request log.
+ */
+export interface Fired {
+  readonly fault: Fault.Fault
+  readonly answeredId?: string | undefined
+}
+
+export const fired: FiberRef.FiberRef<Option.Option<Fired>> = FiberRef.unsafeMake<Option.Option<Fired>>(
+  Option.none()
+)

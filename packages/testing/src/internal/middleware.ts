@@ -3,7 +3,7 @@
  * - {@link requestLog}: reads the call (base, path, key, platform headers, body), records it in
  *   the HTTP request log and settles the entry with the answered status;
  * - {@link falHeaders}: `x-fal-request-id` and `X-Fal-Billable-Units` on every answer;
- * - {@link faults}: injected faults, before routing;
+ * - {@link faults}: injected faults, before routing (a reset after handling: after it);
  * - {@link authenticated} and {@link validOptions}: a key (with a scope) and well-formed platform
  *   headers, per route, in fal's `detail` style or the Platform API's envelope style.
  * Idempotency (Platform API routes) lives in `idempotency.ts`.
@@ -14,6 +14,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as SortedMap from "effect/SortedMap"
@@ -81,14 +82,18 @@ export const requestLog = <E, R>(
     yield* Ref.update(env.log, SortedMap.set(seq, logged))
     yield* publish(env, "log")
     const settle = (status: FalPlatform.HttpLogEntry["status"], id: string) =>
-      Effect.zipRight(
-        Ref.update(env.log, (log) => SortedMap.set(log, seq, { ...logged, status, id })),
-        publish(env, "log")
-      )
+      Effect.flatMap(FiberRef.get(Faults.fired), (fired) => {
+        const entry = Option.match(fired, {
+          onNone: () => ({ ...logged, status, id }),
+          onSome: (f) => ({ ...logged, status, id: f.answeredId ?? id, fault: f.fault })
+        })
+        return Effect.zipRight(Ref.update(env.log, SortedMap.set(seq, entry)), publish(env, "log"))
+      })
     return yield* app.pipe(
       Effect.provideService(Call, call),
       Effect.tap((response) => settle(response.status, response.headers["x-fal-request-id"] ?? gatewayId)),
-      Effect.tapError((error) => error instanceof Fault.ConnectionReset ? settle("reset", gatewayId) : Effect.void)
+      Effect.tapError((error) => error instanceof Fault.ConnectionReset ? settle("reset", gatewayId) : Effect.void),
+      Effect.locally(Faults.fired, Option.none())
     )
   })
 
@@ -115,7 +120,11 @@ const subjectModel = (call: CallInfo): string | undefined => {
   return index >= 2 && index + 1 < parts.length ? parts.slice(0, index).join("/") : parts.join("/")
 }
 
-/** Applies the first pending fault matching the call, if any, before the app runs. */
+/**
+ * Applies the first pending fault matching the call, if any: an answer instead of the app, a
+ * delay before it, or a reset before it or after it (the app runs, its answer is dropped). The
+ * fault is recorded for the request log ({@link Faults.fired}).
+ */
 export const faults = <E, R>(
   app: HttpApp.Default<E, R>
 ): HttpApp.Default<E | Fault.ConnectionReset, R | Call | PlatformEnv> =>
@@ -130,14 +139,27 @@ export const faults = <E, R>(
       path: call.path
     })
     if (Option.isNone(fault)) return yield* app
+    yield* FiberRef.set(Faults.fired, Option.some({ fault: fault.value }))
     return yield* Fault.match(fault.value, {
       Status: (f): HttpApp.Default<E | Fault.ConnectionReset, R> =>
         Effect.succeed(
           call.base === "api"
-            ? envelope(f.status, f.status === 429 ? "rate_limited" : "server_error", f.detail, call.gatewayId)
+            ? HttpServerResponse.setHeaders(
+              envelope(f.status, f.status === 429 ? "rate_limited" : "server_error", f.detail, call.gatewayId),
+              f.headers
+            )
             : detail(f.status, f.detail, f.errorType, f.headers)
         ),
       Reset: () => Effect.fail(new Fault.ConnectionReset()),
+      ResetAfter: () =>
+        Effect.flatMap(app, (response) =>
+          Effect.zipRight(
+            FiberRef.set(
+              Faults.fired,
+              Option.some({ fault: fault.value, answeredId: response.headers["x-fal-request-id"] })
+            ),
+            Effect.fail(new Fault.ConnectionReset())
+          )),
       Delay: (f) => Effect.zipRight(Effect.sleep(f.duration), app),
       MalformedBody: () =>
         Effect.succeed(HttpServerResponse.text("{\"request_id\": \"", { contentType: "application/json" }))

@@ -1,0 +1,72 @@
+/**
+ * The soak's smoke version: 150 operations against the loopback emulator with 10 %
+ * mixed faults, through the same workload and checker as `pnpm soak`; and the checker on a
+ * doctored report, so each of its properties is known to fail when broken.
+ */
+import { Fault } from "@effect-fal/testing"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { loopback } from "./utils/emulator.js"
+import { check, type OpRecord, type Report, soak } from "./utils/soak.js"
+
+const smoke = soak({ ops: 150, concurrency: 32, seed: 7, perCall: "60 seconds", overall: "3 minutes" }).pipe(
+  Effect.provide(loopback({ adminKey: true, config: { demoRunners: 8 } }))
+)
+
+describe("soak", () => {
+  it.live(
+    "150 operations with 10% mixed faults: typed outcomes, no lost result, no duplicate, attempts within policy",
+    () =>
+      Effect.gen(function*() {
+        const report = yield* smoke
+        const verdict = check(report)
+        assert.deepStrictEqual(verdict.violations, [])
+        assert.strictEqual(verdict.figures.ops, 150)
+        // the faults really were injected, of every kind
+        const injected = Object.values(verdict.figures.faults).reduce((a, b) => a + b, 0)
+        assert.isAbove(injected, 0)
+        assert.isAtLeast(Object.keys(verdict.figures.faults).length, 4)
+
+        // the checker catches each broken property on the same report
+        const doctor = (f: (op: OpRecord) => OpRecord | undefined): Report => ({
+          ...report,
+          records: report.records.map((op) => f(op) ?? op)
+        })
+        const first = (kind: OpRecord["kind"]) => report.records.find((op) => op.kind === kind && op.outcome === "ok")!
+        const run = first("run")
+        const sub = first("subscribeStream")
+        const del = first("deleteLegacy")
+        const violations = (r: Report) => check(r).violations.join("\n")
+        assert.match(
+          violations(doctor((op) => op === run ? { ...op, echoed: "soak-7-99999" } : undefined)),
+          /misrouted/
+        )
+        assert.match(
+          violations(doctor((op) => op === sub ? { ...op, outcome: "typed", error: "TransportError" } : undefined)),
+          /lost result/
+        )
+        assert.match(
+          violations(doctor((op) => op === run ? { ...op, outcome: "defect", error: "boom" } : undefined)),
+          /defect/
+        )
+        assert.match(violations(doctor((op) => op === del ? { ...op, failedLinks: 1 } : undefined)), /applied twice/)
+        const runPost = report.log.find((e) => e.base === "run" && e.body.includes(`"${run.token}"`))!
+        assert.match(
+          violations({ ...report, log: [...report.log, runPost, runPost, runPost, runPost] }),
+          /attempts: op \d+ \(run\) made 5 run requests/
+        )
+        assert.match(
+          violations({ ...report, log: [...report.log, { ...runPost, fault: Fault.resetAfter }, runPost] }),
+          /re-sent a run after a fault that may have reached fal/
+        )
+        const job = [...report.jobs.values()].find((j) => j.id === sub.requestId)!
+        assert.match(
+          violations({ ...report, jobs: new Map([...report.jobs, ["duplicate", { ...job, id: "duplicate" }]]) }),
+          /duplicate job/
+        )
+        const deletion = report.log.find((e) => e.base === "rest" && e.path.endsWith(del.requestId!))!
+        assert.match(violations({ ...report, log: [...report.log, deletion] }), /applied 2 times/)
+      }),
+    { timeout: 240_000 }
+  )
+})
