@@ -178,7 +178,7 @@ describe("webhook deliveries", () => {
         yield* submit("fal-ai/echo", {}, {}, hook)
         const delivery = yield* next
         const listed = yield* jwks
-        assert.deepStrictEqual(listed, [{ kty: "OKP", crv: "Ed25519", x: jwk.x, kid: "configured" }])
+        assert.deepStrictEqual(listed, [{ kty: "OKP", crv: "Ed25519", x: webhookKey.x, kid: "configured" }])
         assert.deepStrictEqual(verifyingKids(delivery, listed), ["configured"])
       }).pipe(Effect.provide(FalPlatform.layerClient({ webhookKey, webhookClient: client })))
     }))
