@@ -12,6 +12,7 @@ import type { Headers } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Clock, Effect, Layer, Queue as Mailbox, Ref, Schema, TestClock } from "effect"
+import { receiveFromEmulator } from "./examples/webhooks.js"
 import { loopback } from "./utils/emulator.js"
 import { atNow, serve } from "./utils/webhooks.js"
 
@@ -182,4 +183,16 @@ describe("webhooks from the loopback emulator", () => {
       const tries = (yield* platform.webhooks).filter((d) => d.requestId === submitted.requestId)
       assert.deepStrictEqual(tries.map((d) => [d.attempt, d.outcome]), [[1, 500], [2, 200]])
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+
+  it.live("the guide's recipe (docs/webhooks.md) receives the emulator's delivery", () =>
+    Effect.gen(function*() {
+      const { event, kid, submitted } = yield* receiveFromEmulator
+      assert.deepStrictEqual(event, {
+        _tag: "Ok",
+        requestId: submitted.requestId,
+        gatewayRequestId: submitted.requestId,
+        payload: { prompt: "a fox" }
+      })
+      assert.isAbove(kid.length, 0)
+    }))
 })
