@@ -22,6 +22,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { skippedLive, webhookStep } from "./demo/webhook.js"
 
 const flag = (name: string): string | undefined => {
   const index = process.argv.indexOf(`--${name}`)
@@ -161,6 +162,7 @@ const onEmulator = Effect.gen(function*() {
     input: { prompt: "a lighthouse at dusk", steps: 8, image_url: inputFile },
     inputFile
   })).pipe(Effect.provide(fal))
+  yield* report(webhookStep(painter.id, { prompt: "a fox in the snow", steps: 2 })).pipe(Effect.provide(fal))
 }).pipe(Effect.provide(FalEmulator.layer({ models: [painter] })))
 
 const onFal = Effect.gen(function*() {
@@ -172,6 +174,7 @@ const onFal = Effect.gen(function*() {
     program({ model, input: inputFile === undefined ? input : { ...input, image_url: inputFile }, inputFile })
   )
     .pipe(Effect.provide(FalClient.layerConfig()))
+  yield* skippedLive
 })
 
 NodeRuntime.runMain((live ? onFal : onEmulator).pipe(Effect.provide(NodeHttpClient.layerUndici)))

@@ -34,6 +34,7 @@ import * as Constants from "./internal/constants.js"
 import * as internal from "./internal/platform.js"
 import * as Memory from "./internal/transport/memory.js"
 import type * as Model from "./Model.js"
+import type * as WebhookSigner from "./WebhookSigner.js"
 
 type RequestOptions = HeadersModule.RequestOptions.RequestOptions
 type InvalidRequestOptions = HeadersModule.RequestOptions.InvalidRequestOptions
@@ -153,6 +154,11 @@ export interface Config {
    * context if any; otherwise deliveries are only recorded (see `webhooks`).
    */
   readonly webhookClient?: HttpClient.HttpClient | undefined
+  /**
+   * The key webhook deliveries are signed with (SPEC section 9); its public half is served at
+   * `{rest}/.well-known/jwks.json`. Default: a key pair generated for this platform.
+   */
+  readonly webhookKey?: WebhookSigner.PrivateJwk | undefined
 }
 
 /**
@@ -300,6 +306,8 @@ export interface WebhookDelivery {
   readonly requestId: string
   readonly url: string
   readonly body: unknown
+  /** The signed `X-Fal-Webhook-*` headers of this try (each try is signed afresh). */
+  readonly headers: WebhookSigner.SignedHeaders
   readonly attempt: number
   readonly at: number
   /** The receiver's status, `"error"` on a transport failure, `"recorded"` without a client. */
@@ -358,6 +366,12 @@ export interface Service {
   ) => Effect.Effect<string>
   /** Every webhook POST attempt. */
   readonly webhooks: Effect.Effect<ReadonlyArray<WebhookDelivery>>
+  /**
+   * Signs the webhook deliveries; its JWKS is served at `{rest}/.well-known/jwks.json`. Rotate
+   * the key in tests with `rotate()` (the new key signs, the old one stays listed) and
+   * `retire()` (the old one leaves the JWKS).
+   */
+  readonly webhookSigner: WebhookSigner.Service
   /**
    * The gateway bound to this platform: every base under its path prefix (`/run`, `/queue`,
    * `/api/v1`, `/rest`, `/cdn`, `/storage`). Both transports serve it; mount it in your own

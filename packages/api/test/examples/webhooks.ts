@@ -1,11 +1,11 @@
 // The code shown in docs/webhooks.md, type-checked by tsc; `receiveInTest` is also run by
-// packages/api/test/Webhooks.test.ts.
-import { Queue, WebhookKeys, Webhooks } from "@effect-fal/api"
+// packages/api/test/Webhooks.test.ts; `receiveFromEmulator` by packages/api/test/Webhooks.emulator.test.ts.
+import { FalClient, Queue, WebhookKeys, Webhooks } from "@effect-fal/api"
 import { RequestOptions } from "@effect-fal/headers"
-import { WebhookSigner } from "@effect-fal/testing"
+import { FalEmulator, FalPlatform, WebhookSigner } from "@effect-fal/testing"
 import { HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, Schema } from "effect"
+import { Deferred, Effect, Layer, Redacted, Schema } from "effect"
 import { createServer } from "node:http"
 
 // --- 1. submit with a webhook ------------------------------------------------------------------
@@ -101,3 +101,43 @@ export const jwksServer = HttpServer.serve(WebhookSigner.router).pipe(
 )
 export const keysFromLoopback = (port: number) =>
   WebhookKeys.layer({ url: `http://127.0.0.1:${port}${WebhookSigner.jwksPath}` })
+
+// --- 6. testing a receiver against the emulator: real deliveries, the emulator's JWKS ---------------
+
+const Echo = Schema.Struct({ prompt: Schema.String })
+
+/** The loopback emulator, and a FalClient pointed at it. */
+export const EmulatorLive = Layer.unwrapEffect(
+  Effect.map(FalEmulator.FalEmulator, ({ urls }) =>
+    FalClient.layer({
+      key: Redacted.make(FalPlatform.defaultKeys.user),
+      urls: { run: urls.run, queue: urls.queue, api: urls.api, rest: urls.rest }
+    }))
+).pipe(Layer.provideMerge(FalEmulator.layer()))
+
+export const receiveFromEmulator = Effect.gen(function*() {
+  const received = yield* Deferred.make<Webhooks.WebhookEvent<typeof Echo.Type>>()
+  // the receiver under test, on a free loopback port; its keys are the emulator's JWKS
+  const receiver = HttpRouter.empty.pipe(
+    HttpRouter.post("/fal/webhook", Webhooks.handler((event) => Deferred.succeed(received, event), { payload: Echo }))
+  )
+  yield* HttpServer.serveEffect(receiver).pipe(Effect.provide(WebhookKeys.layerFromFalClient()))
+  const url = yield* HttpServer.addressWith((address) =>
+    Effect.succeed(address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}/fal/webhook` : "")
+  )
+  // a real job: the emulator runs it, signs the delivery and POSTs it to the receiver
+  const submitted = yield* Queue.submit("fal-ai/echo", { prompt: "a fox" }, {
+    options: RequestOptions.webhookUrl(url)
+  })
+  const event = yield* Deferred.await(received)
+  // rotate the emulator's key: the next delivery is signed with the new one, and the receiver
+  // refetches the JWKS once (at most once a minute) to verify it
+  const platform = yield* FalPlatform.FalPlatform
+  yield* platform.webhookSigner.rotate()
+  return { submitted, event, kid: yield* platform.webhookSigner.activeKid }
+}).pipe(
+  Effect.scoped,
+  Effect.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+  Effect.provide(EmulatorLive),
+  Effect.provide(NodeHttpClient.layerUndici)
+)

@@ -25,6 +25,8 @@ export interface Job extends FalPlatform.JobRecord {
   readonly done: Deferred.Deferred<void>
   readonly cdnBase: string
   readonly webhookUrl: string | undefined
+  /** The user id of the submitting key, signed into webhook deliveries. */
+  readonly userId: string
 }
 
 export const get = (env: Env, id: string): Effect.Effect<Option.Option<Job>> =>

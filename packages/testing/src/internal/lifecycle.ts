@@ -73,6 +73,8 @@ export interface SubmitParams {
   readonly options: RequestOptions.RequestOptions
   readonly mode: "queue" | "sync"
   readonly cdnBase: string
+  /** The submitting key's user id (webhook signatures). */
+  readonly userId: string
 }
 
 /**
@@ -117,6 +119,7 @@ export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Eit
           done,
           cdnBase: params.cdnBase,
           webhookUrl: params.mode === "queue" ? params.options.webhookUrl : undefined,
+          userId: params.userId,
           seq: s.seq
         }
         return Effect.as(

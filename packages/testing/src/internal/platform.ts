@@ -31,6 +31,7 @@ import {
   type Topic,
   waitUntil
 } from "./state.js"
+import * as Webhooks from "./webhooks.js"
 
 const defaultKeys: ReadonlyArray<FalPlatform.ApiKey> = [
   { key: Constants.defaultKeys.user, scope: "API" },
@@ -57,9 +58,11 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
     const webhookClient = config.webhookClient !== undefined
       ? Option.some(config.webhookClient)
       : yield* Effect.serviceOption(HttpClient.HttpClient)
+    const resolved = resolve(config)
+    const webhookSigning = yield* Webhooks.makeSigning(resolved.keys, config.webhookKey)
     const runFork = yield* FiberSet.makeRuntime<never, unknown, unknown>()
     const env: Env = {
-      config: resolve(config),
+      config: resolved,
       models: yield* Ref.make<ReadonlyMap<string, Model.Model>>(new Map(models.map((m) => [m.id, m]))),
       jobs: yield* Ref.make(HashMap.empty<string, Jobs.Job>()),
       scheduler: yield* SynchronizedRef.make<Scheduler>({ seq: 0, waiting: [], busy: new Map() }),
@@ -73,6 +76,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       topics: yield* SynchronizedRef.make(HashMap.empty<string, Topic>()),
       spawn: (effect) => Effect.sync(() => void runFork(effect)),
       webhookClient,
+      webhookSigning,
       running: yield* Ref.make(HashMap.empty<string, Fiber.RuntimeFiber<unknown, unknown>>())
     }
     const httpLog = Effect.map(Ref.get(env.log), (log) => Array.from(SortedMap.values(log)))
@@ -124,6 +128,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
           (written) => written.url
         ),
       webhooks: Ref.get(env.webhooks),
+      webhookSigner: webhookSigning.signer,
       httpApp: Effect.provideService(Gateway.app, PlatformEnv, env)
     }
     return service

@@ -19,6 +19,7 @@ import type * as FalPlatform from "../FalPlatform.js"
 import type * as Fault from "../Fault.js"
 import type * as Model from "../Model.js"
 import type { Job } from "./jobs.js"
+import type { Signing } from "./webhooks.js"
 
 export interface Resolved {
   readonly keys: ReadonlyArray<FalPlatform.ApiKey>
@@ -85,6 +86,7 @@ export interface Env {
    */
   readonly spawn: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
   readonly webhookClient: Option.Option<HttpClient.HttpClient>
+  readonly webhookSigning: Signing
   /** The fiber running the current attempt of each in-progress request. */
   readonly running: Ref.Ref<HashMap.HashMap<string, Fiber.RuntimeFiber<unknown, unknown>>>
 }

@@ -12,6 +12,7 @@ import { Call, PlatformEnv } from "../call.js"
 import { detail } from "../http.js"
 import type * as Jobs from "../jobs.js"
 import * as Queue from "../queue.js"
+import * as Webhooks from "../webhooks.js"
 
 const decoder = new TextDecoder()
 
@@ -51,7 +52,8 @@ export const accept = (
       input: input.right,
       options,
       mode,
-      cdnBase: call.urls.cdn
+      cdnBase: call.urls.cdn,
+      userId: Webhooks.userIdOf(env.webhookSigning, call.headers.authorization)
     })
     if (Either.isLeft(admitted)) {
       return Either.left(

@@ -1,9 +1,11 @@
 /**
- * The `rest` base (legacy): `PUT /requests/delete_io/{id}` with an ADMIN key.
+ * The `rest` base (legacy): `PUT /requests/delete_io/{id}` with an ADMIN key, and the public
+ * JWKS of the webhook signatures at `GET /.well-known/jwks.json` (no key needed).
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as WebhookSigner from "../../WebhookSigner.js"
 import { PlatformEnv } from "../call.js"
 import { deletePayloads } from "../deletion.js"
 import { detail, json } from "../http.js"
@@ -16,8 +18,14 @@ const deleteIo = Effect.gen(function*() {
   return json(200, { CDN_DELETE_RESULTS: deleted.value })
 })
 
+const jwks = Effect.flatMap(
+  PlatformEnv,
+  (env) => Effect.provideService(WebhookSigner.jwksResponse, WebhookSigner.WebhookSigner, env.webhookSigning.signer)
+)
+
 export const router = HttpRouter.empty.pipe(
-  HttpRouter.put("/requests/delete_io/:id", deleteIo.pipe(authenticated("detail", "ADMIN")))
+  HttpRouter.put("/requests/delete_io/:id", deleteIo.pipe(authenticated("detail", "ADMIN"))),
+  HttpRouter.get(WebhookSigner.jwksPath, jwks)
 )
 
 export const notFound = Effect.succeed(detail(404, "Not Found"))
