@@ -39,12 +39,13 @@ type RequestOptions = HeadersModule.RequestOptions.RequestOptions
 type InvalidRequestOptions = HeadersModule.RequestOptions.InvalidRequestOptions
 
 /**
- * The bases of the platform. `storage` is fal's upload service (`https://rest.fal.ai`).
+ * The bases of the platform. `storage` is fal's upload service (`https://rest.fal.ai`);
+ * `upload` the pre-signed upload origin its initiate answers point at (no key: it refuses one).
  *
  * @since 0.1.0
  * @category models
  */
-export type Base = "run" | "queue" | "api" | "rest" | "cdn" | "storage"
+export type Base = "run" | "queue" | "api" | "rest" | "cdn" | "storage" | "upload"
 
 /**
  * Absolute base URLs, without a trailing slash (the name `@effect-fal/api` gives its own record).
@@ -59,6 +60,8 @@ export interface Urls {
   readonly rest: string
   readonly cdn: string
   readonly storage: string
+  /** The pre-signed upload origin (`upload_url`s of the storage initiate answers). */
+  readonly upload: string
 }
 
 /**
