@@ -350,8 +350,10 @@ export interface Service {
   /** A CDN file by URL or path, if still served. */
   readonly file: (urlOrPath: string) => Effect.Effect<Option.Option<CdnFile>>
   /**
-   * Uploads a file as a user would before a request (an input file), returning its URL on the
-   * given CDN base (default `https://v3.fal.media`).
+   * A test shortcut: puts an input file on the CDN directly, as if a user had uploaded it, and
+   * returns its URL on the given CDN base (default `https://v3.fal.media`). Real uploads go
+   * through the `storage` and `upload` bases (`Storage.upload` in `@effect-fal/api`, or
+   * `fal.storage.upload`).
    */
   readonly uploadFile: (
     file: Model.FileInput,
