@@ -10,7 +10,7 @@
  *   pnpm demo --model fal-ai/fast-sdxl --input '{"prompt":"a lighthouse at dusk"}' [--image-url URL]
  */
 import type { FalError } from "@effect-fal/api"
-import { FalClient, Payloads, Queue } from "@effect-fal/api"
+import { FalClient, Payloads, Queue, Storage } from "@effect-fal/api"
 import { RequestOptions } from "@effect-fal/headers"
 import { FalEmulator, FalPlatform, Model } from "@effect-fal/testing"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -145,24 +145,32 @@ const painter = Model.make({
 
 const onEmulator = Effect.gen(function*() {
   const emulator = yield* FalEmulator.FalEmulator
-  const platform = yield* FalPlatform.FalPlatform
   yield* line(`fal emulator on ${emulator.origin} (FAL_KEY is not set)`)
-  const inputFile = yield* platform.uploadFile(
-    { fileName: "input.png", contentType: "image/png", content: "an input image" },
-    { cdnBase: emulator.urls.cdn }
-  )
-  yield* line(`input file ${inputFile}`)
   const fal = FalClient.layer({
     key: Redacted.make(FalPlatform.defaultKeys.user),
     adminKey: Redacted.make(FalPlatform.defaultKeys.admin),
-    urls: { run: emulator.urls.run, queue: emulator.urls.queue, api: emulator.urls.api, rest: emulator.urls.rest }
+    urls: {
+      run: emulator.urls.run,
+      queue: emulator.urls.queue,
+      api: emulator.urls.api,
+      rest: emulator.urls.rest,
+      storage: emulator.urls.storage
+    }
   })
-  yield* report(program({
-    model: flag("model") ?? painter.id,
-    input: { prompt: "a lighthouse at dusk", steps: 8, image_url: inputFile },
-    inputFile
-  })).pipe(Effect.provide(fal))
-  yield* report(webhookStep(painter.id, { prompt: "a fox in the snow", steps: 2 })).pipe(Effect.provide(fal))
+  yield* Effect.gen(function*() {
+    // the real upload: initiate on the storage base, one pre-signed PUT, the file on the CDN
+    const inputFile = (yield* Storage.upload(new TextEncoder().encode("an input image"), {
+      contentType: "image/png",
+      fileName: "input.png"
+    })).url
+    yield* line(`input file ${inputFile} (uploaded with Storage.upload)`)
+    yield* report(program({
+      model: flag("model") ?? painter.id,
+      input: { prompt: "a lighthouse at dusk", steps: 8, image_url: inputFile },
+      inputFile
+    }))
+    yield* report(webhookStep(painter.id, { prompt: "a fox in the snow", steps: 2 }))
+  }).pipe(Effect.provide(fal))
 }).pipe(Effect.provide(FalEmulator.layer({ models: [painter] })))
 
 const onFal = Effect.gen(function*() {
@@ -177,4 +185,6 @@ const onFal = Effect.gen(function*() {
   yield* skippedLive
 })
 
-NodeRuntime.runMain((live ? onFal : onEmulator).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+const main: Effect.Effect<void, unknown, HttpClient.HttpClient> = live ? onFal : onEmulator
+
+NodeRuntime.runMain(main.pipe(Effect.provide(NodeHttpClient.layerUndici)))

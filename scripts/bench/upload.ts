@@ -1,29 +1,26 @@
 /**
- * Upload benchmark: a 95 MB file (multipart: 10 MB parts) through the loopback storage routers,
+ * Upload benchmark: a 95 MB file (multipart: 10 MB parts) through the loopback emulator,
  * effect-fal's `Storage.upload` against `@fal-ai/client`'s `storage.upload`, in one run:
- * `tsx scripts/bench/upload.ts [runs]`.
+ * `tsx scripts/bench/upload.ts [runs]` (`pnpm bench` runs it once per client as its upload section).
  *
- * This process serves the storage routers (the files land in its memory); each client uploads in
+ * This process serves the emulator (the files land in its CDN store); each client uploads in
  * its own child process (`tsx scripts/bench/upload.ts client <name> <base> <file> <runs>`), from
  * a file-backed `Blob` (`fs.openAsBlob`) or, for effect-fal, also a file `Stream`, so that its
  * peak RSS shows what the client holds, not the file or the server. Prints a Markdown table.
  */
 import { FalClient, Storage } from "@effect-fal/api"
-import { StorageEmulator } from "@effect-fal/testing"
+import { FalEmulator, FalPlatform } from "@effect-fal/testing"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpRouter from "@effect/platform/HttpRouter"
 import { createFalClient } from "@fal-ai/client"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { execFile } from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
@@ -38,7 +35,7 @@ interface Result {
   readonly maxRssMiB: number
 }
 
-const key = "bench-key"
+const key = FalPlatform.defaultKeys.user
 
 /** One client, in this (child) process: uploads the file `runs` times, prints a JSON line. */
 const client = async (name: ClientName, base: string, file: string, runs: number): Promise<void> => {
@@ -76,35 +73,29 @@ const client = async (name: ClientName, base: string, file: string, runs: number
     const start = performance.now()
     const url = await upload()
     seconds.push((performance.now() - start) / 1000)
-    if (!url.startsWith(base)) throw new Error(`unexpected file URL ${url}`)
+    if (!url.startsWith(base.replace(/\/storage$/, "/cdn/"))) throw new Error(`unexpected file URL ${url}`)
   }
   await dispose()
   const result: Result = { client: name, seconds, baseRssMiB, maxRssMiB: process.resourceUsage().maxRSS / 1024 }
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
-/** The storage routers on a loopback port, for as long as `use` runs. */
+/** The loopback emulator (its storage, upload and CDN bases), for as long as `use` runs. */
 const withServer = <A>(use: (base: string, files: () => Promise<ReadonlyArray<string>>) => Promise<A>) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const server = yield* NodeHttpServer.make(() => Http.createServer(), { port: 0, host: "127.0.0.1" })
-    const base = server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : ""
-    const store = yield* StorageEmulator.makeMemory
-    const routers = yield* StorageEmulator.make
-    yield* server.serve(
-      HttpRouter.concatAll(routers.storage, routers.upload, routers.cdn).pipe(
-        Effect.provideService(StorageEmulator.CdnFiles, store),
-        Effect.provide(StorageEmulator.layerConfig({ uploadBase: base, cdnBase: base }))
-      )
-    )
+    const context = yield* Layer.build(FalEmulator.layer())
+    const { urls } = Context.get(context, FalEmulator.FalEmulator)
+    const platform = Context.get(context, FalPlatform.FalPlatform)
     const check = async () => {
-      const urls = await Effect.runPromise(store.urls)
-      for (const url of urls) {
-        const file = await Effect.runPromise(store.get(url))
-        if (Option.isNone(file) || file.value.bytes.byteLength !== size) throw new Error(`${url} is not ${size} bytes`)
+      const files = await Effect.runPromise(platform.files)
+      for (const file of files) {
+        if (file.kind !== "input" || file.content.byteLength !== size) {
+          throw new Error(`${file.url} is not ${size} bytes`)
+        }
       }
-      return urls
+      return files.map((file) => file.url)
     }
-    return yield* Effect.promise(() => use(base, check))
+    return yield* Effect.promise(() => use(urls.storage, check))
   })))
 
 const main = async (runs: number) => {
@@ -145,6 +136,13 @@ const main = async (runs: number) => {
     })
     const mib = size / 1024 / 1024
     const lines = [
+      "## Upload",
+      "",
+      "`scripts/bench/upload.ts`: each client uploads the same file-backed 95 MB file to the loopback",
+      "emulator (initiate on its storage base, 10 MB parts on its pre-signed upload base, complete) from",
+      "its own child process; peak RSS is that process's `maxRSS`, so it shows what the client holds while",
+      "uploading, not the file or the server. The emulator checks every stored file's size.",
+      "",
       `95 MB (${size} bytes) upload, multipart (10 MB parts), loopback, ${runs} run(s) per client, node ${process.version}, ${Os.cpus().length} cores, load ${
         Os.loadavg()[0].toFixed(1)
       }`,

@@ -31,6 +31,13 @@ export interface CallOptions {
    * `DeadlineExceeded` (carrying the request id when one is known).
    */
   readonly deadline?: Duration.DurationInput | undefined
+  /**
+   * Automatic upload (default `true`): every `Blob`, `File` and `Uint8Array` in the input
+   * (arrays and plain objects, recursively) is uploaded to fal's CDN first (`Storage.uploadInput`)
+   * and sent as its URL; an upload failure fails the call and nothing is sent. `false` sends the
+   * input as it is.
+   */
+  readonly autoUpload?: boolean | undefined
 }
 
 /**

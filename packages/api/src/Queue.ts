@@ -136,6 +136,12 @@ export interface SubmitOptions {
   /** Request controls (start timeout, priority, webhook, max queue length, ...). */
   readonly options?: RequestOptions.RequestOptions | undefined
   readonly retry?: Retry.Override | undefined
+  /**
+   * Automatic upload (default `true`): every `Blob`, `File` and `Uint8Array` in the input is
+   * uploaded to fal's CDN first and sent as its URL (see `Fal.CallOptions.autoUpload`); an upload
+   * failure fails the call and nothing is submitted. `false` sends the input as it is.
+   */
+  readonly autoUpload?: boolean | undefined
 }
 
 /**
@@ -202,6 +208,12 @@ export interface SubscribeOptions extends FollowOptions {
   readonly options?: RequestOptions.RequestOptions | undefined
   /** Called once the request is queued, e.g. to save its id for {@link resume}. */
   readonly onEnqueue?: ((submitted: Submitted) => Effect.Effect<void>) | undefined
+  /**
+   * Automatic upload (default `true`): every `Blob`, `File` and `Uint8Array` in the input is
+   * uploaded to fal's CDN first and sent as its URL (see `Fal.CallOptions.autoUpload`); an upload
+   * failure fails the call and nothing is submitted. `false` sends the input as it is.
+   */
+  readonly autoUpload?: boolean | undefined
 }
 
 /**

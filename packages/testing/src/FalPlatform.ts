@@ -40,12 +40,13 @@ type RequestOptions = HeadersModule.RequestOptions.RequestOptions
 type InvalidRequestOptions = HeadersModule.RequestOptions.InvalidRequestOptions
 
 /**
- * The bases of the platform. `storage` is fal's upload service (`https://rest.fal.ai`).
+ * The bases of the platform. `storage` is fal's upload service (`https://rest.fal.ai`);
+ * `upload` the pre-signed upload origin its initiate answers point at (no key: it refuses one).
  *
  * @since 0.1.0
  * @category models
  */
-export type Base = "run" | "queue" | "api" | "rest" | "cdn" | "storage"
+export type Base = "run" | "queue" | "api" | "rest" | "cdn" | "storage" | "upload"
 
 /**
  * Absolute base URLs, without a trailing slash (the name `@effect-fal/api` gives its own record).
@@ -60,6 +61,8 @@ export interface Urls {
   readonly rest: string
   readonly cdn: string
   readonly storage: string
+  /** The pre-signed upload origin (`upload_url`s of the storage initiate answers). */
+  readonly upload: string
 }
 
 /**
@@ -357,8 +360,10 @@ export interface Service {
   /** A CDN file by URL or path, if still served. */
   readonly file: (urlOrPath: string) => Effect.Effect<Option.Option<CdnFile>>
   /**
-   * Uploads a file as a user would before a request (an input file), returning its URL on the
-   * given CDN base (default `https://v3.fal.media`).
+   * A test shortcut: puts an input file on the CDN directly, as if a user had uploaded it, and
+   * returns its URL on the given CDN base (default `https://v3.fal.media`). Real uploads go
+   * through the `storage` and `upload` bases (`Storage.upload` in `@effect-fal/api`, or
+   * `fal.storage.upload`).
    */
   readonly uploadFile: (
     file: Model.FileInput,

@@ -150,7 +150,7 @@ export const malformedBody: Fault = MalformedBody()
  * @category models
  */
 export interface Target {
-  readonly endpoint: "run" | "queue" | "api" | "rest" | "cdn" | "storage" | "runner"
+  readonly endpoint: "run" | "queue" | "api" | "rest" | "cdn" | "storage" | "upload" | "runner"
   /** Only requests for this model id (its `owner/app` for status/result/cancel). */
   readonly modelId?: string | undefined
   /** Only this HTTP method. */

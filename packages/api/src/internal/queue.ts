@@ -20,6 +20,7 @@ import * as Errors from "./errors.js"
 import * as Request from "./request.js"
 import { output } from "./run.js"
 import * as Sse from "./sse.js"
+import * as UploadInput from "./uploadInput.js"
 
 // -----------------------------------------------------------------------------
 // wire schemas
@@ -161,11 +162,13 @@ export const submit = (
 ): Effect.Effect<Queue.Submitted, FalError.FalError, FalClient> =>
   Effect.gen(function*() {
     const service = yield* FalClient
+    // automatic upload (issue 9): files in the input become CDN URLs before it is serialised
+    const sent = yield* UploadInput.auto(service, modelId, input, options)
     const { modelId: id, request } = yield* Request.modelRequest(
       service,
       service.urls.queue,
       modelId,
-      input,
+      sent,
       options?.options
     )
     return yield* Request.execute({

@@ -7,6 +7,7 @@ import type * as Fal from "../Fal.js"
 import { FalClient } from "../FalClient.js"
 import type { FalError } from "../FalError.js"
 import * as Request from "./request.js"
+import * as UploadInput from "./uploadInput.js"
 
 /** Decodes a model's output with the optional schema. */
 export const output = <A, I>(
@@ -55,7 +56,9 @@ export const run = Effect.fn("fal.run", { kind: "client" })(function*<A = unknow
   yield* Effect.annotateCurrentSpan("fal.model_id", modelId)
   const service = yield* FalClient
   yield* queueOnly(options?.options)
-  const { request } = yield* Request.modelRequest(service, service.urls.run, modelId, input, options?.options)
+  // automatic upload (issue 9): files in the input become CDN URLs before it is serialised
+  const sent = yield* UploadInput.auto(service, modelId, input, options)
+  const { request } = yield* Request.modelRequest(service, service.urls.run, modelId, sent, options?.options)
   const result = yield* Request.execute({
     operation: "run",
     request,

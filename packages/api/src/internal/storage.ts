@@ -523,6 +523,14 @@ const multipart = <E, R>(
     }
   })
 
+/**
+ * Every `FalError` of an upload goes through the client's redactor, server text quoted by a
+ * `DecodeError` or a transport description included; a failure of the caller's stream is left
+ * as it was.
+ */
+const redacted = (service: Service) => <E>(error: E | FalError.FalError): E | FalError.FalError =>
+  FalError.isFalError(error) ? Request.redactError(service)(error) : error
+
 /** `Storage.upload`: validate everything, initiate, send the bytes, return the CDN URL. */
 export const upload = <E = never, R = never>(
   data: Data<E, R>,
@@ -531,7 +539,8 @@ export const upload = <E = never, R = never>(
   Effect.gen(function*() {
     const source = yield* plan(data, options)
     const service = yield* FalClient
-    return yield* source.size > singleLimit ? multipart(service, source, options) : single(service, source, options)
+    return yield* (source.size > singleLimit ? multipart(service, source, options) : single(service, source, options))
+      .pipe(Effect.mapError(redacted(service)))
   }).pipe(
     Effect.withSpan("fal.storage.upload", { kind: "client" })
   )

@@ -1,6 +1,8 @@
+import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import * as Effect from "effect/Effect"
-import type { FalClient } from "../FalClient.js"
+import { FalClient, type Service } from "../FalClient.js"
 import type * as FalError from "../FalError.js"
+import * as Request from "./request.js"
 import * as Storage from "./storage.js"
 
 /** What an input becomes once its files are uploaded: every `Blob`, `File` or `Uint8Array` is a URL. */
@@ -23,6 +25,16 @@ const isPlainObject = (u: unknown): u is Record<string, unknown> => {
 }
 
 const isFile = (u: unknown): u is Blob | Uint8Array => u instanceof Blob || u instanceof Uint8Array
+
+/** Whether an input holds a `Blob`, `File` or `Uint8Array` anywhere (arrays and plain objects). */
+const holdsFiles = (value: unknown, visiting: Set<object> = new Set()): boolean => {
+  if (isFile(value)) return true
+  if (!(Array.isArray(value) || isPlainObject(value)) || visiting.has(value)) return false
+  visiting.add(value)
+  const found = (Array.isArray(value) ? value : Object.values(value)).some((item) => holdsFiles(item, visiting))
+  visiting.delete(value)
+  return found
+}
 
 /**
  * Walks a model input (arrays and plain objects, recursively), uploads every `Blob`, `File` and
@@ -79,3 +91,27 @@ export const uploadInput = <I>(
       return replace(input) as Uploaded<I>
     }))
   })
+
+/**
+ * Automatic upload, the step `Fal.run` and `Queue.submit` (hence `subscribe`) take before they
+ * serialise an input: its files are uploaded and replaced by their URLs, unless the call says
+ * `autoUpload: false`. The model id and the request options are checked first, so that a call
+ * refused anyway uploads nothing; an upload failure fails the call before it is sent.
+ */
+export const auto = (
+  service: Service,
+  modelId: string,
+  input: unknown,
+  options: {
+    readonly autoUpload?: boolean | undefined
+    readonly options?: RequestOptions.RequestOptions | undefined
+  } | undefined
+): Effect.Effect<unknown, FalError.FalError> =>
+  options?.autoUpload === false || !holdsFiles(input)
+    ? Effect.succeed(input)
+    : Request.modelId(modelId).pipe(
+      Effect.zipRight(Request.wire(service, options?.options)),
+      Effect.zipRight(uploadInput(input)),
+      Effect.provideService(FalClient, service),
+      Effect.withSpan("fal.storage.uploadInput")
+    )

@@ -1,5 +1,5 @@
 // The code shown in docs/storage.md, type-checked by tsc.
-import { FalClient, FalError, Storage } from "@effect-fal/api"
+import { Fal, FalClient, FalError, Queue, Storage } from "@effect-fal/api"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Duration, Effect, Layer, Redacted, Stream } from "effect"
 import * as Fs from "node:fs"
@@ -91,3 +91,17 @@ export const prepareInput = (image: Blob, mask: Uint8Array) =>
 export const handled = Storage.upload(new Uint8Array(10)).pipe(
   Effect.catchIf(FalError.isFalError, (error) => Console.log(`upload failed: ${error.message}`))
 )
+
+// --- automatic upload ----------------------------------------------------------------------------
+
+export const restyle = (path: string) =>
+  Effect.gen(function*() {
+    const photo = yield* Effect.promise(() => Fs.openAsBlob(path, { type: "image/jpeg" }))
+    // the model receives { image_url: "https://v3.fal.media/files/...", ... }
+    const result = yield* Fal.run("fal-ai/flux/dev/image-to-image", { image_url: photo, prompt: "watercolour" })
+    const queued = yield* Queue.submit("fal-ai/flux/dev/image-to-image", {
+      image_url: "https://v3.fal.media/files/already/uploaded.jpg",
+      prompt: "ink"
+    }, { autoUpload: false })
+    return { data: result.data, requestId: queued.requestId }
+  })

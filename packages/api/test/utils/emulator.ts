@@ -28,6 +28,6 @@ export const loopback = (
       FalClient.layer({
         key: userKey,
         adminKey: options.adminKey === true ? adminKey : undefined,
-        urls: { run: urls.run, queue: urls.queue, api: urls.api, rest: urls.rest }
+        urls: { run: urls.run, queue: urls.queue, api: urls.api, rest: urls.rest, storage: urls.storage }
       }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici)))
   ).pipe(Layer.provideMerge(FalEmulator.layer(options.config)))

@@ -117,3 +117,9 @@ export const mentionedFiles = (env: Env, value: unknown): Effect.Effect<Readonly
     }
     return out
   })
+
+/**
+ * Puts a file under the URL (and path) it already has: the storage routes choose their file URLs
+ * when an upload is initiated, before the bytes arrive.
+ */
+export const putFileAt = (env: Env, file: FalPlatform.CdnFile): Effect.Effect<void> => setIn(env.files, file.path, file)

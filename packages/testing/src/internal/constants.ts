@@ -5,7 +5,8 @@ export const defaultUrls = {
   api: "https://api.fal.ai/v1",
   rest: "https://rest.alpha.fal.ai",
   cdn: "https://v3.fal.media",
-  storage: "https://rest.fal.ai"
+  storage: "https://rest.fal.ai",
+  upload: "https://upload.fal.media"
 } as const
 
 export const defaultKeys = {

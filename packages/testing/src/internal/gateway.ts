@@ -20,6 +20,7 @@ import * as Queue from "./routers/queue.js"
 import * as Rest from "./routers/rest.js"
 import * as Run from "./routers/run.js"
 import * as Storage from "./routers/storage.js"
+import * as Upload from "./routers/upload.js"
 import { prefixes } from "./urls.js"
 
 type BaseApp = HttpApp.Default<never, PlatformEnv | Call>
@@ -37,7 +38,8 @@ export const routers: { readonly [B in FalPlatform.Base]: BaseApp } = {
   api: base(Api.router, Api.notFound),
   rest: base(Rest.router, Rest.notFound),
   cdn: base(Cdn.router, Cdn.notFound),
-  storage: base(Storage.router, Storage.notFound)
+  storage: base(Storage.router, Storage.notFound),
+  upload: base(Upload.router, Upload.notFound)
 }
 
 const mount = (name: FalPlatform.Base) => HttpRouter.mountApp(prefixes[name], routers[name])
@@ -49,6 +51,7 @@ const mounted: HttpApp.Default<never, PlatformEnv | Call> = HttpRouter.empty.pip
   mount("rest"),
   mount("cdn"),
   mount("storage"),
+  mount("upload"),
   Effect.catchTag("RouteNotFound", () => Effect.succeed(json(404, { detail: "Not Found" })))
 )
 

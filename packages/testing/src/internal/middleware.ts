@@ -12,12 +12,14 @@ import { RequestOptions, ResponseMeta } from "@effect-fal/headers"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as SortedMap from "effect/SortedMap"
+import * as Stream from "effect/Stream"
 import type * as FalPlatform from "../FalPlatform.js"
 import * as Fault from "../Fault.js"
 import * as Auth from "./auth.js"
@@ -28,6 +30,21 @@ import { now, publish, uuid } from "./state.js"
 import * as Urls from "./urls.js"
 
 const decoder = new TextDecoder()
+
+/**
+ * The request body, read chunk by chunk and joined once (the platform's `arrayBuffer` re-copies
+ * the whole buffer on every chunk: quadratic on an upload of tens of MB).
+ */
+const readBody = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.map(Stream.runCollect(request.stream), (chunks) => {
+    const out = new Uint8Array(Chunk.reduce(chunks, 0, (n, chunk) => n + chunk.byteLength))
+    let offset = 0
+    for (const chunk of chunks) {
+      out.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    return out
+  })
 
 /**
  * Records every call to a known base in the HTTP request log, provides the {@link Call} to the
@@ -50,7 +67,7 @@ export const requestLog = <E, R>(
     const headers: Record<string, string> = {}
     for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v
     const query = Object.fromEntries(new URLSearchParams(located.search))
-    const body = new Uint8Array(yield* Effect.orElseSucceed(request.arrayBuffer, () => new ArrayBuffer(0)))
+    const body = yield* Effect.orElseSucceed(readBody(request), () => new Uint8Array(0))
     const call: CallInfo = {
       gatewayId,
       base: target.base,
@@ -74,7 +91,8 @@ export const requestLog = <E, R>(
       ),
       auth: call.auth,
       options: call.options,
-      body: decoder.decode(body),
+      // file bytes (pre-signed uploads) are not text: the log keeps their size
+      body: call.base === "upload" ? `<${body.byteLength} bytes>` : decoder.decode(body),
       receivedAt: yield* now,
       status: "pending"
     }

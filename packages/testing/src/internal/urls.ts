@@ -14,10 +14,11 @@ export const prefixes: { readonly [B in FalPlatform.Base]: `/${string}` } = {
   api: "/api/v1",
   rest: "/rest",
   cdn: "/cdn",
-  storage: "/storage"
+  storage: "/storage",
+  upload: "/storage-upload"
 }
 
-const bases: ReadonlyArray<FalPlatform.Base> = ["run", "queue", "api", "rest", "cdn", "storage"]
+const bases: ReadonlyArray<FalPlatform.Base> = ["run", "queue", "api", "rest", "cdn", "storage", "upload"]
 
 /** The base URLs of a gateway served at `origin` (e.g. `http://127.0.0.1:PORT`). */
 export const at = (origin: string): FalPlatform.Urls => ({
@@ -26,7 +27,8 @@ export const at = (origin: string): FalPlatform.Urls => ({
   api: `${origin}${prefixes.api}`,
   rest: `${origin}${prefixes.rest}`,
   cdn: `${origin}${prefixes.cdn}`,
-  storage: `${origin}${prefixes.storage}`
+  storage: `${origin}${prefixes.storage}`,
+  upload: `${origin}${prefixes.upload}`
 })
 
 /** Which base a gateway path addresses, and the path relative to that base. */

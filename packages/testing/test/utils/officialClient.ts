@@ -13,4 +13,6 @@ export const rewrite = (urls: FalPlatform.Bases, url: string): string =>
     ? urls.queue + url.slice("https://queue.fal.run".length)
     : url.startsWith("https://fal.run")
     ? urls.run + url.slice("https://fal.run".length)
+    : url.startsWith("https://rest.fal.ai/")
+    ? urls.storage + url.slice("https://rest.fal.ai".length)
     : url

@@ -1,11 +1,16 @@
 /**
- * The `storage` base (fal's `https://rest.fal.ai`: uploads to the CDN). No route yet: the
- * storage routes are added here, one `HttpRouter.post(...)` each.
+ * The `storage` base (fal's `https://rest.fal.ai`): `POST /storage/upload/initiate` and
+ * `/storage/upload/initiate-multipart` (SPEC section 8), authorized by key. Their answers point
+ * at the `upload` base (`routers/upload.ts`); the files are served by the `cdn` base.
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as Effect from "effect/Effect"
 import { detail } from "../http.js"
+import { serve } from "../storage/gateway.js"
 
-export const router = HttpRouter.empty
+export const router = HttpRouter.empty.pipe(
+  HttpRouter.post("/storage/upload/initiate", serve("storage")),
+  HttpRouter.post("/storage/upload/initiate-multipart", serve("storage"))
+)
 
 export const notFound = Effect.succeed(detail(404, "Not Found"))

@@ -21,7 +21,21 @@ export interface StorageConfigService {
   readonly cdnBase: string
   /** Whether an initiate request's `Authorization` header is a valid key. */
   readonly authorize: (authorization: string | undefined) => Effect.Effect<boolean>
+  /**
+   * When a file initiated without a lifecycle header expires (the account's setting), given the
+   * time it was stored; default `"never"`.
+   */
+  readonly defaultExpiresAt?: ((storedAt: number) => number | "never") | undefined
 }
+
+/**
+ * The request body when something before the routes already read it (the emulator's gateway
+ * logs every body); without it the routes read the request's stream.
+ */
+export class RequestBody extends Context.Tag("@effect-fal/testing/StorageEmulator/RequestBody")<
+  RequestBody,
+  Uint8Array
+>() {}
 
 export class StorageConfig extends Context.Tag("@effect-fal/testing/StorageEmulator/StorageConfig")<
   StorageConfig,
@@ -36,7 +50,8 @@ interface Session {
   readonly multipart: boolean
   readonly contentType: string
   readonly fileUrl: string
-  readonly expirationSeconds: number | null
+  /** `undefined`: no lifecycle header (the account's default applies); `null`: never. */
+  readonly expirationSeconds: number | null | undefined
   readonly initialAcl: InitialAcl | undefined
   readonly parts: Map<number, { readonly bytes: Uint8Array; readonly etag: string }>
 }
@@ -49,8 +64,8 @@ const isDecision = (u: unknown): u is Decision => typeof u === "string" && decis
 /** Reads the lifecycle header of SPEC sections 7 and 8; a malformed value is the reason it is rejected. */
 export const parseLifecycle = (
   value: string | undefined
-): { readonly expirationSeconds: number | null; readonly initialAcl: InitialAcl | undefined } | string => {
-  if (value === undefined) return { expirationSeconds: null, initialAcl: undefined }
+): { readonly expirationSeconds: number | null | undefined; readonly initialAcl: InitialAcl | undefined } | string => {
+  if (value === undefined) return { expirationSeconds: undefined, initialAcl: undefined }
   let json: unknown
   try {
     json = JSON.parse(value)
@@ -85,7 +100,10 @@ export const parseLifecycle = (
       ...(acl.rules === undefined ? {} : { rules })
     }
   }
-  return { expirationSeconds: typeof seconds === "number" ? seconds : null, initialAcl }
+  return {
+    expirationSeconds: seconds === undefined ? undefined : typeof seconds === "number" ? seconds : null,
+    initialAcl
+  }
 }
 
 const InitiateBody = Schema.Struct({ content_type: Schema.String, file_name: Schema.String })
@@ -98,9 +116,23 @@ const CompleteBody = Schema.Struct({
  * the whole buffer on every chunk, quadratic on a 90 MB upload.
  */
 const body = Effect.flatMap(
-  HttpServerRequest.HttpServerRequest,
-  (request) => Effect.map(Stream.runCollect(request.stream), (chunks) => concat(Chunk.toReadonlyArray(chunks)))
+  Effect.serviceOption(RequestBody),
+  (read) =>
+    Option.isSome(read) ? Effect.succeed(read.value) : Effect.flatMap(
+      HttpServerRequest.HttpServerRequest,
+      (request) => Effect.map(Stream.runCollect(request.stream), (chunks) => concat(Chunk.toReadonlyArray(chunks)))
+    )
 )
+
+/** The body as JSON decoded with `schema`; `None` when it is not. */
+const bodyJson = <A, I>(schema: Schema.Schema<A, I>) =>
+  Effect.map(body, (bytes) => {
+    try {
+      return Schema.decodeUnknownOption(schema)(JSON.parse(new TextDecoder().decode(bytes)))
+    } catch {
+      return Option.none<A>()
+    }
+  })
 
 const etagOf = (bytes: Uint8Array) => `"${Crypto.createHash("md5").update(bytes).digest("hex")}"`
 
@@ -133,12 +165,17 @@ export const make = Effect.gen(function*() {
   const store = (session: Session, bytes: Uint8Array) =>
     Effect.gen(function*() {
       const files = yield* CdnFiles
+      const config = yield* StorageConfig
       const now = yield* Clock.currentTimeMillis
       yield* files.put({
         url: session.fileUrl,
         bytes,
         contentType: session.contentType,
-        expiresAt: session.expirationSeconds === null ? "never" : now + session.expirationSeconds * 1000,
+        expiresAt: session.expirationSeconds === undefined
+          ? config.defaultExpiresAt?.(now) ?? "never"
+          : session.expirationSeconds === null
+          ? "never"
+          : now + session.expirationSeconds * 1000,
         initialAcl: session.initialAcl,
         kind: "input"
       })
@@ -158,7 +195,7 @@ export const make = Effect.gen(function*() {
       if (query.storage_type !== "fal-cdn-v3") return detail(400, "storage_type must be fal-cdn-v3")
       const lifecycle = parseLifecycle(request.headers[lifecycleHeader])
       if (typeof lifecycle === "string") return detail(400, lifecycle)
-      const initiated = yield* Effect.option(HttpServerRequest.schemaBodyJson(InitiateBody))
+      const initiated = yield* bodyJson(InitiateBody)
       if (Option.isNone(initiated)) return detail(422, "the body must be JSON {\"content_type\", \"file_name\"}")
       const id = Crypto.randomUUID()
       const token = Crypto.randomBytes(16).toString("hex")
@@ -230,7 +267,7 @@ export const make = Effect.gen(function*() {
       Effect.gen(function*() {
         const session = yield* presigned(true)
         if (HttpServerResponse.isServerResponse(session)) return session
-        const completed = yield* Effect.option(HttpServerRequest.schemaBodyJson(CompleteBody))
+        const completed = yield* bodyJson(CompleteBody)
         if (Option.isNone(completed) || completed.value.parts.length === 0) {
           return detail(400, "the body must be JSON {\"parts\": [{\"partNumber\", \"etag\"}, ...]}")
         }

@@ -10,6 +10,7 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as FalPlatform from "../../FalPlatform.js"
@@ -30,6 +31,8 @@ export const route = (url: URL): { readonly base: FalPlatform.Base; readonly pat
       return { base: "rest", path: url.pathname }
     case "rest.fal.ai":
       return { base: "storage", path: url.pathname }
+    case "upload.fal.media":
+      return { base: "upload", path: url.pathname }
     default:
       return url.host.endsWith("fal.media") ? { base: "cdn", path: url.pathname } : undefined
   }
@@ -52,11 +55,16 @@ const bodyBytes = (
         ? Effect.succeed(body.body)
         : Effect.fail(fail("unsupported raw body"))
     case "Stream":
+      // collected, then joined once (joining as chunks arrive is quadratic on an upload)
       return body.stream.pipe(
-        Stream.runFold(new Uint8Array(), (acc, chunk) => {
-          const out = new Uint8Array(acc.length + chunk.length)
-          out.set(acc)
-          out.set(chunk, acc.length)
+        Stream.runCollect,
+        Effect.map((chunks) => {
+          const out = new Uint8Array(Chunk.reduce(chunks, 0, (n, chunk) => n + chunk.length))
+          let offset = 0
+          for (const chunk of chunks) {
+            out.set(chunk, offset)
+            offset += chunk.length
+          }
           return out
         }),
         Effect.mapError((cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause }))
