@@ -18,7 +18,9 @@
 import type * as StartTimeout from "@effect-fal/headers/StartTimeout"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -340,28 +342,56 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
     // Innermost, next to the transport: whatever `transformClient` adds (a redirect follower
     // re-sends requests below any `mapRequest`), a request leaving fal's bases never carries
     // Authorization. The transport's own span is left out: this client already makes one.
+    // Without `transformClient` the outer layer below already strips it, so the transport is used
+    // as it is: one decorator per request instead of three.
     const transport = yield* HttpClient.HttpClient
-    const base = HttpClient.make((request) =>
-      Effect.locally(
-        transport.execute(isFalUrl(request.url) ? request : withoutAuthorization(request)),
-        HttpClient.currentTracerDisabledWhen,
-        () => true
+    const inner = options.transformClient === undefined ? transport : options.transformClient(
+      HttpClient.make((request) =>
+        Effect.locally(
+          transport.execute(isFalUrl(request.url) ? request : withoutAuthorization(request)),
+          HttpClient.currentTracerDisabledWhen,
+          Redact.platformSpanOff
+        )
       )
     )
-    const transformed = options.transformClient === undefined ? base : options.transformClient(base)
-    const httpClient = transformed.pipe(
-      HttpClient.mapRequestEffect((request) =>
-        Effect.map(FiberRef.get(currentCredential), (credential) => {
+    // One layer: the credential of the fiber on fal's URLs (none elsewhere), the platform span off
+    // (the api makes its own, without the request in its exit) and `authorization` redacted.
+    // The fiber refs are set only when they differ from what this layer needs.
+    const httpClient: HttpClient.HttpClient = HttpClient.makeWith<
+      HttpClientError.HttpClientError,
+      never,
+      HttpClientError.HttpClientError,
+      never
+    >(
+      (effect) =>
+        Effect.flatMap(
+          effect,
+          (request) =>
+            Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) => {
+              let sent = inner.execute(request)
+              if (fiber.getFiberRef(HttpClient.currentTracerDisabledWhen) !== Redact.platformSpanOff) {
+                sent = Effect.locally(sent, HttpClient.currentTracerDisabledWhen, Redact.platformSpanOff)
+              }
+              if (!fiber.getFiberRef(Headers.currentRedactedNames).includes("authorization")) {
+                sent = Effect.locallyWith(sent, Headers.currentRedactedNames, ensureRedacted)
+              }
+              return sent
+            })
+        ),
+      // in the request step, so that a `mapRequest` over this client still sees (and may drop) it
+      (request) =>
+        Effect.withFiberRuntime((fiber) => {
           const stripped = withoutAuthorization(request)
-          if (!isFalUrl(request.url)) return stripped
-          return HttpClientRequest.setHeader(
-            stripped,
-            "authorization",
-            credential === "adminKey" ? adminHeader : keyHeader
+          return Effect.succeed(
+            isFalUrl(request.url)
+              ? HttpClientRequest.setHeader(
+                stripped,
+                "authorization",
+                fiber.getFiberRef(currentCredential) === "adminKey" ? adminHeader : keyHeader
+              )
+              : stripped
           )
         })
-      ),
-      HttpClient.transform((effect) => Effect.locallyWith(effect, Headers.currentRedactedNames, ensureRedacted))
     )
     return {
       hasAdminKey: adminValue !== undefined,

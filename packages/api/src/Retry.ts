@@ -195,13 +195,20 @@ export const defaults: { readonly [K in Operation]: Schedule.Schedule<unknown> }
 
 /**
  * The effective policy of a call: the schedule (the operation's default when `undefined`),
- * continuing only while {@link isRetryable}, each delay at least the error's `Retry-After`.
+ * continuing only while {@link isRetryable} (or `also`, a rule added for a call such as an
+ * idempotent read), each delay at least the error's `Retry-After`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const policy = (operation: Operation, schedule?: Policy | undefined): Policy =>
-  (schedule ?? defaults[operation]).pipe(
+export const policy = (
+  operation: Operation,
+  schedule?: Policy | undefined,
+  also?: ((error: FalError) => boolean) | undefined
+): Policy => {
+  const retryable = isRetryable(operation)
+  return (schedule ?? defaults[operation]).pipe(
     Schedule.intersect(Schedule.addDelay(Schedule.identity<FalError>(), retryAfter)),
-    Schedule.whileInput(isRetryable(operation))
+    Schedule.whileInput(also === undefined ? retryable : (error: FalError) => retryable(error) || also(error))
   )
+}

@@ -1,7 +1,6 @@
 import * as ErrorType from "@effect-fal/headers/ErrorType"
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -98,7 +97,6 @@ const withLogs = (request: HttpClientRequest.HttpClientRequest, logs: boolean | 
  * return the same.
  */
 const readRetryable = (operation: "status" | "result", jobFailed: boolean) => (error: FalError.FalError): boolean => {
-  if (Retry.isRetryable(operation)(error)) return true
   if (error._tag !== "ServerError" && error._tag !== "RequestFailed") return false
   const type = error.errorType
   if (
@@ -110,44 +108,26 @@ const readRetryable = (operation: "status" | "result", jobFailed: boolean) => (e
   return (error.status !== undefined && error.status >= 500) || (type !== undefined && ErrorType.isTransient(type))
 }
 
-/** The read's schedule (its operation's default or the override) under {@link readRetryable}. */
-const readPolicy = (operation: "status" | "result", override: Retry.Policy | undefined, jobFailed: boolean) =>
-  (override ?? Retry.defaults[operation]).pipe(
-    Schedule.intersect(Schedule.addDelay(Schedule.identity<FalError.FalError>(), Retry.retryAfter)),
-    Schedule.whileInput(readRetryable(operation, jobFailed))
-  )
-
+/**
+ * A read goes through the request path like any call (the client's retry budget, the call's
+ * deadline), with {@link readRetryable} added to the operation's retry rule. A body cut short
+ * or not JSON on a read is a `TransportError` there (`Request.json`), retried like one.
+ */
 const read = <A>(
   t: Target,
   call: Request.Call<A> & { readonly operation: "status" | "result" },
   jobFailed = false
 ): Effect.Effect<A, FalError.FalError> =>
-  call.retry === false
-    ? Request.attempt(t.service, call)
-    : Effect.retry(Request.attempt(t.service, call), readPolicy(call.operation, call.retry, jobFailed))
-
-/**
- * The JSON body of a read. A body cut short or not JSON on a `200` is a fault of the
- * connection or a proxy, not fal's answer: a `TransportError`, retried like one.
- */
-const readJson = (
-  operation: "status" | "result",
-  response: HttpClientResponse.HttpClientResponse,
-  requestId: string
-): Effect.Effect<unknown, FalError.FalError> =>
-  response.text.pipe(
-    Effect.catchAll((error) => Effect.fail(Errors.transport(operation, error, requestId))),
-    Effect.flatMap((text) =>
-      Effect.try({
-        try: () => JSON.parse(text) as unknown,
-        catch: () =>
-          new FalError.TransportError({
-            operation,
-            mayHaveReached: true,
-            description: `the ${response.status} answer's body is cut short or not JSON (${text.length} characters)`,
-            requestId
-          })
-      })
+  Request.withDeadline(
+    call.operation,
+    call.deadline,
+    call.requestId,
+    Request.withRetry(
+      call.operation,
+      call.retry,
+      Request.attempt(t.service, call),
+      t.service.retryBudget,
+      readRetryable(call.operation, jobFailed)
     )
   )
 
@@ -250,8 +230,10 @@ export const status = (
       retry: options?.retry,
       requestId: t.requestId,
       onResponse: (response, meta) =>
-        Effect.flatMap(readJson("status", response, t.requestId), (json) =>
-          decodeStatus("status", json, t.requestId, meta))
+        Effect.flatMap(
+          Request.json("status", response, t.requestId),
+          (json) => decodeStatus("status", json, t.requestId, meta)
+        )
     })).pipe(Request.traced("status", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
 
 // -----------------------------------------------------------------------------
@@ -296,6 +278,8 @@ const connection = (
               })
           }).pipe(Effect.flatMap((json) => decodeStatus("statusStream", json, t.requestId, meta)))
         ),
+        // the event's text is the server's: redacted like any error built from an answer
+        Stream.mapError(Request.redactError(t.service)),
         Stream.takeUntil((status) => status.status === "COMPLETED"),
         Stream.tap((status) => (status.status === "COMPLETED" ? Ref.set(completed, true) : Effect.void)),
         Stream.concat(
@@ -380,7 +364,7 @@ const resultOf = <A = unknown, I = unknown>(
       retry: options?.retry,
       requestId: t.requestId,
       onResponse: (response, meta) =>
-        readJson("result", response, t.requestId).pipe(
+        Request.json("result", response, t.requestId).pipe(
           Effect.flatMap((json) =>
             output("result", options?.output, json, { status: response.status, requestId: t.requestId })
           ),

@@ -5,7 +5,6 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -38,6 +37,8 @@ export interface Call<A> {
   readonly deadline?: Duration.DurationInput | undefined
   /** Statuses handed to `onResponse` rather than turned into errors; default 2xx. */
   readonly accept?: ((status: number) => boolean) | undefined
+  /** Errors retried beyond the operation's own rule (idempotent reads); the budget and schedule still apply. */
+  readonly retryAlso?: RetryAlso | undefined
   readonly onResponse: (
     response: HttpClientResponse.HttpClientResponse,
     meta: ResponseMeta.ResponseMeta
@@ -142,41 +143,34 @@ const timedOut = (
 const send = (
   service: Service,
   request: HttpClientRequest.HttpClientRequest,
-  context: Errors.Context,
-  headersTimeout: Duration.Duration
+  context: Errors.Context
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, FalError.FalError> =>
   Effect.flatMap(
     Effect.makeSpan(`http.client ${request.method}`, {
       kind: "client",
+      captureStackTrace: false,
       attributes: { "http.request.method": request.method, "url.full": request.url }
     }),
     (span) =>
       service.httpClient.execute(HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span))).pipe(
-        Effect.locally(HttpClient.currentTracerDisabledWhen, disabled),
-        Effect.catchAll((error) => fromHttpClientError(context, error)),
-        Effect.timeoutFail({
-          duration: headersTimeout,
-          onTimeout: () => timedOut(context.operation, "headers", headersTimeout, context.requestId)
-        }),
-        Effect.mapError(Redact.error(service.redact)),
+        Effect.locally(HttpClient.currentTracerDisabledWhen, Redact.platformSpanOff),
+        Effect.catchAll((error) => Effect.mapError(fromHttpClientError(context, error), Redact.error(service.redact))),
         Effect.onExit((exit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (millis) =>
-            Effect.sync(() => {
-              // whole milliseconds: a test clock moved by jittered delays may stand on a fraction
-              const now = BigInt(Math.round(millis)) * 1_000_000n
-              if (Exit.isSuccess(exit)) {
-                span.attribute("http.response.status_code", exit.value.status)
-                span.end(now, Exit.succeed(exit.value.status))
-              } else {
-                span.end(now, exit)
-              }
-            }))
+          Effect.clockWith((clock) => {
+            // whole milliseconds: a test clock moved by jittered delays may stand on a fraction
+            const now = BigInt(Math.round(clock.unsafeCurrentTimeMillis())) * 1_000_000n
+            if (Exit.isSuccess(exit)) {
+              span.attribute("http.response.status_code", exit.value.status)
+              span.end(now, Exit.succeed(exit.value.status))
+            } else {
+              span.end(now, exit)
+            }
+            return Effect.void
+          })
         ),
         Effect.withParentSpan(span)
       )
   )
-
-const disabled = () => true
 
 /** One attempt: send, classify the status, hand a success to `onResponse`; errors are redacted. */
 export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, FalError.FalError> => {
@@ -186,8 +180,12 @@ export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, Fa
     maxQueueLength: call.maxQueueLength
   }
   const limit = limits(service, call)
-  return Effect.flatMap(send(service, call.request, context, limit.headers), (response) => {
-    const accept = call.accept ?? ok
+  const accept = call.accept ?? ok
+  const sent = Effect.timeoutFail(send(service, call.request, context), {
+    duration: limit.headers,
+    onTimeout: () => timedOut(call.operation, "headers", limit.headers, call.requestId)
+  })
+  return Effect.flatMap(sent, (response) => {
     const handled = accept(response.status)
       ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
       : Effect.flatMap(
@@ -205,20 +203,45 @@ export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, Fa
   })
 }
 
-/** Retries a whole attempt under the operation's policy (or the call's override) and the client's budget. */
+/** A retry condition added to the operation's own (e.g. for a status or result read). */
+export type RetryAlso = (error: FalError.FalError) => boolean
+
+/**
+ * Retries a whole attempt under the operation's policy (or the call's override) and the client's
+ * budget. The first attempt runs alone: the schedule and its driver are built only after a
+ * retryable failure, so a call that succeeds first time pays nothing for its retry policy.
+ * `also` retries errors the operation's predicate would not (the queue's idempotent reads).
+ */
 export const withRetry = <A, R>(
   operation: Retry.Operation,
   retry: Retry.Override | undefined,
   effect: Effect.Effect<A, FalError.FalError, R>,
-  budget: Option.Option<Budget.Budget> = Option.none()
+  budget: Option.Option<Budget.Budget> = Option.none(),
+  also?: RetryAlso | undefined
 ): Effect.Effect<A, FalError.FalError, R> => {
   if (retry === false) return effect
-  const policy = Retry.policy(operation, retry)
-  if (Option.isNone(budget)) return Effect.retry(effect, policy)
-  const bucket = budget.value
-  return Effect.retry(effect, Schedule.checkEffect(policy, (error) => bucket.take(error))).pipe(
-    Effect.tap(() => bucket.refill())
-  )
+  const bucket = Option.getOrUndefined(budget)
+  const retryable = also === undefined
+    ? Retry.isRetryable(operation)
+    : (error: FalError.FalError) => Retry.isRetryable(operation)(error) || also(error)
+  const again = (first: FalError.FalError): Effect.Effect<A, FalError.FalError, R> => {
+    if (!retryable(first)) return Effect.fail(first)
+    const policy = Retry.policy(operation, retry, also)
+    const schedule = bucket === undefined ? policy : Schedule.checkEffect(policy, (error) => bucket.take(error))
+    return Effect.flatMap(Schedule.driver(schedule), (driver) => {
+      const loop = (error: FalError.FalError): Effect.Effect<A, FalError.FalError, R> =>
+        Effect.matchEffect(driver.next(error), {
+          onFailure: () => Effect.fail(error),
+          onSuccess: () => Effect.catchAll(effect, loop)
+        })
+      return loop(first)
+    })
+  }
+  const once = Effect.catchAll(effect, again)
+  return bucket === undefined ? once : Effect.map(once, (value) => {
+    bucket.refill()
+    return value
+  })
 }
 
 /**
@@ -253,7 +276,7 @@ export const execute = <A>(call: Call<A>): Effect.Effect<A, FalError.FalError, F
       call.operation,
       call.deadline,
       call.requestId,
-      withRetry(call.operation, call.retry, attempt(service, call), service.retryBudget)
+      withRetry(call.operation, call.retry, attempt(service, call), service.retryBudget, call.retryAlso)
     ))
 
 /** Operations whose body is read by a GET: an incomplete body is a transport failure, safe to retry. */
