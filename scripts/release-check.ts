@@ -8,8 +8,11 @@
  *    `npm i <tarballs> effect@^3 @effect/platform@^0.97 @effect/platform-node@^0.108`.
  * 3. Runs an ES module and a CommonJS program against the loopback emulator
  *    (`release/consumer/esm.mjs`, `release/consumer/cjs.cjs`).
- * 4. Type-checks a consumer (`release/consumer/consumer.ts`) with the repository's `tsc` under
- *    `moduleResolution` NodeNext, Bundler and Node10.
+ * 4. Runs the published commands from the project: `npx fal-emulator --help` (`@effect-fal/testing`)
+ *    and `npx effect-fal --help` (`@effect-fal/cli`): exit 0 and their usage printed.
+ * 5. Type-checks a consumer (`release/consumer/consumer.ts`) with the repository's `tsc` under
+ *    `moduleResolution` NodeNext, Bundler and Node10, and `release/consumer/endpoints.ts` without
+ *    `skipLibCheck`: the declarations compile without the optional `@fal-ai/client`.
  *
  * The temporary project is deleted when every step passes and kept (its path printed) otherwise.
  */
@@ -54,6 +57,12 @@ run(process.execPath, ["esm.mjs"], project)
 step("CommonJS program")
 run(process.execPath, ["cjs.cjs"], project)
 
+for (const [command, expected] of [["fal-emulator", "--port"], ["effect-fal", "effect-fal"]] as const) {
+  step(`npx ${command} --help`)
+  const usage = execFileSync("npx", ["--no-install", command, "--help"], { cwd: project, env, encoding: "utf8" })
+  if (!usage.includes(expected)) throw new Error(`npx ${command} --help printed no usage:\n${usage}`)
+}
+
 const common = {
   strict: true,
   noEmit: true,
@@ -81,6 +90,12 @@ for (const [name, options] of Object.entries(resolvers)) {
   })
   run(process.execPath, [tsc, "-p", `tsconfig.${name}.json`], project)
 }
+step("tsc without skipLibCheck and without @fal-ai/client (typed endpoints off)")
+writeJson(Path.join(project, "tsconfig.endpoints.json"), {
+  compilerOptions: { ...common, ...resolvers.NodeNext, skipLibCheck: false },
+  files: ["endpoints.ts"]
+})
+run(process.execPath, [tsc, "-p", "tsconfig.endpoints.json"], project)
 
 Fs.rmSync(project, { recursive: true, force: true })
 step("passed")

@@ -72,14 +72,17 @@ const binTarget = (target: string): string => {
 
 /** The `dist/package.json` of one workspace package. */
 export const distManifest = (pkg: WorkspacePackage, versions: ReadonlyMap<string, string>): Manifest => {
+  const bin = pkg.manifest.bin as string | Record<string, string> | undefined
+  const binTargets = new Set(typeof bin === "string" ? [bin] : Object.values(bin ?? {}))
+  // a bin runs its command when loaded: it is not an importable module
   const modules = filesUnder(Path.join(pkg.dir, "src"), (name) => /^[^/\\]+\.ts$/.test(name))
+    .filter((file) => !binTargets.has(`./src/${file}`) && !binTargets.has(`src/${file}`))
     .map((file) => file.replace(/\.ts$/, ""))
     .filter((module) => module !== "index")
   const out: Record<string, unknown> = {}
   for (const field of copied) {
     if (pkg.manifest[field] !== undefined) out[field] = pkg.manifest[field]
   }
-  const bin = pkg.manifest.bin as string | Record<string, string> | undefined
   if (typeof bin === "string") out.bin = binTarget(bin)
   else if (bin !== undefined) {
     out.bin = Object.fromEntries(Object.entries(bin).map(([name, target]) => [name, binTarget(target)]))

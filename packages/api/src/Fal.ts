@@ -13,6 +13,98 @@ import type { FalError } from "./FalError.js"
 import * as internal from "./internal/run.js"
 import type * as Retry from "./Retry.js"
 
+// -----------------------------------------------------------------------------
+// typed endpoints
+// -----------------------------------------------------------------------------
+
+// eslint-disable-next-line @typescript-eslint/ban-ts-comment -- kept in the .d.ts; ts-expect-error would fail when installed
+/** @ts-ignore `@fal-ai/client` is an optional peer dependency (types only): without it this is `any` */
+type FalClientEndpoints = import("@fal-ai/client/endpoints").EndpointTypeMap // eslint-disable-line @typescript-eslint/consistent-type-imports
+
+/**
+ * fal's endpoint map when `@fal-ai/client` is installed, else no entry. The key filter keeps the
+ * literal ids only: when the import is unresolved it is `any`, whose keys are all strings.
+ */
+type Detected = {
+  readonly [Id in keyof FalClientEndpoints as Id extends string ? string extends Id ? never : Id : never]:
+    FalClientEndpoints[Id]
+}
+
+/**
+ * Endpoints of your own: augment this interface to type a model id that `@fal-ai/client` does not
+ * know (or to type ids without installing it). An entry here wins over fal's.
+ *
+ * @example
+ * ```ts
+ * declare module "@effect-fal/api/Fal" {
+ *   interface Endpoints {
+ *     "my-org/captioner": { input: { image_url: string }; output: { caption: string } }
+ *   }
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category endpoints
+ */
+
+export interface Endpoints {}
+
+/**
+ * Every typed endpoint: {@link Endpoints}, then the `EndpointTypeMap` of `@fal-ai/client/endpoints`
+ * when that package is installed (its types only; nothing of it is loaded at run time).
+ *
+ * @since 0.2.0
+ * @category endpoints
+ */
+export type EndpointMap = Endpoints & Omit<Detected, keyof Endpoints>
+
+/**
+ * A typed model id (for autocompletion); any other string is accepted too, untyped.
+ *
+ * @since 0.2.0
+ * @category endpoints
+ */
+export type EndpointId = keyof EndpointMap & string
+
+/**
+ * What {@link run}, `Queue.submit` and `Queue.subscribe` accept for a model id: a typed id
+ * autocompletes, any other string is allowed.
+ *
+ * @since 0.2.0
+ * @category endpoints
+ */
+export type ModelIdInput = EndpointId | (string & {})
+
+/**
+ * Accepts a `Uint8Array` too wherever fal's types accept a `Blob` (a file field that `autoUpload`
+ * turns into a URL).
+ */
+type WithBytes<T> = Blob extends T ? T | Uint8Array
+  : T extends ReadonlyArray<unknown> | Record<string, unknown> ? { [K in keyof T]: WithBytes<T[K]> }
+  : T
+
+/**
+ * The input of a model: the endpoint's input type for a typed id (its file fields also accept a
+ * `Blob`, `File` or `Uint8Array`), `unknown` for any other id.
+ *
+ * @since 0.2.0
+ * @category endpoints
+ */
+export type Input<Id extends string> = Id extends EndpointId
+  ? EndpointMap[Id] extends { readonly input: infer In } ? WithBytes<In> : unknown
+  : unknown
+
+/**
+ * The output of a model: the endpoint's output type for a typed id, `unknown` for any other id.
+ * An `output` schema given to the call wins.
+ *
+ * @since 0.2.0
+ * @category endpoints
+ */
+export type Output<Id extends string> = Id extends EndpointId
+  ? EndpointMap[Id] extends { readonly output: infer Out } ? Out : unknown
+  : unknown
+
 /**
  * Options of a call that sends input to a model.
  *
@@ -93,14 +185,14 @@ export interface Result<A> {
  * @category running
  */
 export const run: {
-  <A, I>(
-    modelId: string,
-    input: unknown,
+  <Id extends ModelIdInput, A, I>(
+    modelId: Id,
+    input: Input<Id>,
     options: CallOptions & WithOutput<A, I>
   ): Effect.Effect<Result<A>, FalError, FalClient.FalClient>
-  (
-    modelId: string,
-    input: unknown,
+  <Id extends ModelIdInput>(
+    modelId: Id,
+    input: Input<Id>,
     options?: CallOptions
-  ): Effect.Effect<Result<unknown>, FalError, FalClient.FalClient>
+  ): Effect.Effect<Result<Output<Id>>, FalError, FalClient.FalClient>
 } = internal.run

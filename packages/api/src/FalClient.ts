@@ -413,34 +413,79 @@ export const layer = (options: Options): Layer.Layer<FalClient, InvalidConfigura
   Layer.effect(FalClient, make(options))
 
 /**
- * Reads `FAL_KEY` (required), `FAL_ADMIN_KEY` (optional) and the optional base URL overrides
- * `FAL_RUN_URL`, `FAL_QUEUE_URL`, `FAL_API_URL`, `FAL_REST_URL`, `FAL_STORAGE_URL`.
+ * {@link layerConfig}'s options: the key, the admin key and the base URLs as `Config` values
+ * (read when the layer is built), the rest as in {@link Options}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConfigOptions extends Omit<Options, "key" | "adminKey" | "urls"> {
+  /** Default `Config.redacted("FAL_KEY")`. */
+  readonly key?: Config.Config<Redacted.Redacted<string>> | undefined
+  /** Default `Config.option(Config.redacted("FAL_ADMIN_KEY"))`. */
+  readonly adminKey?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+  /** Default: the optional URLs `FAL_RUN_URL`, `FAL_QUEUE_URL`, `FAL_API_URL`, `FAL_REST_URL`, `FAL_STORAGE_URL`. */
+  readonly urls?: Config.Config<Partial<Urls>> | undefined
+}
+
+/**
+ * The base URL overrides read from `FAL_RUN_URL`, `FAL_QUEUE_URL`, `FAL_API_URL`, `FAL_REST_URL`
+ * and `FAL_STORAGE_URL`, each optional (a set value must be a URL).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const urlsConfig: Config.Config<Partial<Urls>> = Config.all({
+  run: Config.option(Config.url("FAL_RUN_URL")),
+  queue: Config.option(Config.url("FAL_QUEUE_URL")),
+  api: Config.option(Config.url("FAL_API_URL")),
+  rest: Config.option(Config.url("FAL_REST_URL")),
+  storage: Config.option(Config.url("FAL_STORAGE_URL"))
+}).pipe(Config.map((urls) => {
+  const overrides: { -readonly [K in keyof Urls]?: string } = {}
+  for (const name of ["run", "queue", "api", "rest", "storage"] as const) {
+    const value = urls[name]
+    if (Option.isSome(value)) overrides[name] = String(value.value)
+  }
+  return overrides
+}))
+
+/**
+ * A client configured from `Config` values: by default `FAL_KEY` (required), `FAL_ADMIN_KEY`
+ * (optional) and the optional base URL overrides of {@link urlsConfig}. Each can be replaced
+ * by a `Config` of your own, like `OpenAiClient.layerConfig` of `@effect/ai-openai`.
+ *
+ * @example
+ * ```ts
+ * import { FalClient } from "@effect-fal/api"
+ * import { Config } from "effect"
+ *
+ * const FalLive = FalClient.layerConfig({
+ *   key: Config.redacted("MY_FAL_KEY"),
+ *   urls: Config.succeed({ queue: "http://127.0.0.1:8080/queue" })
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  options?: Omit<Options, "key" | "adminKey" | "urls">
+  options?: ConfigOptions
 ): Layer.Layer<FalClient, ConfigError.ConfigError | InvalidConfiguration, HttpClient.HttpClient> =>
   Layer.effect(
     FalClient,
     Effect.gen(function*() {
-      const key = yield* Config.redacted("FAL_KEY")
-      const adminKey = yield* Config.option(Config.redacted("FAL_ADMIN_KEY"))
-      const url = (name: string) =>
-        Config.option(Config.url(name)).pipe(Config.map(Option.match({ onNone: () => undefined, onSome: String })))
-      const urls = yield* Config.all({
-        run: url("FAL_RUN_URL"),
-        queue: url("FAL_QUEUE_URL"),
-        api: url("FAL_API_URL"),
-        rest: url("FAL_REST_URL"),
-        storage: url("FAL_STORAGE_URL")
+      const { adminKey, key, urls, ...rest } = options ?? {}
+      const values = yield* Config.all({
+        key: key ?? Config.redacted("FAL_KEY"),
+        adminKey: adminKey ?? Config.option(Config.redacted("FAL_ADMIN_KEY")),
+        urls: urls ?? urlsConfig
       })
-      const overrides: { -readonly [K in keyof Urls]?: string } = {}
-      for (const name of ["run", "queue", "api", "rest", "storage"] as const) {
-        const value = urls[name]
-        if (value !== undefined) overrides[name] = value
-      }
-      return yield* make({ ...options, key, adminKey: Option.getOrUndefined(adminKey), urls: overrides })
+      return yield* make({
+        ...rest,
+        key: values.key,
+        adminKey: Option.getOrUndefined(values.adminKey),
+        urls: values.urls
+      })
     })
   )

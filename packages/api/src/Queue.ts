@@ -26,8 +26,8 @@ import type * as Retry from "./Retry.js"
  * @since 0.1.0
  * @category models
  */
-export interface RequestRef {
-  readonly modelId: string
+export interface RequestRef<Id extends string = string> {
+  readonly modelId: Id
   readonly requestId: string
   readonly statusUrl?: string | undefined
   readonly responseUrl?: string | undefined
@@ -40,7 +40,7 @@ export interface RequestRef {
  * @since 0.1.0
  * @category models
  */
-export interface Submitted extends RequestRef {
+export interface Submitted<Id extends string = string> extends RequestRef<Id> {
   readonly statusUrl: string
   readonly responseUrl: string
   readonly cancelUrl: string
@@ -189,13 +189,13 @@ export interface CancelOptions {
  * @since 0.1.0
  * @category options
  */
-export interface FollowOptions extends StreamOptions {
+export interface FollowOptions<R = never> extends StreamOptions {
   /** `"stream"` (default): the SSE status stream; `"poll"`: `status` every `pollInterval`. */
   readonly mode?: "stream" | "poll" | undefined
   /** Default 500 ms. */
   readonly pollInterval?: Duration.DurationInput | undefined
-  /** Called with every status received. */
-  readonly onStatus?: ((status: Status) => Effect.Effect<void>) | undefined
+  /** Called with every status received; the services it needs are required by the call. */
+  readonly onStatus?: ((status: Status) => Effect.Effect<void, never, R>) | undefined
   /** Cancel the request upstream when the fiber is interrupted. Default `true`. */
   readonly cancelOnInterrupt?: boolean | undefined
 }
@@ -204,10 +204,13 @@ export interface FollowOptions extends StreamOptions {
  * @since 0.1.0
  * @category options
  */
-export interface SubscribeOptions extends FollowOptions {
+export interface SubscribeOptions<R = never, REnqueue = never> extends FollowOptions<R> {
   readonly options?: RequestOptions.RequestOptions | undefined
-  /** Called once the request is queued, e.g. to save its id for {@link resume}. */
-  readonly onEnqueue?: ((submitted: Submitted) => Effect.Effect<void>) | undefined
+  /**
+   * Called once the request is queued, e.g. to save its id for {@link resume}; the services it
+   * needs are required by the call.
+   */
+  readonly onEnqueue?: ((submitted: Submitted) => Effect.Effect<void, never, REnqueue>) | undefined
   /**
    * Automatic upload (default `true`): every `Blob`, `File` and `Uint8Array` in the input is
    * uploaded to fal's CDN first and sent as its URL (see `Fal.CallOptions.autoUpload`); an upload
@@ -224,11 +227,11 @@ export interface SubscribeOptions extends FollowOptions {
  * @since 0.1.0
  * @category queue
  */
-export const submit: (
-  modelId: string,
-  input: unknown,
+export const submit: <Id extends Fal.ModelIdInput>(
+  modelId: Id,
+  input: Fal.Input<Id>,
   options?: SubmitOptions
-) => Effect.Effect<Submitted, FalError, FalClient> = internal.submit
+) => Effect.Effect<Submitted<Id>, FalError, FalClient> = internal.submit
 
 /**
  * The request's status once: `GET .../requests/{id}/status`.
@@ -261,7 +264,10 @@ export const statusStream: (
  */
 export const result: {
   <A, I>(ref: RequestRef, options: ResultOptions & Fal.WithOutput<A, I>): Effect.Effect<Result<A>, FalError, FalClient>
-  (ref: RequestRef, options?: ResultOptions): Effect.Effect<Result<unknown>, FalError, FalClient>
+  <Id extends string>(
+    ref: RequestRef<Id>,
+    options?: ResultOptions
+  ): Effect.Effect<Result<Fal.Output<Id>>, FalError, FalClient>
 } = internal.result
 
 /**
@@ -291,12 +297,16 @@ export const cancel: (ref: RequestRef, options?: CancelOptions) => Effect.Effect
  * @category queue
  */
 export const subscribe: {
-  <A, I>(
-    modelId: string,
-    input: unknown,
-    options: SubscribeOptions & Fal.WithOutput<A, I>
-  ): Effect.Effect<Result<A>, FalError, FalClient>
-  (modelId: string, input: unknown, options?: SubscribeOptions): Effect.Effect<Result<unknown>, FalError, FalClient>
+  <Id extends Fal.ModelIdInput, A, I, R = never, REnqueue = never>(
+    modelId: Id,
+    input: Fal.Input<Id>,
+    options: SubscribeOptions<R, REnqueue> & Fal.WithOutput<A, I>
+  ): Effect.Effect<Result<A>, FalError, FalClient | R | REnqueue>
+  <Id extends Fal.ModelIdInput, R = never, REnqueue = never>(
+    modelId: Id,
+    input: Fal.Input<Id>,
+    options?: SubscribeOptions<R, REnqueue>
+  ): Effect.Effect<Result<Fal.Output<Id>>, FalError, FalClient | R | REnqueue>
 } = internal.subscribe
 
 /**
@@ -307,9 +317,12 @@ export const subscribe: {
  * @category queue
  */
 export const resume: {
-  <A, I>(
+  <A, I, R = never>(
     ref: RequestRef,
-    options: FollowOptions & ResultOptions & Fal.WithOutput<A, I>
-  ): Effect.Effect<Result<A>, FalError, FalClient>
-  (ref: RequestRef, options?: FollowOptions & ResultOptions): Effect.Effect<Result<unknown>, FalError, FalClient>
+    options: FollowOptions<R> & ResultOptions & Fal.WithOutput<A, I>
+  ): Effect.Effect<Result<A>, FalError, FalClient | R>
+  <Id extends string, R = never>(
+    ref: RequestRef<Id>,
+    options?: FollowOptions<R> & ResultOptions
+  ): Effect.Effect<Result<Fal.Output<Id>>, FalError, FalClient | R>
 } = internal.resume

@@ -45,7 +45,7 @@ describe("Queue", () => {
         assert.strictEqual(status.status, "IN_QUEUE")
         assert.strictEqual(status.status === "IN_QUEUE" && status.queuePosition, 1)
         const result = yield* Queue.result(sub)
-        assert.deepStrictEqual(result.data, { ok: true })
+        assert.deepStrictEqual<unknown>(result.data, { ok: true })
         assert.strictEqual(result.requestId, "r1")
         assert.strictEqual(result.meta.billableUnits, 1)
         const outcome = yield* Queue.cancel({ modelId: "fal-ai/flux/dev", requestId: "r1" })
@@ -174,10 +174,12 @@ describe("Queue", () => {
       const streamed = yield* Fake.layer(handler)
       const polled = yield* Fake.layer(handler)
       const seen: Array<string> = []
-      const a = yield* Queue.subscribe("fal-ai/flux/dev", {}, {
+      const a = yield* Queue.subscribe("fal-ai/flux/dev", { prompt: "x" }, {
         onStatus: (s) => Effect.sync(() => seen.push(s.status))
       }).pipe(Effect.provide(streamed.layer))
-      const b = yield* Queue.subscribe("fal-ai/flux/dev", {}, { mode: "poll" }).pipe(Effect.provide(polled.layer))
+      const b = yield* Queue.subscribe("fal-ai/flux/dev", { prompt: "x" }, { mode: "poll" }).pipe(
+        Effect.provide(polled.layer)
+      )
       assert.deepStrictEqual(a.data, b.data)
       assert.strictEqual(a.requestId, "r3")
       assert.deepStrictEqual(seen, ["IN_QUEUE", "COMPLETED"])
@@ -192,7 +194,7 @@ describe("Queue", () => {
         return sse([event({ status: "IN_QUEUE", queue_position: 5 })], true)
       })
       const queued = yield* Effect.makeLatch(false)
-      const fiber = yield* Queue.subscribe("fal-ai/flux/dev", {}, { onStatus: () => queued.open }).pipe(
+      const fiber = yield* Queue.subscribe("fal-ai/flux/dev", { prompt: "x" }, { onStatus: () => queued.open }).pipe(
         Effect.provide(fake.layer),
         Effect.fork
       )
@@ -224,7 +226,7 @@ describe("Queue", () => {
           ? Fake.json(200, submitted("r5"))
           : sse([event({ status: "IN_PROGRESS", logs: [] })])
       )
-      const fiber = yield* Queue.subscribe("fal-ai/flux/dev", {}).pipe(
+      const fiber = yield* Queue.subscribe("fal-ai/flux/dev", { prompt: "x" }).pipe(
         Effect.flip,
         Effect.provide(fake.layer),
         Effect.fork

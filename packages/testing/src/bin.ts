@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The standalone emulator: `fal-emulator [--port N] [--host H] [--key K] [--admin-key K] [--log]`
  * (in this repository: `pnpm emulator`). Prints the base URLs and keys, serves until Ctrl-C or

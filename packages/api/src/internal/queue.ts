@@ -135,11 +135,11 @@ const read = <A>(
 // submit
 // -----------------------------------------------------------------------------
 
-export const submit = (
-  modelId: string,
+export const submit = <Id extends string>(
+  modelId: Id,
   input: unknown,
   options?: Queue.SubmitOptions
-): Effect.Effect<Queue.Submitted, FalError.FalError, FalClient> =>
+): Effect.Effect<Queue.Submitted<Id>, FalError.FalError, FalClient> =>
   Effect.gen(function*() {
     const service = yield* FalClient
     // automatic upload (issue 9): files in the input become CDN URLs before it is serialised
@@ -161,7 +161,7 @@ export const submit = (
           Effect.flatMap((json) =>
             Request.decode("submit", SubmitWire, json, { status: response.status, requestId: meta.requestId })
           ),
-          Effect.map((body): Queue.Submitted => {
+          Effect.map((body): Queue.Submitted<Id> => {
             const app = `${service.urls.queue}/${ModelId.appPath(id)}/requests/${body.request_id}`
             const pick = (url: string | null | undefined, fallback: string) =>
               trusted(service, url ?? undefined) ? url! : fallback
@@ -414,10 +414,10 @@ export const cancel = (
 // -----------------------------------------------------------------------------
 
 /** Follows a request until it completes; `true` when its final status reports a failure. */
-const follow = (
+const follow = <R>(
   ref: Queue.RequestRef,
-  options: Queue.FollowOptions | undefined
-): Effect.Effect<boolean, FalError.FalError, FalClient> => {
+  options: Queue.FollowOptions<R> | undefined
+): Effect.Effect<boolean, FalError.FalError, FalClient | R> => {
   const onStatus = options?.onStatus ?? (() => Effect.void)
   const failed = (last: Option.Option<Queue.Status>) =>
     Option.exists(last, (s) => s.status === "COMPLETED" && (s.error !== undefined || s.errorType !== undefined))
@@ -433,17 +433,19 @@ const follow = (
 }
 
 /** Follows, then reads the result (retried on faults unless the job itself failed). */
-const followAndRead = <A, I>(
+const followAndRead = <A, I, R>(
   ref: Queue.RequestRef,
-  options: Queue.FollowOptions & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined } | undefined
+  options:
+    | Queue.FollowOptions<R> & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+    | undefined
 ) => Effect.flatMap(follow(ref, options), (jobFailed) => resultOf(ref, options, jobFailed))
 
 /** Cancels upstream when interrupted; bounded, so an unreachable fal cannot hang the interruption. */
-const cancelOnInterrupt = <A>(
+const cancelOnInterrupt = <A, R>(
   ref: Queue.RequestRef,
   enabled: boolean,
-  effect: Effect.Effect<A, FalError.FalError, FalClient>
-): Effect.Effect<A, FalError.FalError, FalClient> =>
+  effect: Effect.Effect<A, FalError.FalError, FalClient | R>
+): Effect.Effect<A, FalError.FalError, FalClient | R> =>
   enabled ? Effect.onInterrupt(effect, () => cancelQuietly(ref)) : effect
 
 /** Cancels upstream, bounded, so an unreachable fal cannot hang the interruption; never fails. */
@@ -455,10 +457,10 @@ const cancelQuietly = (ref: Queue.RequestRef): Effect.Effect<void, never, FalCli
     Effect.annotateLogs("requestId", ref.requestId)
   )
 
-export const resume = <A = unknown, I = unknown>(
+export const resume = <A = unknown, I = unknown, R = never>(
   ref: Queue.RequestRef,
-  options?: Queue.FollowOptions & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
-): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
+  options?: Queue.FollowOptions<R> & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
+): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient | R> =>
   cancelOnInterrupt(
     ref,
     options?.cancelOnInterrupt !== false,
@@ -495,11 +497,11 @@ const settledSubmit = (
       )
     ))
 
-export const subscribe = <A = unknown, I = unknown>(
+export const subscribe = <A = unknown, I = unknown, R = never, REnqueue = never>(
   modelId: string,
   input: unknown,
-  options?: Queue.SubscribeOptions & { readonly output?: Schema.Schema<A, I> | undefined }
-): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
+  options?: Queue.SubscribeOptions<R, REnqueue> & { readonly output?: Schema.Schema<A, I> | undefined }
+): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient | R | REnqueue> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(
       settledSubmit(restore, submit(modelId, input, options), options?.cancelOnInterrupt !== false),

@@ -2,9 +2,9 @@
 /**
  * `effect-fal`: the command on Node, with undici as the transport.
  */
-import { Cli } from "@effect-fal/cli"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { Cause, Effect, Layer, Option } from "effect"
+import { Cli } from "./index.js"
 
 const program = Cli.run(process.argv).pipe(
   Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici, Cli.layerProcessTerminal))
