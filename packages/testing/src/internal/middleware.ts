@@ -134,7 +134,10 @@ export const faults = <E, R>(
       Status: (f): HttpApp.Default<E | Fault.ConnectionReset, R> =>
         Effect.succeed(
           call.base === "api"
-            ? envelope(f.status, f.status === 429 ? "rate_limited" : "server_error", f.detail, call.gatewayId)
+            ? HttpServerResponse.setHeaders(
+              envelope(f.status, f.status === 429 ? "rate_limited" : "server_error", f.detail, call.gatewayId),
+              f.headers
+            )
             : detail(f.status, f.detail, f.errorType, f.headers)
         ),
       Reset: () => Effect.fail(new Fault.ConnectionReset()),
