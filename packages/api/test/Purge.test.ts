@@ -139,7 +139,7 @@ describe("Payloads.purge", () => {
       const harness = History.make(History.fixture(5))
       const fail = (options: Partial<Purge.PurgeOptions>) => Effect.flip(run(harness, options))
       const negative = yield* fail({ before: undefined, olderThan: "-7 days" })
-      assert.match(negative.message, /olderThan: must be a positive/)
+      assert.match(negative.message, /olderThan: must be a non-negative/)
       const both = yield* fail({ olderThan: "7 days" })
       assert.match(both.message, /exactly one of before and olderThan/)
       const neither = yield* fail({ before: undefined })
