@@ -12,6 +12,9 @@
  * 4. The emulator itself: throughput over history, held-open status streams
  *    (scripts/bench/emulator-streams.ts).
  *
+ * 5. Payloads.purge of 10,000 requests on the loopback emulator at concurrency 4 and 16, with the
+ *    heap after a full GC at every page (scripts/bench/purge.ts, in a child `node --expose-gc`).
+ *
  * `BENCH_REQUESTS` and `BENCH_CONCURRENCY` change the HTTP workload (default 4000 and 64).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
@@ -143,6 +146,17 @@ const main = async () => {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"]
   })
+  console.log("purge…")
+  const purge = execFileSync(process.execPath, [
+    "--expose-gc",
+    "--import",
+    "tsx",
+    path.join(root, "scripts/bench/purge.ts")
+  ], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    cwd: root
+  })
   const report = `# Benchmarks
 
 Every figure here was measured by \`pnpm bench\` (\`tsx scripts/bench.ts\`), which rewrites this
@@ -155,7 +169,8 @@ file; rerun it to refresh them.
 ${headers.markdown}
 ${http}
 ${ratios.markdown}
-${emulator}`
+${emulator}
+${purge}`
   writeFileSync(path.join(root, "docs", "benchmarks.md"), report)
   console.log("written to docs/benchmarks.md")
   if (!ratios.ok) console.log("the request path ratios miss their targets (see above)")
