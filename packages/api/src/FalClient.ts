@@ -91,7 +91,7 @@ export interface Timeouts {
  * | operation | headers | body |
  * |---|---|---|
  * | run | 15 min | 60 s |
- * | submit, status, statusStream, result, cancel, delete, deleteLegacy | 30 s | 60 s |
+ * | submit, status, statusStream, result, cancel, delete, deleteLegacy, list | 30 s | 60 s |
  *
  * @since 0.2.0
  * @category defaults
@@ -106,7 +106,8 @@ export const defaultTimeouts: {
   result: { headers: Duration.seconds(30), body: Duration.seconds(60) },
   cancel: { headers: Duration.seconds(30), body: Duration.seconds(60) },
   delete: { headers: Duration.seconds(30), body: Duration.seconds(60) },
-  deleteLegacy: { headers: Duration.seconds(30), body: Duration.seconds(60) }
+  deleteLegacy: { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  list: { headers: Duration.seconds(30), body: Duration.seconds(60) }
 }
 
 /**

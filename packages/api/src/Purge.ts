@@ -30,7 +30,7 @@ export interface PurgeOptions {
   readonly endpoints: ReadonlyArray<string>
   /** Purge requests that ended before this instant. Exactly one of `before` and `olderThan`. */
   readonly before?: DateTime.DateTime.Input | undefined
-  /** Purge requests that ended longer ago than this (positive). */
+  /** Purge requests that ended longer ago than this (non-negative: `0` purges everything ended so far). */
   readonly olderThan?: Duration.DurationInput | undefined
   /** Only requests that ended at or after this instant (default: the Unix epoch, i.e. all). */
   readonly after?: DateTime.DateTime.Input | undefined

@@ -37,6 +37,7 @@ export type Operation =
   | "cancel"
   | "delete"
   | "deleteLegacy"
+  | "list"
 
 /**
  * A retry schedule for fal calls: it sees each failure as input.
@@ -178,6 +179,7 @@ export const backoff = (options: {
  * | status, result, cancel | 250 ms | 5 |
  * | statusStream (reconnects) | 500 ms | 5 |
  * | delete, deleteLegacy | 500 ms | 3 |
+ * | list (request history pages) | 250 ms | 5 |
  *
  * @since 0.1.0
  * @category defaults
@@ -190,7 +192,8 @@ export const defaults: { readonly [K in Operation]: Schedule.Schedule<unknown> }
   result: backoff({ base: "250 millis", retries: 5 }),
   cancel: backoff({ base: "250 millis", retries: 5 }),
   delete: backoff({ base: "500 millis", retries: 3 }),
-  deleteLegacy: backoff({ base: "500 millis", retries: 3 })
+  deleteLegacy: backoff({ base: "500 millis", retries: 3 }),
+  list: backoff({ base: "250 millis", retries: 5 })
 }
 
 /**

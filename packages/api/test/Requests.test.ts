@@ -13,19 +13,6 @@ const all = (harness: History.Harness, options: Omit<Requests.ListOptions, "endp
 const pagesAsked = (harness: History.Harness) => harness.requests.filter((r) => r.includes("by-endpoint")).length
 
 describe("Requests.list", () => {
-  for (const count of [0, 1, 100, 101, 1050]) {
-    it.effect(`lists ${count} requests across pages of 100, each exactly once, newest first`, () =>
-      Effect.gen(function*() {
-        const harness = History.make(History.fixture(count))
-        const records = yield* all(harness, { pageSize: 100 })
-        assert.strictEqual(records.length, count)
-        assert.strictEqual(new Set(records.map((r) => r.requestId)).size, count)
-        assert.strictEqual(pagesAsked(harness), Math.max(1, Math.ceil(count / 100)))
-        const ends = records.map((r) => Option.getOrThrow(r.endedAt).epochMillis)
-        assert.deepStrictEqual(ends, [...ends].sort((a, b) => b - a))
-      }))
-  }
-
   it.effect("decodes every field; expand=payloads adds the JSON input and output", () =>
     Effect.gen(function*() {
       const harness = History.make(History.fixture(3))

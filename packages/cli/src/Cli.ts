@@ -98,7 +98,7 @@ const units: Record<string, (n: number) => Duration.Duration> = {
 }
 
 /**
- * A duration written `<n><unit>`, unit one of s, m, h, d, w (`7d`, `36h`), positive.
+ * A duration written `<n><unit>`, unit one of s, m, h, d, w (`7d`, `36h`), not negative (`0s`: everything ended so far).
  *
  * @since 0.1.0
  * @category parsing
@@ -107,7 +107,7 @@ export const parseAge = (flag: string, text: string): Either.Either<Duration.Dur
   const match = /^\s*(-?\d+(?:\.\d+)?)\s*([smhdw])\s*$/.exec(text)
   if (match === null) return Either.left(`--${flag}: ${JSON.stringify(text)} is not a duration like 7d, 36h or 90m`)
   const value = Number(match[1])
-  if (!(value > 0)) return Either.left(`--${flag}: the duration must be positive, not ${text.trim()}`)
+  if (!(value >= 0)) return Either.left(`--${flag}: the duration must not be negative, not ${text.trim()}`)
   return Either.right(units[match[2]](value))
 }
 

@@ -32,6 +32,13 @@ const instant = (option: string, input: DateTime.DateTime.Input) =>
     onSome: (date) => Effect.succeed(DateTime.toUtc(date))
   })
 
+const negative = (input: Duration.DurationInput): boolean =>
+  typeof input === "number" || typeof input === "bigint"
+    ? input < 0
+    : typeof input === "string"
+    ? /^\s*-/.test(input)
+    : Array.isArray(input) && input.some((part) => part < 0)
+
 /** Checks every option before anything is sent; the cut-off of `olderThan` is taken on the Effect clock. */
 const plan = (options: Purge.PurgeOptions): Effect.Effect<Plan, PurgeError> =>
   Effect.gen(function*() {
@@ -43,8 +50,9 @@ const plan = (options: Purge.PurgeOptions): Effect.Effect<Plan, PurgeError> =>
     let cutoff: DateTime.Utc
     if (options.olderThan !== undefined) {
       const age = Duration.decodeUnknown(options.olderThan)
-      if (Option.isNone(age) || !Duration.isFinite(age.value) || Duration.lessThanOrEqualTo(age.value, Duration.zero)) {
-        return yield* invalid("olderThan", "must be a positive, finite duration")
+      // `Duration` clamps a negative input to zero: the sign is checked on the input itself
+      if (Option.isNone(age) || !Duration.isFinite(age.value) || negative(options.olderThan)) {
+        return yield* invalid("olderThan", "must be a non-negative, finite duration (0 means everything ended so far)")
       }
       const now = yield* Clock.currentTimeMillis
       cutoff = DateTime.unsafeMake(now - Duration.toMillis(age.value))

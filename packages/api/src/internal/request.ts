@@ -281,7 +281,7 @@ export const execute = <A>(call: Call<A>): Effect.Effect<A, FalError.FalError, F
 
 /** Operations whose body is read by a GET: an incomplete body is a transport failure, safe to retry. */
 const isRead = (operation: Retry.Operation) =>
-  operation === "status" || operation === "statusStream" || operation === "result"
+  operation === "status" || operation === "statusStream" || operation === "result" || operation === "list"
 
 /**
  * Reads the body as JSON. A dropped connection is a `TransportError`; a body that is not JSON is

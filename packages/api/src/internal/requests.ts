@@ -12,12 +12,8 @@ import { InvalidListOptions, Page } from "../Requests.js"
 import * as Retry from "../Retry.js"
 import * as Request from "./request.js"
 
-/**
- * The operation name the shared request path knows the history by. `Retry.Operation` has no
- * `list` member yet; `status` is the read with the same policy (idempotent, 250 ms base, 5
- * retries), so errors say `status` for a failed listing.
- */
-const operation = "status" satisfies Retry.Operation
+/** The operation name of the history's pages: errors say "during list". */
+const operation = "list" satisfies Retry.Operation
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
