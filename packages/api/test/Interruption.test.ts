@@ -51,6 +51,6 @@ describe("interrupting subscribe", () => {
           "submits or cancels still open"
         )
       }).pipe(Effect.provide(Emulator.inMemory({ config: { demoRunners: 4 } }))),
-    60_000
+    180_000
   )
 })
