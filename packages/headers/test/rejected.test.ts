@@ -27,16 +27,21 @@ const longAcl = `{ initialAcl: ${
 } }`
 
 describe("bare numbers are not durations", () => {
-  it("the option types exclude them", () => {
-    // @ts-expect-error a bare number is ambiguous (seconds for fal's SDKs, milliseconds for Effect)
-    RequestOptions.startTimeout(30)
-    // @ts-expect-error same for the object lifecycle
-    RequestOptions.objectLifecycle(3600)
-    // @ts-expect-error and in make
-    RequestOptions.make({ startTimeout: 30 })
-    // @ts-expect-error and beside an ACL
-    RequestOptions.objectLifecycle({ expiration: 60, initialAcl: {} })
-    assert.isTrue(true)
+  it("the option types exclude them, and an untyped caller's bare number is rejected at the wire", () => {
+    const untyped = [
+      // @ts-expect-error a bare number is ambiguous (seconds for fal's SDKs, milliseconds for Effect)
+      RequestOptions.startTimeout(30),
+      // @ts-expect-error same for the object lifecycle
+      RequestOptions.objectLifecycle(3600),
+      // @ts-expect-error and in make
+      RequestOptions.make({ startTimeout: 30 }),
+      // @ts-expect-error and beside an ACL
+      RequestOptions.objectLifecycle({ expiration: 60, initialAcl: {} })
+    ]
+    for (const options of untyped) {
+      const wire = RequestOptions.toWire(options)
+      assert.isTrue(Either.isLeft(wire) && wire.left.message.includes("bare number"))
+    }
   })
 })
 
