@@ -32,6 +32,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { InvalidConfiguration } from "./FalError.js"
+import { withoutAuthorization } from "./internal/authorization.js"
 import * as Budget from "./internal/budget.js"
 import * as Redact from "./internal/redact.js"
 import type * as Retry from "./Retry.js"
@@ -218,18 +219,6 @@ const underBase = (base: URL, url: string): boolean => {
   const prefix = base.pathname.replace(/\/+$/, "")
   return prefix === "" || target.pathname === prefix || target.pathname.startsWith(`${prefix}/`)
 }
-
-/** The request without any `authorization` header (`modify` can only add headers, so it is rebuilt). */
-const withoutAuthorization = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
-  Headers.has(request.headers, "authorization")
-    ? HttpClientRequest.modify(HttpClientRequest.get(request.url), {
-      method: request.method,
-      urlParams: request.urlParams,
-      headers: Headers.remove(request.headers, "authorization"),
-      body: request.body,
-      ...(Option.isSome(request.hash) ? { hash: request.hash.value } : {})
-    })
-    : request
 
 const ensureRedacted = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string | RegExp> =>
   names.includes("authorization") ? names : [...names, "authorization"]

@@ -1,5 +1,4 @@
 import * as InvalidRequestOptions from "@effect-fal/headers/InvalidRequestOptions"
-import * as Headers from "@effect/platform/Headers"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
@@ -17,6 +16,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
+import { withoutAuthorization } from "./authorization.js"
 import * as Errors from "./errors.js"
 import * as Request from "./request.js"
 import * as Lifecycle from "./storageLifecycle.js"
@@ -250,27 +250,13 @@ const Initiated = Schema.Struct({ upload_url: Schema.String, file_url: Schema.St
 const PartAnswer = Schema.Struct({ partNumber: Schema.Number, etag: Schema.String })
 
 /**
- * The request without `Authorization`. The request is rebuilt because `HttpClientRequest` can add
- * headers but not remove them.
- */
-const anonymous = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
-  Headers.has(request.headers, "authorization")
-    ? HttpClientRequest.modify(HttpClientRequest.get(request.url), {
-      method: request.method,
-      urlParams: request.urlParams,
-      headers: Headers.remove(request.headers, "authorization"),
-      body: request.body
-    })
-    : request
-
-/**
  * The client for the pre-signed upload URLs: the service's client, whose outermost step adds
  * `Authorization` for fal's bases, with one more step after it that takes the header off again.
  * A pre-signed URL may well lie under the storage base (the emulator serves both), and it must
  * never see the key.
  */
 export const uploadClient = (service: Service): HttpClient.HttpClient =>
-  HttpClient.mapRequest(service.httpClient, anonymous)
+  HttpClient.mapRequest(service.httpClient, withoutAuthorization)
 
 /** The parts of the source, numbered from 1, each at most `partSize` bytes. */
 const parts = <E, R>(

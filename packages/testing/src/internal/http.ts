@@ -4,6 +4,9 @@
  */
 import { ResponseMeta } from "@effect-fal/headers"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 
 export const json = (
   status: number,
@@ -56,3 +59,18 @@ export const stored = (answer: {
     ? HttpServerResponse.text(answer.body, options)
     : HttpServerResponse.uint8Array(answer.body, options)
 }
+
+/**
+ * The bytes of a stream, collected and joined once (joining as chunks arrive, or the platform's
+ * `arrayBuffer`, re-copies the whole buffer on every chunk: quadratic on an upload of tens of MB).
+ */
+export const collectBytes = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.Effect<Uint8Array, E, R> =>
+  Effect.map(Stream.runCollect(stream), (chunks) => {
+    const out = new Uint8Array(Chunk.reduce(chunks, 0, (n, chunk) => n + chunk.byteLength))
+    let offset = 0
+    for (const chunk of chunks) {
+      out.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    return out
+  })

@@ -12,20 +12,18 @@ import { RequestOptions, ResponseMeta } from "@effect-fal/headers"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as SortedMap from "effect/SortedMap"
-import * as Stream from "effect/Stream"
 import type * as FalPlatform from "../FalPlatform.js"
 import * as Fault from "../Fault.js"
 import * as Auth from "./auth.js"
 import { Call, type CallInfo, PlatformEnv } from "./call.js"
 import * as Faults from "./faults.js"
-import { detail, envelope, json } from "./http.js"
+import { collectBytes, detail, envelope, json } from "./http.js"
 import { now, publish, uuid } from "./state.js"
 import * as Urls from "./urls.js"
 
@@ -35,16 +33,7 @@ const decoder = new TextDecoder()
  * The request body, read chunk by chunk and joined once (the platform's `arrayBuffer` re-copies
  * the whole buffer on every chunk: quadratic on an upload of tens of MB).
  */
-const readBody = (request: HttpServerRequest.HttpServerRequest) =>
-  Effect.map(Stream.runCollect(request.stream), (chunks) => {
-    const out = new Uint8Array(Chunk.reduce(chunks, 0, (n, chunk) => n + chunk.byteLength))
-    let offset = 0
-    for (const chunk of chunks) {
-      out.set(chunk, offset)
-      offset += chunk.byteLength
-    }
-    return out
-  })
+const readBody = (request: HttpServerRequest.HttpServerRequest) => collectBytes(request.stream)
 
 /**
  * Records every call to a known base in the HTTP request log, provides the {@link Call} to the

@@ -10,12 +10,11 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import type * as FalPlatform from "../../FalPlatform.js"
 import type * as Fault from "../../Fault.js"
 import { defaultUrls } from "../constants.js"
+import { collectBytes } from "../http.js"
 import { Caller, prefixes } from "../urls.js"
 
 /** Which base a URL on fal's default hosts addresses, and the path relative to it. */
@@ -56,17 +55,7 @@ const bodyBytes = (
         : Effect.fail(fail("unsupported raw body"))
     case "Stream":
       // collected, then joined once (joining as chunks arrive is quadratic on an upload)
-      return body.stream.pipe(
-        Stream.runCollect,
-        Effect.map((chunks) => {
-          const out = new Uint8Array(Chunk.reduce(chunks, 0, (n, chunk) => n + chunk.length))
-          let offset = 0
-          for (const chunk of chunks) {
-            out.set(chunk, offset)
-            offset += chunk.length
-          }
-          return out
-        }),
+      return collectBytes(body.stream).pipe(
         Effect.mapError((cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause }))
       )
     case "FormData":
