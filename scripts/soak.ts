@@ -103,6 +103,9 @@ const program = Effect.gen(function*() {
   print(
     `subscribes whose submit answer a reset after handling dropped (job ran unfollowed): ${f.orphanedBySubmitReset}`
   )
+  print(
+    `subscribes whose submit timed out at the client while fal created the job (job ran unfollowed): ${f.orphanedBySubmitTimeout}`
+  )
   print(`runs whose job completed but whose answer was lost: ${f.runsLostAfterCompletion}`)
   if (verdict.violations.length === 0) {
     print("soak: every property holds")

@@ -45,6 +45,18 @@ describe("soak", () => {
           violations(doctor((op) => op === sub ? { ...op, outcome: "typed", error: "TransportError" } : undefined)),
           /lost result/
         )
+        // a submit the client gave up on (its headers timeout) while fal created the job: the
+        // caller never learned the id, counted apart; the same failure without a timeout is lost
+        const unanswered = { ...sub, requestId: undefined, outcome: "typed", error: "TransportError" } as const
+        const timedOut = check(
+          doctor((op) => op === sub ? { ...unanswered, errorOperation: "submit", errorTimeout: "headers" } : undefined)
+        )
+        assert.deepStrictEqual(timedOut.violations, [])
+        assert.strictEqual(timedOut.figures.orphanedBySubmitTimeout, verdict.figures.orphanedBySubmitTimeout + 1)
+        assert.match(
+          violations(doctor((op) => op === sub ? { ...unanswered, errorOperation: "submit" } : undefined)),
+          /lost result: .* TransportError \(in submit\) without its request id/
+        )
         assert.match(
           violations(doctor((op) => op === run ? { ...op, outcome: "defect", error: "boom" } : undefined)),
           /defect/

@@ -61,6 +61,12 @@ export interface OpRecord {
   /** `_tag` of the error, or a short description of a defect. */
   readonly error: string | undefined
   readonly errorRequestId: string | undefined
+  /**
+   * For a typed error: the operation that failed, and the per-attempt limit that ended it
+   * (`headers` or `body`) when it was a client-side timeout; printed with a violation.
+   */
+  readonly errorOperation?: string | undefined
+  readonly errorTimeout?: "headers" | "body" | undefined
   /** The token found in a successful result (runs and subscribes). */
   readonly echoed: string | undefined
   /** Links a successful deletion reports as not deleted (a second application would show some). */
@@ -275,6 +281,8 @@ const operation = (
           outcome: "typed",
           error: error._tag,
           errorRequestId: Option.getOrUndefined(FalError.requestId(error)),
+          errorOperation: "operation" in error ? String(error.operation) : undefined,
+          errorTimeout: error._tag === "TransportError" ? error.timeout : undefined,
           echoed: undefined
         } satisfies OpRecord
       }
@@ -414,6 +422,11 @@ export interface Verdict {
      * caller never learned the request id (fal offers no idempotent submit), the job ran unfollowed.
      */
     readonly orphanedBySubmitReset: number
+    /**
+     * Subscribes whose submit the client gave up on (a per-attempt timeout) while fal went on
+     * and created the job: like a dropped answer, the caller never learned the request id.
+     */
+    readonly orphanedBySubmitTimeout: number
   }
 }
 
@@ -530,6 +543,7 @@ export const check = (report: Report): Verdict => {
   let failedAfterCompletion = 0
   let runsLostAfterCompletion = 0
   let orphanedBySubmitReset = 0
+  let orphanedBySubmitTimeout = 0
 
   for (const op of report.records) {
     bump(outcomes[op.kind], op.outcome === "typed" ? op.error ?? "typed" : op.outcome)
@@ -574,9 +588,14 @@ export const check = (report: Report): Verdict => {
       if (op.kind !== "run" && completed !== undefined && op.outcome !== "ok") {
         if (op.errorRequestId === completed.id) failedAfterCompletion++
         else if (answerLost && op.requestId === undefined) orphanedBySubmitReset++
-        else {
+        else if (op.requestId === undefined && op.errorOperation === "submit" && op.errorTimeout !== undefined) {
+          orphanedBySubmitTimeout++
+        } else {
+          const where = op.errorOperation === undefined
+            ? ""
+            : ` (in ${op.errorOperation}${op.errorTimeout === undefined ? "" : `, ${op.errorTimeout} timeout`})`
           violate(
-            `lost result: op ${op.index} (${op.kind}) job ${completed.id} completed, the call failed with ${op.error} without its request id ${reproduce}`
+            `lost result: op ${op.index} (${op.kind}) job ${completed.id} completed, the call failed with ${op.error}${where} without its request id ${reproduce}`
           )
         }
       }
@@ -646,7 +665,8 @@ export const check = (report: Report): Verdict => {
       attempts,
       failedAfterCompletion,
       runsLostAfterCompletion,
-      orphanedBySubmitReset
+      orphanedBySubmitReset,
+      orphanedBySubmitTimeout
     }
   }
 }
