@@ -4,7 +4,7 @@
  * `tsx scripts/bench/upload.ts [runs]` (`pnpm bench` runs it once per client as its upload section).
  *
  * This process serves the emulator (the files land in its CDN store); each client uploads in
- * its own child process (`node --import tsx scripts/bench/upload.ts client <name> <base> <file> <runs>`), from
+ * its own child process (`tsx scripts/bench/upload.ts client <name> <base> <file> <runs>`), from
  * a file-backed `Blob` (`fs.openAsBlob`) or, for effect-fal, also a file `Stream`, so that its
  * peak RSS shows what the client holds, not the file or the server. Prints a Markdown table.
  */
@@ -129,15 +129,16 @@ const main = async (runs: number) => {
     Fs.writeSync(out, block, 0, Math.min(block.length, size - written))
   }
   Fs.closeSync(out)
-  // Asynchronous: this process serves the uploads while the child runs.
+  const tsx = Path.join(import.meta.dirname, "..", "..", "node_modules", ".bin", "tsx")
+  // Asynchronous: this process serves the uploads while the child runs. Through tsx's command,
+  // not `node` forked from here: Linux carries a process's peak RSS over fork and exec, so a
+  // child forked from this server (holding the uploaded files) would report the server's.
   const child = (name: ClientName, base: string, runs: number, nodeFlags: ReadonlyArray<string>) =>
     new Promise<Result>((resolve, reject) =>
       execFile(
-        process.execPath,
+        tsx,
         [
           ...nodeFlags,
-          "--import",
-          import.meta.resolve("tsx"),
           import.meta.filename,
           "client",
           name,
