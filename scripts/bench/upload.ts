@@ -33,13 +33,26 @@ interface Result {
   readonly seconds: ReadonlyArray<number>
   readonly baseRssMiB: number
   readonly maxRssMiB: number
+  /** The most `process.memoryUsage().arrayBuffers` seen: bytes in ArrayBuffers, garbage not yet collected included. */
+  readonly maxArrayBuffersMiB: number
 }
 
 const key = FalPlatform.defaultKeys.user
 
-/** One client, in this (child) process: uploads the file `runs` times, prints a JSON line. */
+/**
+ * One client, in this (child) process: uploads the file `runs` times, prints a JSON line. Run
+ * with `--expose-gc`, it collects garbage before each sample (every 200 ms), so that the
+ * ArrayBuffers it sees are the ones the client still holds (its timing is then meaningless).
+ */
 const client = async (name: ClientName, base: string, file: string, runs: number): Promise<void> => {
   const baseRssMiB = process.memoryUsage().rss / 1024 / 1024
+  const gc = (globalThis as { readonly gc?: () => void }).gc
+  let maxArrayBuffers = 0
+  const sample = () => {
+    gc?.()
+    maxArrayBuffers = Math.max(maxArrayBuffers, process.memoryUsage().arrayBuffers)
+  }
+  const sampler = setInterval(sample, gc === undefined ? 20 : 200)
   const seconds: Array<number> = []
   let upload: () => Promise<string>
   let dispose = async () => {}
@@ -65,7 +78,8 @@ const client = async (name: ClientName, base: string, file: string, runs: number
         const stream = Stream.fromAsyncIterable(
           Fs.createReadStream(file, { highWaterMark: 1024 * 1024 }),
           (cause) => new Error(String(cause))
-        ).pipe(Stream.map((chunk) => new Uint8Array(chunk as Buffer)))
+          // a `Buffer` is a `Uint8Array`: handed on as it is, not copied
+        ).pipe(Stream.map((chunk) => chunk as Buffer))
         return (await runtime.runPromise(Storage.upload({ stream, size }))).url
       }
   }
@@ -76,7 +90,15 @@ const client = async (name: ClientName, base: string, file: string, runs: number
     if (!url.startsWith(base.replace(/\/storage$/, "/cdn/"))) throw new Error(`unexpected file URL ${url}`)
   }
   await dispose()
-  const result: Result = { client: name, seconds, baseRssMiB, maxRssMiB: process.resourceUsage().maxRSS / 1024 }
+  clearInterval(sampler)
+  sample()
+  const result: Result = {
+    client: name,
+    seconds,
+    baseRssMiB,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    maxArrayBuffersMiB: maxArrayBuffers / 1024 / 1024
+  }
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
@@ -108,30 +130,40 @@ const main = async (runs: number) => {
   }
   Fs.closeSync(out)
   const tsx = Path.join(import.meta.dirname, "..", "..", "node_modules", ".bin", "tsx")
+  // Asynchronous: this process serves the uploads while the child runs. Through tsx's command,
+  // not `node` forked from here: Linux carries a process's peak RSS over fork and exec, so a
+  // child forked from this server (holding the uploaded files) would report the server's.
+  const child = (name: ClientName, base: string, runs: number, nodeFlags: ReadonlyArray<string>) =>
+    new Promise<Result>((resolve, reject) =>
+      execFile(
+        tsx,
+        [
+          ...nodeFlags,
+          import.meta.filename,
+          "client",
+          name,
+          base,
+          file,
+          String(runs)
+        ],
+        { encoding: "utf8", maxBuffer: 1024 * 1024 },
+        (error, stdout, stderr) =>
+          error === null
+            ? resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "") as Result)
+            : reject(new Error(`${error.message}\n${stderr}`))
+      )
+    )
   try {
     const results = await withServer(async (base, check) => {
-      const all: Array<Result> = []
+      const all: Array<Result & { readonly liveMiB: number }> = []
       for (const name of clients) {
-        // Asynchronous: this process serves the uploads while the child runs.
-        const line = await new Promise<string>((resolve, reject) =>
-          execFile(
-            tsx,
-            [import.meta.filename, "client", name, base, file, String(runs)],
-            {
-              encoding: "utf8",
-              maxBuffer: 1024 * 1024
-            },
-            (
-              error,
-              stdout,
-              stderr
-            ) => (error === null ? resolve(stdout) : reject(new Error(`${error.message}\n${stderr}`)))
-          )
-        )
-        all.push(JSON.parse(line.trim().split("\n").pop() ?? "") as Result)
+        const timed = await child(name, base, runs, [])
+        // A second pass, one upload, collecting garbage before each sample: what the client holds.
+        const live = await child(name, base, 1, ["--expose-gc"])
+        all.push({ ...timed, liveMiB: live.maxArrayBuffersMiB })
       }
       const stored = await check()
-      if (stored.length !== clients.length * runs) throw new Error(`${stored.length} files stored`)
+      if (stored.length !== clients.length * (runs + 1)) throw new Error(`${stored.length} files stored`)
       return all
     })
     const mib = size / 1024 / 1024
@@ -141,14 +173,17 @@ const main = async (runs: number) => {
       "`scripts/bench/upload.ts`: each client uploads the same file-backed 95 MB file to the loopback",
       "emulator (initiate on its storage base, 10 MB parts on its pre-signed upload base, complete) from",
       "its own child process; peak RSS is that process's `maxRSS`, so it shows what the client holds while",
-      "uploading, not the file or the server. The emulator checks every stored file's size.",
+      "uploading, not the file or the server. Peak ArrayBuffers is the most `process.memoryUsage().arrayBuffers`",
+      "seen (sampled every 20 ms), garbage not yet collected included; live ArrayBuffers the same from a",
+      "second upload under `--expose-gc`, collecting garbage before each sample (every 200 ms): the bytes",
+      "the client itself holds. The emulator checks every stored file's size.",
       "",
       `95 MB (${size} bytes) upload, multipart (10 MB parts), loopback, ${runs} run(s) per client, node ${process.version}, ${Os.cpus().length} cores, load ${
         Os.loadavg()[0].toFixed(1)
       }`,
       "",
-      "| client | median s | MiB/s | RSS before (MiB) | peak RSS (MiB) | peak - before (MiB) |",
-      "|---|---|---|---|---|---|"
+      "| client | median s | MiB/s | RSS before (MiB) | peak RSS (MiB) | peak - before (MiB) | peak ArrayBuffers (MiB) | live ArrayBuffers (MiB) |",
+      "|---|---|---|---|---|---|---|---|"
     ]
     for (const r of results) {
       const sorted = [...r.seconds].sort((a, b) => a - b)
@@ -156,7 +191,7 @@ const main = async (runs: number) => {
       lines.push(
         `| ${r.client} | ${median.toFixed(2)} | ${(mib / median).toFixed(0)} | ${r.baseRssMiB.toFixed(0)} | ${
           r.maxRssMiB.toFixed(0)
-        } | ${(r.maxRssMiB - r.baseRssMiB).toFixed(0)} |`
+        } | ${(r.maxRssMiB - r.baseRssMiB).toFixed(0)} | ${r.maxArrayBuffersMiB.toFixed(0)} | ${r.liveMiB.toFixed(0)} |`
       )
     }
     process.stdout.write(`${lines.join("\n")}\n`)

@@ -7,7 +7,7 @@ import { FalEmulator, FalPlatform, Fault } from "@effect-fal/testing"
 import { NodeHttpClient } from "@effect/platform-node"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import * as Crypto from "node:crypto"
 import * as Emulator from "./utils/emulator.js"
 
@@ -197,6 +197,28 @@ describe("automatic upload", () => {
       assert.strictEqual(run._tag, "Unauthorized")
       const log = yield* platform.httpLog
       assert.deepStrictEqual(log.filter((r) => r.base === "queue" || r.base === "run"), [])
+      assert.deepStrictEqual(yield* platform.files, [])
+    }).pipe(Effect.provide(Emulator.inMemory())))
+
+  it.effect("interrupting Queue.subscribe while it uploads aborts the upload at once and queues nothing", () =>
+    Effect.gen(function*() {
+      const platform = yield* FalPlatform.FalPlatform
+      // the PUT hangs for an hour of the Effect clock
+      yield* platform.injectFault({ endpoint: "upload", method: "PUT", fault: Fault.delay("1 hour"), times: 1 })
+      // daemons, so that a failing assertion does not wait on them at the test's end
+      const fiber = yield* Effect.forkDaemon(Queue.subscribe(echo, { image: new Blob(["x"]) }, { mode: "poll" }))
+      yield* TestClock.adjust("1 second")
+      const uploads = (yield* platform.httpLog).filter((r) => r.base === "upload")
+      assert.deepStrictEqual(uploads.map((r) => [r.method, r.status]), [["PUT", "pending"]])
+      const interruption = yield* Effect.forkDaemon(Fiber.interrupt(fiber))
+      // well inside the submit's 10 s grace: nothing was submitted, so nothing is waited for
+      yield* TestClock.adjust("1 second")
+      const done = yield* Fiber.poll(interruption)
+      assert.isTrue(Option.isSome(done) && Exit.isSuccess(done.value), "the interruption is still waiting")
+      yield* TestClock.adjust("2 hours")
+      const log = yield* platform.httpLog
+      assert.deepStrictEqual(log.filter((r) => r.base === "queue"), [])
+      // the upload was aborted: the file never landed
       assert.deepStrictEqual(yield* platform.files, [])
     }).pipe(Effect.provide(Emulator.inMemory())))
 

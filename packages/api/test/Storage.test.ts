@@ -3,7 +3,7 @@ import { Storage } from "@effect-fal/api"
 import { StorageEmulator } from "@effect-fal/testing"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Fiber, Option, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Duration, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
 import { client, download, inProcess, pattern, same, serve } from "./utils/storage.js"
 
 const MB = 1024 * 1024
@@ -56,20 +56,39 @@ describe("Storage.upload through the loopback storage routes", () => {
     big
   )
 
-  it.scopedLive("a 95 MB stream in uneven chunks is cut into exact parts", () =>
-    Effect.gen(function*() {
-      const server = yield* serve()
-      const bytes = pattern(95 * MB + 3)
-      const file = yield* Storage.upload({ stream: chunked(bytes, 3 * MB + 1), size: bytes.byteLength }, {
-        contentType: "application/x-tar",
-        fileName: "backup.tar"
-      }).pipe(Effect.provide(client(server)))
-      assert.strictEqual(file.parts, 10)
-      assert.strictEqual(file.fileName, "backup.tar")
-      assert.isTrue(file.url.endsWith("/backup.tar"))
-      const back = yield* download(file.url)
-      assert.isTrue(same(back.bytes, bytes))
-    }), big)
+  it.scopedLive(
+    "a 95 MB stream in uneven chunks is cut into exact parts; a part failing once is sent again",
+    () =>
+      Effect.gen(function*() {
+        // part 3 fails once: its retry must send the same bytes (the stream's parts share one buffer)
+        const failed = yield* Ref.make(false)
+        const server = yield* serve((seen) =>
+          seen.method === "PUT" && partPath.exec(seen.path)?.[1] === "3"
+            ? Ref.getAndSet(failed, true).pipe(Effect.map((already) =>
+              already
+                ? Option.none()
+                : Option.some(HttpServerResponse.unsafeJson({ detail: "busy" }, { status: 503 }))
+            ))
+            : Effect.succeedNone
+        )
+        const bytes = pattern(95 * MB + 3)
+        const file = yield* Storage.upload({ stream: chunked(bytes, 3 * MB + 1), size: bytes.byteLength }, {
+          contentType: "application/x-tar",
+          fileName: "backup.tar"
+        }).pipe(Effect.provide(client(server)))
+        assert.strictEqual(file.parts, 10)
+        assert.strictEqual(file.fileName, "backup.tar")
+        assert.isTrue(file.url.endsWith("/backup.tar"))
+        const back = yield* download(file.url)
+        assert.isTrue(same(back.bytes, bytes))
+        const parts = (yield* server.seen).flatMap((r) => {
+          const number = r.method === "PUT" ? partPath.exec(r.path)?.[1] : undefined
+          return number === undefined ? [] : [Number(number)]
+        })
+        assert.deepStrictEqual(parts, [1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10])
+      }),
+    big
+  )
 
   it.scopedLive(
     "a part that keeps failing fails the upload with a typed error and no complete",
@@ -226,21 +245,40 @@ describe("Storage.upload through the loopback storage routes", () => {
       assert.deepStrictEqual(yield* server.seen, [])
     }))
 
-  it.scopedLive("a stream shorter or longer than its declared size fails and stores nothing", () =>
-    Effect.gen(function*() {
-      const server = yield* serve()
-      const short = yield* Storage.upload({ stream: Stream.make(Uint8Array.of(1, 2)), size: 3 }).pipe(
-        Effect.provide(client(server)),
-        Effect.flip
-      )
-      const long = yield* Storage.upload({ stream: Stream.make(Uint8Array.of(1, 2, 3, 4)), size: 3 }).pipe(
-        Effect.provide(client(server)),
-        Effect.flip
-      )
-      assert.strictEqual(short._tag, "InvalidRequestOptions")
-      assert.strictEqual(long._tag, "InvalidRequestOptions")
-      assert.deepStrictEqual(yield* server.files, [])
-    }))
+  it.scopedLive(
+    "a stream shorter or longer than its declared size fails and stores nothing",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* serve()
+        const short = yield* Storage.upload({ stream: Stream.make(Uint8Array.of(1, 2)), size: 3 }).pipe(
+          Effect.provide(client(server)),
+          Effect.flip
+        )
+        const long = yield* Storage.upload({ stream: Stream.make(Uint8Array.of(1, 2, 3, 4)), size: 3 }).pipe(
+          Effect.provide(client(server)),
+          Effect.flip
+        )
+        // above the single-PUT limit: cut short after the first part, or one chunk beyond the declared size
+        const shortParts = yield* Storage.upload({
+          stream: Stream.make(pattern(15 * MB)),
+          size: 91 * MB
+        }).pipe(Effect.provide(client(server)), Effect.flip)
+        const longParts = yield* Storage.upload({
+          stream: Stream.make(new Uint8Array(92 * MB)),
+          size: 91 * MB
+        }).pipe(Effect.provide(client(server)), Effect.flip)
+        for (const error of [short, long, shortParts, longParts]) {
+          assert.strictEqual(error._tag, "InvalidRequestOptions")
+          if (error._tag === "InvalidRequestOptions") assert.strictEqual(error.issues[0].name, "Content-Length")
+        }
+        const seen = yield* server.seen
+        // one part of the short stream went; of the long one, none; no upload completed
+        assert.strictEqual(seen.filter((r) => partPath.test(r.path)).length, 1)
+        assert.isFalse(seen.some((r) => r.path.includes("/complete")))
+        assert.deepStrictEqual(yield* server.files, [])
+      }),
+    big
+  )
 
   it.scopedLive("a failure of the caller's stream comes out as it was", () =>
     Effect.gen(function*() {

@@ -504,17 +504,27 @@ export const subscribe = <A = unknown, I = unknown, R = never, REnqueue = never>
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient | R | REnqueue> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(
-      settledSubmit(restore, submit(modelId, input, options), options?.cancelOnInterrupt !== false),
-      (submitted) =>
-        cancelOnInterrupt(
-          submitted,
-          options?.cancelOnInterrupt !== false,
-          restore(
-            Effect.zipRight(
-              options?.onEnqueue === undefined ? Effect.void : options.onEnqueue(submitted),
-              followAndRead(submitted, options)
+      // The automatic upload comes first and stays interruptible: before the submit is sent
+      // there is no job to cancel, so an interruption aborts the uploads at once.
+      restore(Effect.flatMap(FalClient, (service) => UploadInput.auto(service, modelId, input, options))),
+      (sent) =>
+        Effect.flatMap(
+          settledSubmit(
+            restore,
+            submit(modelId, sent, { ...options, autoUpload: false }),
+            options?.cancelOnInterrupt !== false
+          ),
+          (submitted) =>
+            cancelOnInterrupt(
+              submitted,
+              options?.cancelOnInterrupt !== false,
+              restore(
+                Effect.zipRight(
+                  options?.onEnqueue === undefined ? Effect.void : options.onEnqueue(submitted),
+                  followAndRead(submitted, options)
+                )
+              )
             )
-          )
         )
     )
   ).pipe(Request.traced("subscribe", { "fal.model_id": modelId }))

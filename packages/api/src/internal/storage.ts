@@ -13,6 +13,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
@@ -26,8 +27,9 @@ export const singleLimit = 90 * 1024 * 1024
 /** The size of a part of a multipart upload (the last one may be shorter). */
 export const partSize = 10 * 1024 * 1024
 /**
- * Parts in flight at once: one, as fal's clients do. Each is held in memory (it may be sent
- * again), so peak memory stays a couple of parts.
+ * Parts in flight at once: one, as fal's clients do. A part of a `Uint8Array` or a `Blob` is
+ * streamed from it (and read again for a retry); a part of a caller's `Stream` is held in memory
+ * (it may be sent again), so such an upload holds one part.
  */
 export const partConcurrency = 1
 /** A single PUT's body is handed to the transport in slices of this size (progress is reported per slice). */
@@ -174,18 +176,40 @@ const decodeError = (operation: string, status: number, error: ParseResult.Parse
     description: Errors.clip(ParseResult.TreeFormatter.formatErrorSync(error), 2000)
   })
 
-/** Sends a request; a non-2xx answer is the matching `FalError`, a dropped connection a `TransportError`. */
-const send = (
+/** A failure of the caller's stream (or of reading a Blob) while the transport reads a body; unwrapped after the request fails. */
+class SourceFailure<E> {
+  constructor(readonly error: E) {}
+}
+
+/** A request error whose cause is a body's source failing: that failure, as it was. */
+const unwrapSource = <E>(error: HttpClientError.HttpClientError): Option.Option<E | FalError.FalError> => {
+  const cause: unknown = error.cause
+  if (cause instanceof SourceFailure) {
+    const inner: SourceFailure<E | FalError.FalError> = cause
+    return Option.some(inner.error)
+  }
+  return Option.none()
+}
+
+/**
+ * Sends a request; a non-2xx answer is the matching `FalError`, a dropped connection a
+ * `TransportError`, and a failure of a streamed body's source that failure, as it was.
+ */
+const send = <E = never>(
   service: Service,
   client: HttpClient.HttpClient,
   operation: string,
   request: HttpClientRequest.HttpClientRequest
-): Effect.Effect<HttpClientResponse.HttpClientResponse, FalError.FalError> =>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FalError.FalError> =>
   client.execute(request).pipe(
-    Effect.catchAll((error) =>
-      error._tag === "ResponseError" && error.reason === "StatusCode"
-        ? statusError(service, error.response)
-        : Effect.fail(transportError(operation, error))
+    Effect.catchAll((error): Effect.Effect<never, E | FalError.FalError> =>
+      Option.match(unwrapSource<E>(error), {
+        onSome: Effect.fail,
+        onNone: () =>
+          error._tag === "ResponseError" && error.reason === "StatusCode"
+            ? statusError(service, error.response)
+            : Effect.fail(transportError(operation, error))
+      })
     ),
     Effect.flatMap((response) =>
       response.status >= 200 && response.status < 300 ? Effect.succeed(response) : statusError(service, response)
@@ -258,123 +282,123 @@ const PartAnswer = Schema.Struct({ partNumber: Schema.Number, etag: Schema.Strin
 export const uploadClient = (service: Service): HttpClient.HttpClient =>
   HttpClient.mapRequest(service.httpClient, withoutAuthorization)
 
-/** The parts of the source, numbered from 1, each at most `partSize` bytes. */
-const parts = <E, R>(
-  source: Plan<E, R>
-): Stream.Stream<{ readonly number: number; readonly bytes: Uint8Array }, E | FalError.FalError, R> => {
-  const data = source.data
-  const count = Math.ceil(source.size / partSize)
-  const range = (index: number) => [index * partSize, Math.min((index + 1) * partSize, source.size)] as const
-  // One part per chunk (`Stream.range` would put every index in one chunk, and a chunk is
-  // mapped whole before it flows on: every part of a Blob would be read before the first is sent).
-  const indices = Stream.range(0, count - 1, 1)
-  if (data instanceof Uint8Array) {
-    return Stream.map(indices, (index) => {
-      const [start, end] = range(index)
-      return { number: index + 1, bytes: data.subarray(start, end) }
+// Memory: the bytes are never copied whole. A `Uint8Array` is sent as views of itself; a `Blob`
+// (a file-backed one from `fs.openAsBlob` included) as slices streamed from the Blob, read again
+// for a retry; only a caller's `Stream` is buffered, a part at a time, in one buffer used over
+// and over: a fresh 10 MB buffer per part lives long enough to be promoted to the old generation
+// and piles up as garbage until the next full collection.
+
+const readFailure = (cause: unknown) =>
+  new SourceFailure(
+    new FalError.TransportError({
+      operation: "upload",
+      mayHaveReached: true,
+      description: `reading the Blob failed: ${Errors.clip(String(cause))}`
     })
-  }
-  if (data instanceof Blob) {
-    return Stream.mapEffect(indices, (index) => {
-      const [start, end] = range(index)
-      return Effect.tryPromise({
-        try: () => data.slice(start, end).arrayBuffer(),
-        catch: (cause) =>
-          new FalError.TransportError({
-            operation: "upload",
-            mayHaveReached: false,
-            description: `reading the Blob failed: ${Errors.clip(String(cause))}`
-          })
-      }).pipe(Effect.map((buffer) => ({ number: index + 1, bytes: new Uint8Array(buffer) })))
-    })
-  }
-  return rechunk(data, source.size)
-}
+  )
+
+/** A Blob's bytes as the transport reads them, in the Blob's own chunks; a new read each time it runs. */
+const blobBytes = (blob: Blob): Stream.Stream<Uint8Array, SourceFailure<FalError.FalError>> =>
+  Stream.fromReadableStream({ evaluate: () => blob.stream(), onError: readFailure })
 
 const sizeMismatch = (declared: number, produced: string) =>
   invalidHeader("Content-Length", String(declared), `the stream produced ${produced} bytes, not its declared size`)
 
-/** Cuts a stream of arbitrary chunks into parts of exactly `partSize` bytes (the last one shorter). */
-const rechunk = <E, R>(
-  source: SizedStream<E, R>,
-  total: number
-): Stream.Stream<{ readonly number: number; readonly bytes: Uint8Array }, E | FalError.FalError, R> =>
+/** The caller's stream as it is, failing once it produces more or fewer bytes than declared. */
+const exactly = <E, R>(source: SizedStream<E, R>): Stream.Stream<Uint8Array, E | FalError.FalError, R> =>
   Stream.suspend(() => {
     let seen = 0
-    let number = 0
-    let buffer = new Uint8Array(Math.min(partSize, total))
-    let filled = 0
-    const take = (chunk: Uint8Array) => {
-      const out: Array<{ readonly number: number; readonly bytes: Uint8Array }> = []
-      if (seen + chunk.byteLength > total) return Either.left(sizeMismatch(total, `more than ${total}`))
-      let offset = 0
-      while (offset < chunk.byteLength) {
-        const n = Math.min(buffer.byteLength - filled, chunk.byteLength - offset)
-        buffer.set(chunk.subarray(offset, offset + n), filled)
-        filled += n
-        offset += n
-        if (filled === buffer.byteLength) {
-          number += 1
-          out.push({ number, bytes: buffer })
-          const left = total - (seen + offset)
-          buffer = new Uint8Array(Math.min(partSize, left))
-          filled = 0
-        }
-      }
-      seen += chunk.byteLength
-      return Either.right(out)
-    }
     return source.stream.pipe(
-      // Buffers one at a time, so that a part flows on as soon as it is full.
-      Stream.rechunk(1),
-      Stream.mapEffect((chunk) => take(chunk)),
-      Stream.flattenIterables,
-      Stream.concat(Stream.suspend(() => seen === total ? Stream.empty : Stream.fail(sizeMismatch(total, `${seen}`))))
+      Stream.mapEffect((chunk) => {
+        seen += chunk.byteLength
+        return seen > source.size
+          ? Effect.fail(sizeMismatch(source.size, `more than ${source.size}`))
+          : Effect.succeed(chunk)
+      }),
+      Stream.concat(
+        Stream.suspend(() => seen === source.size ? Stream.empty : Stream.fail(sizeMismatch(source.size, `${seen}`)))
+      )
     )
   })
 
-/** A failure of the caller's stream while the transport reads it; unwrapped after the request fails. */
-class SourceFailure<E> {
-  constructor(readonly error: E) {}
-}
-
-/** The body of a single PUT, streamed in slices; `counted` reports each slice as it is read. */
+/** The body of a single PUT, streamed; `counted` reports each chunk as the transport reads it. */
 const singleBody = <E, R>(
   source: Plan<E, R>,
   counted: (n: number) => Effect.Effect<void>
 ): Stream.Stream<Uint8Array, SourceFailure<E | FalError.FalError>, R> => {
   const data = source.data
-  const bytes: Stream.Stream<Uint8Array, E | FalError.FalError, R> = data instanceof Uint8Array
-    ? Stream.map(
-      Stream.range(0, Math.ceil(data.byteLength / sliceSize) - 1, 1),
-      (index) => data.subarray(index * sliceSize, Math.min((index + 1) * sliceSize, data.byteLength))
-    )
-    : data instanceof Blob
-    ? Stream.fromReadableStream({
-      evaluate: () => data.stream(),
-      onError: (cause) =>
-        new FalError.TransportError({
-          operation: "upload",
-          mayHaveReached: true,
-          description: `reading the Blob failed: ${Errors.clip(String(cause))}`
-        })
-    })
-    : Stream.flatMap(rechunk(data, source.size), (part) => Stream.succeed(part.bytes))
+  const bytes: Stream.Stream<Uint8Array, E | FalError.FalError | SourceFailure<FalError.FalError>, R> =
+    data instanceof Uint8Array
+      ? Stream.map(
+        Stream.range(0, Math.ceil(data.byteLength / sliceSize) - 1, 1),
+        (index) => data.subarray(index * sliceSize, Math.min((index + 1) * sliceSize, data.byteLength))
+      )
+      : data instanceof Blob
+      ? blobBytes(data)
+      : exactly(data)
   return bytes.pipe(
     Stream.tap((chunk) => counted(chunk.byteLength)),
-    Stream.mapError((error) => new SourceFailure(error))
+    Stream.mapError((error) => error instanceof SourceFailure ? error : new SourceFailure(error))
   )
 }
 
-/** A request error whose cause is the caller's stream failing: that failure, as it was. */
-const unwrapSource = <E>(error: HttpClientError.HttpClientError): Option.Option<E | FalError.FalError> => {
-  const cause: unknown = error.cause
-  if (cause instanceof SourceFailure) {
-    const inner: SourceFailure<E | FalError.FalError> = cause
-    return Option.some(inner.error)
-  }
-  return Option.none()
-}
+/**
+ * Reads a stream a chunk at a time into caller-given buffers: `fill` copies exactly `length`
+ * bytes (failing if the stream ends first), `end` checks that nothing is left.
+ */
+const reader = <E, R>(
+  source: SizedStream<E, R>
+): Effect.Effect<
+  {
+    readonly fill: (buffer: Uint8Array) => Effect.Effect<Uint8Array, E | FalError.FalError, R>
+    readonly end: Effect.Effect<void, E | FalError.FalError, R>
+  },
+  never,
+  R | Scope.Scope
+> =>
+  Effect.map(Stream.toPull(source.stream), (pull) => {
+    let pending: Chunk.Chunk<Uint8Array> = Chunk.empty()
+    let index = 0
+    const empty = new Uint8Array(0)
+    let carry: Uint8Array = empty
+    let seen = 0
+    /** The next non-empty piece of the stream, or none at its end. */
+    const next: Effect.Effect<Option.Option<Uint8Array>, E | FalError.FalError, R> = Effect.suspend(() => {
+      if (carry.byteLength > 0) return Effect.succeedSome(carry)
+      if (index < pending.length) {
+        carry = Chunk.unsafeGet(pending, index++)
+        // let go of the caller's chunks as soon as they are taken
+        if (index === pending.length) pending = Chunk.empty()
+        seen += carry.byteLength
+        return seen > source.size ? Effect.fail(sizeMismatch(source.size, `more than ${source.size}`)) : next
+      }
+      return Effect.matchEffect(pull, {
+        onFailure: Option.match({ onNone: () => Effect.succeedNone, onSome: Effect.fail }),
+        onSuccess: (chunk) => {
+          pending = chunk
+          index = 0
+          return next
+        }
+      })
+    })
+    const fill = (buffer: Uint8Array) =>
+      Effect.gen(function*() {
+        let filled = 0
+        while (filled < buffer.byteLength) {
+          const piece = yield* next
+          if (Option.isNone(piece)) return yield* sizeMismatch(source.size, `${seen}`)
+          const n = Math.min(buffer.byteLength - filled, piece.value.byteLength)
+          buffer.set(piece.value.subarray(0, n), filled)
+          // an empty view would still hold the whole chunk
+          carry = n < piece.value.byteLength ? piece.value.subarray(n) : empty
+          filled += n
+        }
+        return buffer
+      })
+    const end = Effect.flatMap(next, (piece) =>
+      Option.isNone(piece) ? Effect.void : sizeMismatch(source.size, `more than ${source.size}`))
+    return { fill, end }
+  })
 
 const report = (options: Options, loaded: number, total: number): Effect.Effect<void> =>
   options.onProgress === undefined ? Effect.void : options.onProgress({ _tag: "Progress", loaded, total })
@@ -407,6 +431,14 @@ const initiate = <E, R>(
   )
 }
 
+const uploaded = <E, R>(source: Plan<E, R>, url: string, parts: number): UploadedFile => ({
+  url,
+  contentType: source.contentType,
+  fileName: source.fileName,
+  size: source.size,
+  parts
+})
+
 const single = <E, R>(
   service: Service,
   source: Plan<E, R>,
@@ -428,31 +460,12 @@ const single = <E, R>(
         source.size
       )
       const request = HttpClientRequest.put(initiated.upload_url).pipe(HttpClientRequest.setBody(body))
-      return yield* client.execute(request).pipe(
-        Effect.catchAll((error): Effect.Effect<never, E | FalError.FalError> =>
-          Option.match(unwrapSource<E>(error), {
-            onSome: Effect.fail,
-            onNone: () =>
-              error._tag === "ResponseError" && error.reason === "StatusCode"
-                ? statusError(service, error.response)
-                : Effect.fail(transportError("upload.put", error))
-          })
-        ),
-        Effect.flatMap((response) =>
-          response.status >= 200 && response.status < 300 ? Effect.void : statusError(service, response)
-        )
-      )
+      yield* send<E>(service, client, "upload.put", request)
     })
     // A `Uint8Array` or a `Blob` can be read again; a caller's stream cannot.
     yield* isSized(source.data) ? attempt : retryTransient(attempt)
     if (source.size === 0) yield* report(options, 0, 0)
-    return {
-      url: initiated.file_url,
-      contentType: source.contentType,
-      fileName: source.fileName,
-      size: source.size,
-      parts: 0
-    }
+    return uploaded(source, initiated.file_url, 0)
   })
 
 const multipart = <E, R>(
@@ -466,47 +479,64 @@ const multipart = <E, R>(
     const target = new URL(initiated.upload_url)
     const at = (suffix: string) => `${target.origin}${target.pathname}/${suffix}${target.search}`
     const loaded = yield* Ref.make(0)
-    const uploadPart = (part: { readonly number: number; readonly bytes: Uint8Array }) => {
-      const request = HttpClientRequest.put(at(String(part.number))).pipe(
-        HttpClientRequest.bodyUint8Array(part.bytes, "application/octet-stream")
-      )
-      const operation = `upload.part ${part.number}`
-      return send(service, client, operation, request).pipe(
+    const count = Math.ceil(source.size / partSize)
+    const length = (number: number) => Math.min(partSize, source.size - (number - 1) * partSize)
+    /** Sends a part (again after a transient failure: `body` is read anew each time) and reports it. */
+    const sendPart = (number: number, body: HttpBody.HttpBody) => {
+      const request = HttpClientRequest.put(at(String(number))).pipe(HttpClientRequest.setBody(body))
+      const operation = `upload.part ${number}`
+      return send<E>(service, client, operation, request).pipe(
         Effect.flatMap((response) => readJson(operation, response, PartAnswer)),
         Effect.filterOrFail(
-          (answer) => answer.partNumber === part.number,
+          (answer) => answer.partNumber === number,
           (answer) =>
             new FalError.DecodeError({
               operation,
-              description: `the answer is for part ${answer.partNumber}, not ${part.number}`
+              description: `the answer is for part ${answer.partNumber}, not ${number}`
             })
         ),
         retryTransient,
         Effect.tap(() =>
-          Ref.updateAndGet(loaded, (n) => n + part.bytes.byteLength).pipe(
+          Ref.updateAndGet(loaded, (n) => n + length(number)).pipe(
             Effect.flatMap((sent) => report(options, sent, source.size))
           )
         )
       )
     }
-    const answers = yield* parts(source).pipe(
-      Stream.mapEffect(uploadPart, { concurrency: partConcurrency }),
-      Stream.runCollect
-    )
-    const list = Chunk.toReadonlyArray(answers).map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag }))
+    const data = source.data
+    const numbers = Array.from({ length: count }, (_, index) => index + 1)
+    /** A part of a `Uint8Array` is a view of it; a part of a `Blob` a slice, streamed. */
+    const sliceBody = (whole: Uint8Array | Blob, number: number) => {
+      const start = (number - 1) * partSize
+      const end = start + length(number)
+      return whole instanceof Uint8Array
+        ? HttpBody.uint8Array(whole.subarray(start, end), "application/octet-stream")
+        : HttpBody.stream(blobBytes(whole.slice(start, end)), "application/octet-stream", end - start)
+    }
+    const answers = !isSized(data)
+      ? yield* Effect.forEach(numbers, (number) => sendPart(number, sliceBody(data, number)), {
+        concurrency: partConcurrency
+      })
+      : yield* Effect.scoped(Effect.gen(function*() {
+        const read = yield* reader(data)
+        // One buffer, filled again once its part is acknowledged (a retry sends it as it is).
+        const buffer = new Uint8Array(partSize)
+        const out: Array<typeof PartAnswer.Type> = []
+        for (const number of numbers) {
+          const bytes = yield* read.fill(buffer.subarray(0, length(number)))
+          out.push(yield* sendPart(number, HttpBody.uint8Array(bytes, "application/octet-stream")))
+        }
+        yield* read.end
+        return out
+      }))
+    const list = answers.map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag }))
     const complete = HttpClientRequest.post(at("complete")).pipe(HttpClientRequest.bodyUnsafeJson({ parts: list }))
     yield* send(service, client, "upload.complete", complete).pipe(Effect.flatMap((response) =>
       response.text.pipe(
         Effect.mapError((error) => transportError("upload.complete", error))
       )
     ))
-    return {
-      url: initiated.file_url,
-      contentType: source.contentType,
-      fileName: source.fileName,
-      size: source.size,
-      parts: list.length
-    }
+    return uploaded(source, initiated.file_url, list.length)
   })
 
 /**
