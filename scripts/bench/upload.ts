@@ -24,7 +24,10 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
-const size = 95 * 1024 * 1024
+/** 95 MB by default; `BENCH_UPLOAD_MB` sets another size (the children inherit it) to show memory stays flat. */
+const megabytes = Number(process.env.BENCH_UPLOAD_MB ?? "95")
+if (!Number.isInteger(megabytes) || megabytes <= 0) throw new Error(`BENCH_UPLOAD_MB must be a positive integer`)
+const size = megabytes * 1024 * 1024
 const clients = ["effect-fal (Blob)", "effect-fal (Stream)", "@fal-ai/client (Blob)"] as const
 type ClientName = typeof clients[number]
 
@@ -170,7 +173,7 @@ const main = async (runs: number) => {
     const lines = [
       "## Upload",
       "",
-      "`scripts/bench/upload.ts`: each client uploads the same file-backed 95 MB file to the loopback",
+      `\`scripts/bench/upload.ts\`: each client uploads the same file-backed ${megabytes} MB file to the loopback`,
       "emulator (initiate on its storage base, 10 MB parts on its pre-signed upload base, complete) from",
       "its own child process; peak RSS is that process's `maxRSS`, so it shows what the client holds while",
       "uploading, not the file or the server. Peak ArrayBuffers is the most `process.memoryUsage().arrayBuffers`",
@@ -178,7 +181,7 @@ const main = async (runs: number) => {
       "second upload under `--expose-gc`, collecting garbage before each sample (every 200 ms): the bytes",
       "the client itself holds. The emulator checks every stored file's size.",
       "",
-      `95 MB (${size} bytes) upload, multipart (10 MB parts), loopback, ${runs} run(s) per client, node ${process.version}, ${Os.cpus().length} cores, load ${
+      `${megabytes} MB (${size} bytes) upload, multipart (10 MB parts), loopback, ${runs} run(s) per client, node ${process.version}, ${Os.cpus().length} cores, load ${
         Os.loadavg()[0].toFixed(1)
       }`,
       "",
