@@ -548,7 +548,10 @@ export const modelRequest = (
   { readonly modelId: ModelId.ModelId; readonly request: HttpClientRequest.HttpClientRequest },
   FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError
 > =>
-  Effect.suspend(() => {
+  Effect.suspend((): Effect.Effect<
+    { readonly modelId: ModelId.ModelId; readonly request: HttpClientRequest.HttpClientRequest },
+    FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError
+  > => {
     // checked in order, synchronously: one effect for the whole preparation
     const parsed = ModelId.parse(id)
     if (Either.isLeft(parsed)) return Effect.fail(parsed.left)
