@@ -263,6 +263,15 @@ interface Measured {
   readonly seconds: number
 }
 
+interface Failed {
+  readonly client: string
+  readonly server: string
+  readonly failure: string
+}
+
+/** How long one measurement may take before it counts as failed (a client may never return). */
+const limitMs = Number(process.env.BENCH_MEMORY_LIMIT_S ?? "240") * 1000
+
 const lineReader = (child: ChildProcess) => {
   const queue: Array<string> = []
   const waiting: Array<(line: string) => void> = []
@@ -282,25 +291,26 @@ const start = (args: ReadonlyArray<string>, expose: boolean) => {
   return { child, next: lineReader(child) }
 }
 
-const measure = async (serverKind: "minimal" | "emulator", name: string): Promise<Measured> => {
+const measure = async (serverKind: "minimal" | "emulator", name: string): Promise<Measured | Failed> => {
   const server = start([serverKind], false)
   try {
     const urls = await server.next()
     const client = start(["client", name, urls], true)
-    try {
-      const baseline = JSON.parse(await client.next()) as Reading
-      server.child.stdin!.write("arm\n")
-      const t0 = performance.now()
-      client.child.stdin!.write("go\n")
-      const heldReading = JSON.parse(await client.next()) as Reading
-      server.child.stdin!.write("release\n")
-      const after = JSON.parse(await client.next()) as Reading
-      const seconds = (performance.now() - t0) / 1000
-      console.error(
-        `memory: ${serverKind}, ${name}: ${kib((heldReading.heap - baseline.heap) / held)} KiB per subscription`
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const failed = new Promise<Failed>((resolve) => {
+      client.child.once(
+        "exit",
+        (code) => resolve({ client: name, server: serverKind, failure: `the client exited with code ${code}` })
       )
-      return { client: name, server: serverKind, baseline, held: heldReading, after, seconds }
+      timer = setTimeout(
+        () => resolve({ client: name, server: serverKind, failure: `not done after ${limitMs / 1000} s` }),
+        limitMs
+      )
+    })
+    try {
+      return await Promise.race([failed, steps(serverKind, name, server, client)])
     } finally {
+      clearTimeout(timer)
       client.child.kill("SIGINT")
     }
   } finally {
@@ -308,8 +318,28 @@ const measure = async (serverKind: "minimal" | "emulator", name: string): Promis
   }
 }
 
+const steps = async (
+  serverKind: string,
+  name: string,
+  server: ReturnType<typeof start>,
+  client: ReturnType<typeof start>
+): Promise<Measured> => {
+  const baseline = JSON.parse(await client.next()) as Reading
+  server.child.stdin!.write("arm\n")
+  const t0 = performance.now()
+  client.child.stdin!.write("go\n")
+  const heldReading = JSON.parse(await client.next()) as Reading
+  server.child.stdin!.write("release\n")
+  const after = JSON.parse(await client.next()) as Reading
+  const seconds = (performance.now() - t0) / 1000
+  console.error(
+    `memory: ${serverKind}, ${name}: ${kib((heldReading.heap - baseline.heap) / held)} KiB per subscription`
+  )
+  return { client: name, server: serverKind, baseline, held: heldReading, after, seconds }
+}
+
 export const memorySection = async (): Promise<{ readonly markdown: string; readonly ok: boolean }> => {
-  const results: Array<Measured> = []
+  const results: Array<Measured | Failed> = []
   for (const serverKind of ["minimal", "emulator"] as const) {
     for (const name of ["effect-fal", "@fal-ai/client"]) {
       if (process.env.BENCH_MEMORY_ONLY === undefined || process.env.BENCH_MEMORY_ONLY === `${serverKind}/${name}`) {
@@ -318,10 +348,14 @@ export const memorySection = async (): Promise<{ readonly markdown: string; read
     }
   }
   const per = (m: Measured) => (m.held.heap - m.baseline.heap) / held
+  const measured = results.filter((m): m is Measured => !("failure" in m))
   const ok = ["minimal", "emulator"].every((kind) => {
-    const ours = results.find((m) => m.server === kind && m.client === "effect-fal")
-    const theirs = results.find((m) => m.server === kind && m.client === "@fal-ai/client")
-    if (ours === undefined || theirs === undefined) return false
+    const ours = measured.find((m) => m.server === kind && m.client === "effect-fal")
+    const theirs = measured.find((m) => m.server === kind && m.client === "@fal-ai/client")
+    if (ours === undefined || theirs === undefined) {
+      console.log(`FAIL heap per held subscription (${kind}): a client did not complete (see the report)`)
+      return false
+    }
     const pass = per(ours) <= per(theirs)
     console.log(
       `${pass ? "PASS" : "FAIL"} heap per held subscription (${kind}): effect-fal ${kib(per(ours))} KiB vs ` +
@@ -346,9 +380,11 @@ runners hold every request.
 |---|---|---:|---:|---:|---:|---:|---:|
 ${
     results.map((m) =>
-      `| ${m.server} | ${m.client} | ${kib(per(m))} | ${mib(m.baseline.heap)} | ${mib(m.held.heap)} | ${
-        mib(m.held.rss)
-      } | ${mib(m.after.heap)} | ${m.seconds.toFixed(1)} |`
+      "failure" in m
+        ? `| ${m.server} | ${m.client} | failed: ${m.failure} | | | | | |`
+        : `| ${m.server} | ${m.client} | ${kib(per(m))} | ${mib(m.baseline.heap)} | ${mib(m.held.heap)} | ${
+          mib(m.held.rss)
+        } | ${mib(m.after.heap)} | ${m.seconds.toFixed(1)} |`
     ).join("\n")
   }
 
