@@ -1,18 +1,25 @@
 import * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 import { FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
 import * as ModelId from "../ModelId.js"
@@ -71,15 +78,16 @@ interface Traceable {
 
 /** Puts what fal reported (request id, billable units, serving runner) on the current span. */
 export const annotate = (result: Traceable): Effect.Effect<void> =>
-  Effect.currentSpan.pipe(
-    Effect.map((span) => {
+  Effect.withFiberRuntime((fiber) => {
+    const span = Context.getOrElse(fiber.currentContext, Tracer.ParentSpan, () => undefined)
+    if (span !== undefined && span._tag === "Span") {
       const requestId = result.requestId ?? result.meta.requestId
       if (requestId !== undefined) span.attribute("fal.request_id", requestId)
       if (result.meta.billableUnits !== undefined) span.attribute("fal.billable_units", result.meta.billableUnits)
       if (result.meta.servedFrom !== undefined) span.attribute("fal.served_from", result.meta.servedFrom)
-    }),
-    Effect.ignore
-  )
+    }
+    return Effect.void
+  })
 
 /**
  * Runs an operation in a client span `fal.<operation>` with the model and request ids; on
@@ -95,7 +103,8 @@ export const traced =
     }
     return effect.pipe(
       Effect.tap(annotate),
-      Effect.withSpan(`fal.${operation}`, { kind: "client", attributes: defined })
+      // the call site inside this module says nothing: no stack is captured
+      Effect.withSpan(`fal.${operation}`, { kind: "client", captureStackTrace: false, attributes: defined })
     )
   }
 
@@ -111,12 +120,18 @@ export interface Timeouts {
 const limits = (
   service: Service,
   call: { readonly operation: Retry.Operation; readonly timeouts?: Timeouts | undefined }
-) => {
+): Limits => {
   const client = service.timeouts[call.operation]
+  if (call.timeouts === undefined) return client
   return {
-    headers: call.timeouts?.headers === undefined ? client.headers : Duration.decode(call.timeouts.headers),
-    body: call.timeouts?.body === undefined ? client.body : Duration.decode(call.timeouts.body)
+    headers: call.timeouts.headers === undefined ? client.headers : Duration.decode(call.timeouts.headers),
+    body: call.timeouts.body === undefined ? client.body : Duration.decode(call.timeouts.body)
   }
+}
+
+interface Limits {
+  readonly headers: Duration.Duration
+  readonly body: Duration.Duration
 }
 
 const timedOut = (
@@ -135,15 +150,26 @@ const timedOut = (
     ...(requestId === undefined ? {} : { requestId })
   })
 
+/** Ends the attempt's `http.client` span once, at a whole millisecond of the fiber's clock. */
+const endSpan = (span: Tracer.Span, clock: Clock.Clock, exit: Exit.Exit<unknown, unknown>) => {
+  if (span.status._tag === "Ended") return
+  // whole milliseconds: a test clock moved by jittered delays may stand on a fraction
+  span.end(BigInt(Math.round(clock.unsafeCurrentTimeMillis())) * 1_000_000n, exit)
+}
+
 /**
- * Sends a request in an `http.client` span of its own. The platform's span is turned off because
- * its recorded exit holds the request, authorization header included; this span ends with the
- * status (or the already-redacted `FalError`), so a tracer that serialises exits sees no key.
+ * Sends a request in an `http.client` span of its own, on the attempt's own fiber (see
+ * `watched`): the fiber's refs are set rather than scoped, since the fiber ends with the attempt.
+ * The platform's span is turned off because its recorded exit holds the request, authorization
+ * header included; this span ends with the status (or the already-redacted `FalError`), so a
+ * tracer that serialises exits sees no key.
  */
 const send = (
   service: Service,
   request: HttpClientRequest.HttpClientRequest,
-  context: Errors.Context
+  context: Errors.Context,
+  clock: Clock.Clock,
+  opened: (span: Tracer.Span) => void
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, FalError.FalError> =>
   Effect.flatMap(
     Effect.makeSpan(`http.client ${request.method}`, {
@@ -151,25 +177,141 @@ const send = (
       captureStackTrace: false,
       attributes: { "http.request.method": request.method, "url.full": request.url }
     }),
-    (span) =>
-      service.httpClient.execute(HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span))).pipe(
-        Effect.locally(HttpClient.currentTracerDisabledWhen, Redact.platformSpanOff),
-        Effect.catchAll((error) => Effect.mapError(fromHttpClientError(context, error), Redact.error(service.redact))),
-        Effect.onExit((exit) =>
-          Effect.clockWith((clock) => {
-            // whole milliseconds: a test clock moved by jittered delays may stand on a fraction
-            const now = BigInt(Math.round(clock.unsafeCurrentTimeMillis())) * 1_000_000n
-            if (Exit.isSuccess(exit)) {
-              span.attribute("http.response.status_code", exit.value.status)
-              span.end(now, Exit.succeed(exit.value.status))
-            } else {
-              span.end(now, exit)
+    (span) => {
+      opened(span)
+      return Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, FalError.FalError>((fiber) => {
+        const outer = fiber.currentContext
+        return FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)).pipe(
+          Effect.zipRight(FiberRef.set(HttpClient.currentTracerDisabledWhen, Redact.platformSpanOff)),
+          Effect.zipRight(
+            service.httpClient.execute(HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span)))
+          ),
+          Effect.matchEffect({
+            onFailure: (error) =>
+              Effect.flatMap(Effect.exit(fromHttpClientError(context, error)), (exit) => {
+                const redacted = Exit.mapError(exit, Redact.error(service.redact))
+                endSpan(span, clock, redacted)
+                return redacted
+              }),
+            onSuccess: (response) => {
+              span.attribute("http.response.status_code", response.status)
+              endSpan(span, clock, Exit.succeed(response.status))
+              return Effect.as(FiberRef.set(FiberRef.currentContext, outer), response)
             }
-            return Effect.void
           })
-        ),
-        Effect.withParentSpan(span)
+        )
+      })
+    }
+  )
+
+/** The live clock: with it, the watchdog is a plain timer (see `watched`). */
+const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
+/** The longest delay `setTimeout` can wait; a longer limit never fires (as with the live clock). */
+const maxTimer = 2 ** 31 - 1
+
+/**
+ * Runs an attempt under its two per-attempt limits with one watchdog: `headers` from the start
+ * until `arrived` is called, then `body` from there until the attempt ends. The attempt runs in a
+ * fiber of its own, which the watchdog interrupts (aborting the request) before the attempt fails
+ * with `onTimeout`; interrupting the caller interrupts (and awaits) it too.
+ *
+ * Hand-written: `Effect.timeoutFail` forks two fibers, arms a timer in one and joins their refs,
+ * for each limit (four fibers per attempt for the two limits). Here one fiber runs the attempt,
+ * and the watchdog is one timer: a plain `setTimeout` with the live clock (which is what the live
+ * clock's `sleep` is), else a fiber sleeping on the fiber's `Clock`, so that `TestClock` drives
+ * it. While the headers are awaited it waits at most `body` at a time, so that it re-arms for the
+ * body limit in time once they arrive.
+ */
+const watched = <A>(
+  limit: Limits,
+  work: (clock: Clock.Clock, arrived: () => void) => Effect.Effect<A, FalError.FalError>,
+  onTimeout: (which: "headers" | "body") => FalError.FalError,
+  ended: (exit: Exit.Exit<A, FalError.FalError>) => void
+): Effect.Effect<A, FalError.FalError> =>
+  Effect.clockWith((clock) =>
+    Effect.uninterruptibleMask((restore) => {
+      const headersMs = Duration.toMillis(limit.headers)
+      const bodyMs = Duration.toMillis(limit.body)
+      const start = clock.unsafeCurrentTimeMillis()
+      let headersAt = -1
+      // "running" until the attempt ends, times out, or the caller leaves
+      let state: "running" | "headers" | "body" | "done" = "running"
+      let outcome: Exit.Exit<A, FalError.FalError> | undefined
+      let resume: ((exit: Exit.Exit<A, FalError.FalError>) => void) | undefined
+      let timer: ReturnType<typeof setTimeout> | undefined
+      let dog: Fiber.RuntimeFiber<void> | undefined
+      const settle = (exit: Exit.Exit<A, FalError.FalError>) => {
+        if (resume === undefined) outcome = exit
+        else resume(exit)
+      }
+      /** The time left in the current phase, and how long to wait before looking again. */
+      const left = (): number => {
+        const now = clock.unsafeCurrentTimeMillis()
+        return headersAt < 0 ? start + headersMs - now : headersAt + bodyMs - now
+      }
+      const wait = (remaining: number) => (headersAt < 0 ? Math.min(remaining, bodyMs) : remaining)
+      return Effect.flatMap(
+        Effect.fork(Effect.interruptible(work(clock, () => {
+          headersAt = clock.unsafeCurrentTimeMillis()
+        }))),
+        (child) => {
+          /** Out of time: the attempt is interrupted; its observer reports the timeout once it has stopped. */
+          const fire = () => {
+            state = headersAt < 0 ? "headers" : "body"
+            child.unsafeInterruptAsFork(child.id())
+          }
+          child.addObserver((exit) => {
+            ended(exit)
+            if (timer !== undefined) clearTimeout(timer)
+            if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
+            if (state === "running") {
+              state = "done"
+              settle(exit)
+            } else if (state === "headers" || state === "body") {
+              const which = state
+              state = "done"
+              // an attempt that ended on its own just before the interruption keeps its outcome
+              settle(Exit.isInterrupted(exit) ? Exit.fail(onTimeout(which)) : exit)
+            }
+          })
+          const cancel = Effect.suspend(() => {
+            // the caller is interrupted: stop the watchdog, abort the request and wait for it
+            state = "done"
+            if (timer !== undefined) clearTimeout(timer)
+            if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
+            return Effect.asVoid(Fiber.interrupt(child))
+          })
+          const awaited = restore(Effect.async<A, FalError.FalError>((callback) => {
+            if (outcome !== undefined) return callback(outcome)
+            resume = callback
+            return cancel
+          }))
+          if (clock === liveClock) {
+            const tick = () => {
+              timer = undefined
+              if (state !== "running") return
+              const remaining = left()
+              if (remaining <= 0) return fire()
+              const delay = wait(remaining)
+              if (delay <= maxTimer) timer = setTimeout(tick, delay)
+            }
+            tick()
+            return awaited
+          }
+          const watchdog: Effect.Effect<void> = Effect.suspend(() => {
+            if (state !== "running") return Effect.void
+            const remaining = left()
+            if (remaining <= 0) return Effect.sync(fire)
+            return Effect.zipRight(clock.sleep(Duration.millis(wait(remaining))), watchdog)
+          })
+          return Effect.flatMap(Effect.forkDaemon(Effect.interruptible(watchdog)), (fiber) => {
+            dog = fiber
+            return awaited
+          })
+        }
       )
+    })
   )
 
 /** One attempt: send, classify the status, hand a success to `onResponse`; errors are redacted. */
@@ -181,26 +323,35 @@ export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, Fa
   }
   const limit = limits(service, call)
   const accept = call.accept ?? ok
-  const sent = Effect.timeoutFail(send(service, call.request, context), {
-    duration: limit.headers,
-    onTimeout: () => timedOut(call.operation, "headers", limit.headers, call.requestId)
-  })
-  return Effect.flatMap(sent, (response) => {
-    const handled = accept(response.status)
-      ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
-      : Effect.flatMap(
-        errorText(response),
-        (text) => Effect.flatMap(Errors.fromStatus(context, response.status, response.headers, text), Effect.fail)
-      )
-    return handled.pipe(
-      Effect.timeoutFail({
-        duration: limit.body,
-        onTimeout: () =>
-          timedOut(call.operation, "body", limit.body, call.requestId ?? response.headers["x-fal-request-id"])
-      }),
-      Effect.mapError(Redact.error(service.redact))
-    )
-  })
+  let requestId = call.requestId
+  let span: Tracer.Span | undefined
+  let spanClock: Clock.Clock | undefined
+  return watched(
+    limit,
+    (clock, arrived) =>
+      Effect.flatMap(
+        send(service, call.request, context, clock, (opened) => {
+          span = opened
+          spanClock = clock
+        }),
+        (response) => {
+          arrived()
+          if (requestId === undefined) requestId = response.headers["x-fal-request-id"]
+          const handled = accept(response.status)
+            ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
+            : Effect.flatMap(
+              errorText(response),
+              (text) => Effect.flatMap(Errors.fromStatus(context, response.status, response.headers, text), Effect.fail)
+            )
+          return Effect.mapError(handled, Redact.error(service.redact))
+        }
+      ),
+    (which) => timedOut(call.operation, which, which === "headers" ? limit.headers : limit.body, requestId),
+    // interrupted while sending (a timeout, or the caller left): the span ends with the interruption
+    (exit) => {
+      if (span !== undefined && spanClock !== undefined) endSpan(span, spanClock, exit)
+    }
+  )
 }
 
 /** A retry condition added to the operation's own (e.g. for a status or result read). */
@@ -269,15 +420,18 @@ export const withDeadline = <A, R>(
   })
 }
 
-/** Runs a call with the client from the context: timeouts per attempt, retried by policy and budget, bounded by the deadline. */
+/** Runs a call with a client: timeouts per attempt, retried by policy and budget, bounded by the deadline. */
+export const executeWith = <A>(service: Service, call: Call<A>): Effect.Effect<A, FalError.FalError> =>
+  withDeadline(
+    call.operation,
+    call.deadline,
+    call.requestId,
+    withRetry(call.operation, call.retry, attempt(service, call), service.retryBudget, call.retryAlso)
+  )
+
+/** Runs a call with the client from the context (see `executeWith`). */
 export const execute = <A>(call: Call<A>): Effect.Effect<A, FalError.FalError, FalClient> =>
-  Effect.flatMap(FalClient, (service) =>
-    withDeadline(
-      call.operation,
-      call.deadline,
-      call.requestId,
-      withRetry(call.operation, call.retry, attempt(service, call), service.retryBudget, call.retryAlso)
-    ))
+  Effect.flatMap(FalClient, (service) => executeWith(service, call))
 
 /** Operations whose body is read by a GET: an incomplete body is a transport failure, safe to retry. */
 const isRead = (operation: Retry.Operation) =>
@@ -361,20 +515,23 @@ export const requestId = (id: string): Effect.Effect<string, FalError.InvalidReq
   return Effect.succeed(id)
 }
 
+const noOptions: RequestOptions.Wire = { headers: {}, query: {} }
+
+const wireEither = (
+  service: Service,
+  options: RequestOptions.RequestOptions | undefined
+): Either.Either<RequestOptions.Wire, FalError.InvalidRequestOptions> =>
+  options === undefined ? Either.right(noOptions) : RequestOptions.toWire(
+    options,
+    service.startTimeoutHeader === undefined ? undefined : { startTimeoutHeader: service.startTimeoutHeader }
+  )
+
 /** Encodes request options for the wire, before anything is sent. */
 export const wire = (
   service: Service,
   options: RequestOptions.RequestOptions | undefined
 ): Effect.Effect<RequestOptions.Wire, FalError.InvalidRequestOptions> =>
-  options === undefined
-    ? Effect.succeed({ headers: {}, query: {} })
-    : Either.match(
-      RequestOptions.toWire(
-        options,
-        service.startTimeoutHeader === undefined ? undefined : { startTimeoutHeader: service.startTimeoutHeader }
-      ),
-      { onLeft: Effect.fail, onRight: Effect.succeed }
-    )
+  Either.match(wireEither(service, options), { onLeft: Effect.fail, onRight: Effect.succeed })
 
 /**
  * The request that sends `input` to a model: `POST {base}/{full model id}` with the encoded
@@ -391,16 +548,24 @@ export const modelRequest = (
   { readonly modelId: ModelId.ModelId; readonly request: HttpClientRequest.HttpClientRequest },
   FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError
 > =>
-  Effect.gen(function*() {
-    const parsed = yield* modelId(id)
-    const encoded = yield* wire(service, options)
-    const request = yield* jsonBody(
-      withWire(HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed)}`), encoded).pipe(
-        HttpClientRequest.acceptJson
-      ),
-      input
-    )
-    return { modelId: parsed, request }
+  Effect.suspend((): Effect.Effect<
+    { readonly modelId: ModelId.ModelId; readonly request: HttpClientRequest.HttpClientRequest },
+    FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError
+  > => {
+    // checked in order, synchronously: one effect for the whole preparation
+    const parsed = ModelId.parse(id)
+    if (Either.isLeft(parsed)) return Effect.fail(parsed.left)
+    const encoded = wireEither(service, options)
+    if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
+    const body = jsonText(input)
+    if (Either.isLeft(body)) return Effect.fail(body.left)
+    const request = HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed.right)}`, {
+      headers: encoded.right.headers,
+      urlParams: encoded.right.query,
+      acceptJson: true,
+      body: HttpBody.text(body.right, "application/json")
+    })
+    return Effect.succeed({ modelId: parsed.right, request })
   })
 
 /** Applies encoded options to a request. */
@@ -410,27 +575,33 @@ export const withWire = (
 ): HttpClientRequest.HttpClientRequest =>
   request.pipe(HttpClientRequest.setHeaders(encoded.headers), HttpClientRequest.setUrlParams(encoded.query))
 
+/** `input` as JSON text; input that cannot be serialised is a `ValidationError`. */
+const jsonText = (input: unknown): Either.Either<string, FalError.ValidationError> => {
+  let text: string | undefined
+  let reason = ""
+  try {
+    text = JSON.stringify(input)
+  } catch (error) {
+    reason = error instanceof Error ? `: ${error.message}` : ""
+  }
+  if (text !== undefined) return Either.right(text)
+  return Either.left(
+    new FalError.ValidationError({
+      issues: [
+        new FalError.ValidationIssue({ loc: ["body"], msg: `the input cannot be sent as JSON${reason}`, type: "json" })
+      ]
+    })
+  )
+}
+
 /** Sets `input` as the JSON body; input that cannot be serialised fails before sending. */
 export const jsonBody = (
   request: HttpClientRequest.HttpClientRequest,
   input: unknown
 ): Effect.Effect<HttpClientRequest.HttpClientRequest, FalError.ValidationError> =>
-  Effect.try({
-    try: () => {
-      const text = JSON.stringify(input)
-      if (text === undefined) throw new Error("not serialisable")
-      return HttpClientRequest.bodyText(request, text, "application/json")
-    },
-    catch: (error) =>
-      new FalError.ValidationError({
-        issues: [
-          new FalError.ValidationIssue({
-            loc: ["body"],
-            msg: `the input cannot be sent as JSON${error instanceof Error ? `: ${error.message}` : ""}`,
-            type: "json"
-          })
-        ]
-      })
+  Either.match(jsonText(input), {
+    onLeft: Effect.fail,
+    onRight: (text) => Effect.succeed(HttpClientRequest.bodyText(request, text, "application/json"))
   })
 
 /** Redacts the client's credentials from an error built outside `attempt` (e.g. from a stream's events). */

@@ -24,55 +24,71 @@ export const output = <A, I>(
  * `fal_webhook` and `fal_max_queue_length` are queue parameters (SPEC section 4): a synchronous
  * run does not go through the queue, so they are rejected rather than sent for nothing.
  */
-const queueOnly = (options: RequestOptions.RequestOptions | undefined): Effect.Effect<void, InvalidRequestOptions> => {
+const queueOnly = (options: RequestOptions.RequestOptions | undefined): InvalidRequestOptions | undefined => {
   if (options?.webhookUrl !== undefined) {
-    return Effect.fail(
-      single({
-        name: "fal_webhook",
-        location: "query",
-        value: JSON.stringify(options.webhookUrl),
-        reason: "is a queue parameter: a synchronous run has no webhook (use Queue.submit)"
-      })
-    )
+    return single({
+      name: "fal_webhook",
+      location: "query",
+      value: JSON.stringify(options.webhookUrl),
+      reason: "is a queue parameter: a synchronous run has no webhook (use Queue.submit)"
+    })
   }
   if (options?.maxQueueLength !== undefined) {
-    return Effect.fail(
-      single({
-        name: "fal_max_queue_length",
-        location: "query",
-        value: String(options.maxQueueLength),
-        reason: "is a queue parameter: a synchronous run is not queued (use Queue.submit)"
-      })
-    )
+    return single({
+      name: "fal_max_queue_length",
+      location: "query",
+      value: String(options.maxQueueLength),
+      reason: "is a queue parameter: a synchronous run is not queued (use Queue.submit)"
+    })
   }
-  return Effect.void
+  return undefined
 }
 
-export const run = Effect.fn("fal.run", { kind: "client" })(function*<A = unknown, I = unknown>(
+/**
+ * `Fal.run`: one call in a client span `fal.run`. Written as one chain of effects rather than
+ * `Effect.fn`: on this hot path the generator, the call-site stack capture and the extra steps
+ * cost about as much as the HTTP call itself (issue 13's profile); the span, its attributes and
+ * every check are the same.
+ */
+export const run = <A = unknown, I = unknown>(
   modelId: string,
   input: unknown,
   options?: Fal.CallOptions & { readonly output?: Schema.Schema<A, I> | undefined }
-): Effect.fn.Return<Fal.Result<A>, FalError, FalClient> {
-  yield* Effect.annotateCurrentSpan("fal.model_id", modelId)
-  const service = yield* FalClient
-  yield* queueOnly(options?.options)
-  // automatic upload (issue 9): files in the input become CDN URLs before it is serialised
-  const sent = yield* UploadInput.auto(service, modelId, input, options)
-  const { request } = yield* Request.modelRequest(service, service.urls.run, modelId, sent, options?.options)
-  const result = yield* Request.execute({
-    operation: "run",
-    request,
-    retry: options?.retry,
-    timeouts: options?.timeouts,
-    deadline: options?.deadline,
-    onResponse: (response, meta) =>
-      Request.json("run", response, meta.requestId).pipe(
-        Effect.flatMap((json) =>
-          output("run", options?.output, json, { status: response.status, requestId: meta.requestId })
+): Effect.Effect<Fal.Result<A>, FalError, FalClient> =>
+  Effect.withSpan(
+    Effect.flatMap(FalClient, (service) => {
+      const rejected = queueOnly(options?.options)
+      if (rejected !== undefined) return Effect.fail(rejected)
+      // automatic upload (issue 9): files in the input become CDN URLs before it is serialised
+      return UploadInput.auto(service, modelId, input, options).pipe(
+        Effect.flatMap((sent) => Request.modelRequest(service, service.urls.run, modelId, sent, options?.options)),
+        Effect.flatMap(({ request }) =>
+          Request.executeWith(service, {
+            operation: "run",
+            request,
+            retry: options?.retry,
+            timeouts: options?.timeouts,
+            deadline: options?.deadline,
+            onResponse: (response, meta) =>
+              Effect.flatMap(
+                Request.json("run", response, meta.requestId),
+                (json): Effect.Effect<Fal.Result<A>, FalError> =>
+                  options?.output === undefined
+                    // only reachable through the overload without a schema, where A is `unknown`
+                    ? Effect.succeed({ requestId: meta.requestId, data: json as A, meta })
+                    : Effect.map(
+                      Request.decode("run", options.output, json, {
+                        status: response.status,
+                        requestId: meta.requestId
+                      }),
+                      (data) => ({ requestId: meta.requestId, data, meta })
+                    )
+              )
+          })
         ),
-        Effect.map((data): Fal.Result<A> => ({ requestId: meta.requestId, data, meta }))
+        Effect.tap(Request.annotate)
       )
-  })
-  yield* Request.annotate(result)
-  return result
-})
+    }),
+    "fal.run",
+    { kind: "client", captureStackTrace: false, attributes: { "fal.model_id": modelId } }
+  )
