@@ -7,8 +7,8 @@
  *    `BATCH` synchronous `fal-ai/echo` runs with 64 in flight, over one keep-alive pool. Each
  *    batch finds the previous ones in the request log and job records, so a slowdown with
  *    history shows as falling figures from batch to batch. The emulator's own CPU time per
- *    request (user + system, asked of the child before and after each batch) is printed too: on
- *    a shared machine it varies far less than requests/s, which the client's CPU shares.
+ *    request (user + system, asked of the child before and after each batch) is printed too:
+ *    requests/s also depend on the client's share of the cores.
  * 2. Held-open streams: an emulator in this process with a model whose 1,000 runners each hold
  *    their request until a gate opens. 1,000 jobs are submitted, then 1,000 status streams
  *    (SSE) opened, one per job; every stream is open once its first event arrived. Then the gate
@@ -184,8 +184,8 @@ The loopback emulator in its own process (64 runners per demo model); ${batches}
 of ${batch.toLocaleString("en-US")} synchronous \`fal-ai/echo\` runs over plain \`fetch\`, 64 in flight,
 after 500 warm-up runs. Each batch runs with every earlier request in the request log and the job
 records, so falling figures would show a cost growing with history. The CPU row is the emulator
-process's own CPU time (user + system) per request: on a shared machine it varies far less than
-requests/s, which also depend on the client's share of the cores.
+process's own CPU time (user + system) per request, without the client's, which shares the
+cores.
 
 | batch | ${figures.map((_, i) => i + 1).join(" | ")} |
 |---|${figures.map(() => "---:").join("|")}|
