@@ -6,7 +6,9 @@
  *    demo model) in a child process; this process sends `BATCHES` consecutive batches of
  *    `BATCH` synchronous `fal-ai/echo` runs with 64 in flight, over one keep-alive pool. Each
  *    batch finds the previous ones in the request log and job records, so a slowdown with
- *    history shows as falling figures from batch to batch.
+ *    history shows as falling figures from batch to batch. The emulator's own CPU time per
+ *    request (user + system, asked of the child before and after each batch) is printed too:
+ *    requests/s also depend on the client's share of the cores.
  * 2. Held-open streams: an emulator in this process with a model whose 1,000 runners each hold
  *    their request until a gate opens. 1,000 jobs are submitted, then 1,000 status streams
  *    (SSE) opened, one per job; every stream is open once its first event arrived. Then the gate
@@ -28,12 +30,29 @@ const batch = Number(process.env.BENCH_EMULATOR_BATCH ?? "2000")
 const held = Number(process.env.BENCH_EMULATOR_STREAMS ?? "1000")
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1)
 
-const throughput = async (): Promise<ReadonlyArray<number>> => {
-  const child = spawn(tsx, [path.join(root, "scripts/bench/emulator.ts")], { stdio: ["ignore", "pipe", "inherit"] })
+interface Batch {
+  readonly perSecond: number
+  /** The emulator's CPU time (user + system) per request, µs. */
+  readonly cpuPerRequest: number
+}
+
+const throughput = async (): Promise<ReadonlyArray<Batch>> => {
+  const child = spawn(tsx, [path.join(root, "scripts/bench/emulator.ts")], { stdio: ["pipe", "pipe", "inherit"] })
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+  const nextLine = async () => {
+    const line = await lines.next()
+    if (line.done === true) throw new Error("the emulator closed its output")
+    return line.value
+  }
   const urls = await new Promise<FalPlatform.Urls>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`the emulator exited with ${code}`)))
-    createInterface({ input: child.stdout! }).once("line", (line) => resolve(JSON.parse(line)))
+    nextLine().then((line) => resolve(JSON.parse(line)), reject)
   })
+  const cpu = async () => {
+    child.stdin!.write("cpu\n")
+    const usage = JSON.parse(await nextLine()) as NodeJS.CpuUsage
+    return usage.user + usage.system
+  }
   const call = async () => {
     const response = await fetch(`${urls.run}/fal-ai/echo`, {
       method: "POST",
@@ -43,17 +62,19 @@ const throughput = async (): Promise<ReadonlyArray<number>> => {
     if (response.status !== 200) throw new Error(`status ${response.status}`)
     await response.arrayBuffer()
   }
-  const runBatch = async (count: number) => {
+  const runBatch = async (count: number): Promise<Batch> => {
     let next = 0
+    const cpuBefore = await cpu()
     const started = performance.now()
     await Promise.all(Array.from({ length: 64 }, async () => {
       while (next++ < count) await call()
     }))
-    return count / ((performance.now() - started) / 1000)
+    const perSecond = count / ((performance.now() - started) / 1000)
+    return { perSecond, cpuPerRequest: ((await cpu()) - cpuBefore) / count }
   }
   try {
     await runBatch(500) // warm-up
-    const figures: Array<number> = []
+    const figures: Array<Batch> = []
     for (let i = 0; i < batches; i++) figures.push(await runBatch(batch))
     return figures
   } finally {
@@ -162,11 +183,14 @@ Command: \`npx -y pnpm@10 bench\` (this section alone: \`npx tsx scripts/bench/e
 The loopback emulator in its own process (64 runners per demo model); ${batches} consecutive batches
 of ${batch.toLocaleString("en-US")} synchronous \`fal-ai/echo\` runs over plain \`fetch\`, 64 in flight,
 after 500 warm-up runs. Each batch runs with every earlier request in the request log and the job
-records, so falling figures would show a cost growing with history.
+records, so falling figures would show a cost growing with history. The CPU row is the emulator
+process's own CPU time (user + system) per request, without the client's, which shares the
+cores.
 
 | batch | ${figures.map((_, i) => i + 1).join(" | ")} |
 |---|${figures.map(() => "---:").join("|")}|
-| requests/s | ${figures.map((f) => f.toFixed(0)).join(" | ")} |
+| requests/s | ${figures.map((f) => f.perSecond.toFixed(0)).join(" | ")} |
+| emulator CPU per request (µs) | ${figures.map((f) => f.cpuPerRequest.toFixed(0)).join(" | ")} |
 
 ### ${held.toLocaleString("en-US")} status streams and ${held.toLocaleString("en-US")} jobs held open
 

@@ -6,8 +6,11 @@
 import type { RequestOptions } from "@effect-fal/headers"
 import * as Context from "effect/Context"
 import type * as Either from "effect/Either"
+import type * as Option from "effect/Option"
+import type * as Ref from "effect/Ref"
 import type * as FalPlatform from "../FalPlatform.js"
 import type * as Auth from "./auth.js"
+import type { Fired } from "./faults.js"
 import type { Env } from "./state.js"
 
 export class PlatformEnv extends Context.Tag("@effect-fal/testing/internal/PlatformEnv")<PlatformEnv, Env>() {}
@@ -26,6 +29,8 @@ export interface CallInfo {
   readonly body: Uint8Array
   /** The base URLs the caller used: URLs in answers (submit URLs, CDN files) are built on them. */
   readonly urls: FalPlatform.Urls
+  /** The fault that hit this call, if any: set by the faults middleware, read by the request log. */
+  readonly fired: Ref.Ref<Option.Option<Fired>>
 }
 
 export class Call extends Context.Tag("@effect-fal/testing/internal/Call")<Call, CallInfo>() {}

@@ -3,7 +3,6 @@
  * consumed one use at a time, and the fault that hit the request being served.
  */
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
@@ -68,14 +67,10 @@ export const take = (env: Env, subject: Subject): Effect.Effect<Option.Option<Fa
   })
 
 /**
- * The fault that hit the request this fiber serves, and, for a reset after handling, the
- * request id the route answered: set by the faults middleware, read by the request log.
+ * The fault that hit a request, and, for a reset after handling, the request id the route
+ * answered: set by the faults middleware, read by the request log (the call's `fired`).
  */
 export interface Fired {
   readonly fault: Fault.Fault
   readonly answeredId?: string | undefined
 }
-
-export const fired: FiberRef.FiberRef<Option.Option<Fired>> = FiberRef.unsafeMake<Option.Option<Fired>>(
-  Option.none()
-)

@@ -21,6 +21,7 @@ import * as Rest from "./routers/rest.js"
 import * as Run from "./routers/run.js"
 import * as Storage from "./routers/storage.js"
 import * as Upload from "./routers/upload.js"
+import type { Env } from "./state.js"
 import { prefixes } from "./urls.js"
 
 type BaseApp = HttpApp.Default<never, PlatformEnv | Call>
@@ -55,5 +56,5 @@ const mounted: HttpApp.Default<never, PlatformEnv | Call> = HttpRouter.empty.pip
   Effect.catchTag("RouteNotFound", () => Effect.succeed(json(404, { detail: "Not Found" })))
 )
 
-/** The whole gateway; it needs the platform's state ({@link PlatformEnv}) in context. */
-export const app: HttpApp.Default<Fault.ConnectionReset, PlatformEnv> = requestLog(falHeaders(faults(mounted)))
+/** The whole gateway over the platform's state. */
+export const app = (env: Env): HttpApp.Default<Fault.ConnectionReset> => requestLog(env)(falHeaders(faults(mounted)))

@@ -53,14 +53,25 @@ import * as Webhooks from "./webhooks.js"
 // dispatch
 // -----------------------------------------------------------------------------
 
-export const dispatch = (env: Env): Effect.Effect<void> =>
+/** Announces the assignments of one step and starts their attempts. */
+const started = (env: Env, assignments: ReadonlyArray<Scheduler.Assignment>): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const models = yield* Ref.get(env.models)
-    const assignments = yield* SynchronizedRef.modify(env.scheduler, (s) => Scheduler.assign(s, models))
     for (const modelId of new Set(assignments.map((a) => a.modelId))) yield* publish(env, queueTopic(modelId))
     for (const { jobId, runnerId } of assignments) {
       yield* env.spawn(runAttempt(env, jobId, runnerId))
     }
+  })
+
+/**
+ * Gives free runners to waiting requests, in one step on the scheduler. With nothing waiting it
+ * takes no step: whoever enqueues next dispatches after its own step (admission in the same
+ * step), and a runner freed before this read is seen by that dispatch.
+ */
+export const dispatch = (env: Env): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if ((yield* SynchronizedRef.get(env.scheduler)).waiting.length === 0) return
+    const models = yield* Ref.get(env.models)
+    yield* started(env, yield* SynchronizedRef.modify(env.scheduler, (s) => Scheduler.assign(s, models)))
   })
 
 // -----------------------------------------------------------------------------
@@ -79,9 +90,9 @@ export interface SubmitParams {
 
 /**
  * Admits a request: when `fal_max_queue_length` is set and the model's queue already holds more
- * waiting requests, answers that count (a 429); otherwise records the job and enqueues it. The
- * check, the record and the enqueue are one step on the scheduler, so concurrent submits cannot
- * all pass the check.
+ * waiting requests, answers that count (a 429); otherwise records the job, enqueues it and
+ * dispatches. The check, the record, the enqueue and the dispatch are one step on the scheduler,
+ * so concurrent submits cannot all pass the check.
  */
 export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Either<Job, number>> =>
   Effect.gen(function*() {
@@ -90,9 +101,11 @@ export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Eit
     const inputFiles = yield* Cdn.mentionedFiles(env, params.input)
     const done = yield* Deferred.make<void>()
     const limit = params.options.maxQueueLength
+    const models = yield* Ref.get(env.models)
+    type Admitted = Either.Either<readonly [Job, ReadonlyArray<Scheduler.Assignment>], number>
     const admitted = yield* SynchronizedRef.modifyEffect(
       env.scheduler,
-      (s: SchedulerState): Effect.Effect<readonly [Either.Either<Job, number>, SchedulerState]> => {
+      (s: SchedulerState): Effect.Effect<readonly [Admitted, SchedulerState]> => {
         const waiting = limit === undefined ? 0 : Scheduler.waitingFor(s, params.modelId)
         if (limit !== undefined && waiting > limit) return Effect.succeed([Either.left(waiting), s] as const)
         const job: Job = {
@@ -122,19 +135,19 @@ export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Eit
           userId: params.userId,
           seq: s.seq
         }
-        return Effect.as(
-          Jobs.insert(env, job),
-          [Either.right(job), Scheduler.enqueue({ ...s, seq: s.seq + 1 }, job)] as const
-        )
+        const [assignments, next] = Scheduler.assign(Scheduler.enqueue({ ...s, seq: s.seq + 1 }, job), models)
+        return Effect.as(Jobs.insert(env, job), [Either.right([job, assignments] as const), next] as const)
       }
     )
-    if (Either.isLeft(admitted)) return admitted
+    if (Either.isLeft(admitted)) return Either.left(admitted.left)
+    const [job, assignments] = admitted.right
     if (params.options.storeIO !== false) yield* Payloads.storeInput(env, id, params.input)
     if (params.options.startTimeout !== undefined) {
       const timeout = Duration.decode(params.options.startTimeout)
       yield* env.spawn(Effect.zipRight(Effect.sleep(timeout), onDeadline(env, id)))
     }
-    return admitted
+    yield* started(env, assignments)
+    return Either.right(job)
   })
 
 /** Removes a waiting request in one step; whether it was waiting. */

@@ -15,7 +15,6 @@ import * as SortedMap from "effect/SortedMap"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import type * as FalPlatform from "../FalPlatform.js"
 import type * as Model from "../Model.js"
-import { PlatformEnv } from "./call.js"
 import * as Constants from "./constants.js"
 import * as Faults from "./faults.js"
 import * as Gateway from "./gateway.js"
@@ -129,7 +128,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
         ),
       webhooks: Ref.get(env.webhooks),
       webhookSigner: webhookSigning.signer,
-      httpApp: Effect.provideService(Gateway.app, PlatformEnv, env)
+      httpApp: Gateway.app(env)
     }
     return service
   })

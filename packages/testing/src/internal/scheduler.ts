@@ -8,9 +8,16 @@ import * as Jobs from "./jobs.js"
 import type { Job } from "./jobs.js"
 import type { Scheduler, Ticket } from "./state.js"
 
-/** The runners of a model: `<owner>-<app>-runner-<n>`. */
-export const runnerIds = (model: Model.Model): ReadonlyArray<string> =>
-  Array.from({ length: model.runners }, (_, i) => `${model.id.replace(/\//g, "-")}-runner-${i}`)
+const runnersOf = new WeakMap<Model.Model, ReadonlyArray<string>>()
+
+/** The runners of a model: `<owner>-<app>-runner-<n>` (made once per model: every dispatch reads them). */
+export const runnerIds = (model: Model.Model): ReadonlyArray<string> => {
+  const known = runnersOf.get(model)
+  if (known !== undefined) return known
+  const ids = Array.from({ length: model.runners }, (_, i) => `${model.id.replace(/\//g, "-")}-runner-${i}`)
+  runnersOf.set(model, ids)
+  return ids
+}
 
 export interface Assignment {
   readonly jobId: string
@@ -28,12 +35,13 @@ export const assign = (
   const out: Array<Assignment> = []
   for (const ticket of Jobs.ordered(scheduler)) {
     const model = models.get(ticket.modelId)
-    const free = model === undefined ? [] : runnerIds(model).filter((id) => !busy.has(id))
-    if (free.length === 0) {
+    const ids = model === undefined ? [] : runnerIds(model)
+    const hinted = ticket.hint !== undefined && ids.includes(ticket.hint) && !busy.has(ticket.hint)
+    const runnerId = hinted ? ticket.hint : ids.find((id) => !busy.has(id))
+    if (runnerId === undefined) {
       waiting.push(ticket)
       continue
     }
-    const runnerId = ticket.hint !== undefined && free.includes(ticket.hint) ? ticket.hint : free[0]
     busy.set(runnerId, ticket.jobId)
     out.push({ jobId: ticket.jobId, modelId: ticket.modelId, runnerId })
   }

@@ -57,7 +57,7 @@ export class Caller extends Context.Tag("@effect-fal/testing/Gateway/Caller")<Ca
  */
 export const locate = (request: HttpServerRequest.HttpServerRequest) => {
   const inner = new URL(request.url, "http://gateway")
-  const outer = new URL(request.originalUrl, "http://gateway")
+  const outer = request.originalUrl === request.url ? inner : new URL(request.originalUrl, "http://gateway")
   const mountedAt = outer.pathname.endsWith(inner.pathname)
     ? outer.pathname.slice(0, outer.pathname.length - inner.pathname.length)
     : ""

@@ -1,7 +1,7 @@
 /**
  * What `run` and queue submit share: the model id (the path), the model, the JSON body and the
  * admission into the model's queue (`fal_max_queue_length` checked in the same step as the
- * enqueue), then dispatch.
+ * enqueue and the dispatch).
  */
 import { RequestOptions } from "@effect-fal/headers"
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -63,6 +63,5 @@ export const accept = (
         )
       )
     }
-    yield* Queue.dispatch(env)
     return Either.right(admitted.right)
   })
