@@ -205,6 +205,41 @@ describe("Queue", () => {
       assert.strictEqual(log[2].url, `${Q}/fal-ai/flux/requests/r4/cancel`)
     }))
 
+  it.effect("interrupting subscribe closes its status stream before the cancel is sent", () =>
+    Effect.gen(function*() {
+      let streamClosed = false
+      let closedAtCancel: boolean | undefined
+      const fake = yield* Fake.layer((seen) => {
+        if (seen.method === "POST") return Fake.json(200, submitted("r5"))
+        if (seen.method === "PUT") {
+          closedAtCancel = streamClosed
+          return Fake.json(202, { status: "CANCELLATION_REQUESTED" })
+        }
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode(event({ status: "IN_PROGRESS" })))
+            },
+            cancel() {
+              streamClosed = true
+            }
+          }),
+          { status: 200, headers: { "content-type": "text/event-stream" } }
+        )
+      })
+      const started = yield* Effect.makeLatch(false)
+      const fiber = yield* Queue.subscribe("fal-ai/flux/dev", { prompt: "x" }, { onStatus: () => started.open }).pipe(
+        Effect.provide(fake.layer),
+        Effect.fork
+      )
+      yield* started.await
+      yield* Fiber.interrupt(fiber)
+      // the stream, run beside the caller since it acts on COMPLETED as it comes, is stopped
+      // with the caller, not after the cancel (nor when the caller's fiber ends)
+      assert.strictEqual(closedAtCancel, true)
+      assert.isTrue(streamClosed)
+    }))
+
   it.effect("result: a failed request fails with the FalError of its error_type", () =>
     Effect.gen(function*() {
       const fake = yield* Fake.layer(() =>

@@ -1,6 +1,7 @@
 import * as ErrorType from "@effect-fal/headers/ErrorType"
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -251,6 +252,14 @@ const silent = (requestId: string, keepAlive: Duration.Duration) =>
     requestId
   })
 
+const closedEarly = (requestId: string) =>
+  new FalError.TransportError({
+    operation: "statusStream",
+    mayHaveReached: true,
+    description: "the status stream closed before the request completed",
+    requestId
+  })
+
 const connection = (
   t: Target,
   options: Queue.StreamOptions | undefined
@@ -284,15 +293,7 @@ const connection = (
         Stream.tap((status) => (status.status === "COMPLETED" ? Ref.set(completed, true) : Effect.void)),
         Stream.concat(
           Stream.unwrap(
-            Effect.map(Ref.get(completed), (done) =>
-              done ? Stream.empty : Stream.fail(
-                new FalError.TransportError({
-                  operation: "statusStream",
-                  mayHaveReached: true,
-                  description: "the status stream closed before the request completed",
-                  requestId: t.requestId
-                })
-              ))
+            Effect.map(Ref.get(completed), (done) => done ? Stream.empty : Stream.fail(closedEarly(t.requestId)))
           )
         )
       ))
@@ -429,7 +430,28 @@ const follow = <R>(
       Effect.map((last) => failed(Option.some(last)))
     )
   }
-  return Stream.runLast(Stream.tap(statusStream(ref, options), onStatus)).pipe(Effect.map(failed))
+  // Acts on COMPLETED as it arrives: the stream is run in a child fiber, which closes the
+  // connection while the caller goes on (to the result read), rather than after. The stream
+  // fails if it ends without COMPLETED, so its end always settles `completed`.
+  return Effect.flatMap(
+    Deferred.make<Queue.Status, FalError.FalError>(),
+    (completed) =>
+      statusStream(ref, options).pipe(
+        Stream.runForEach((s) =>
+          Effect.zipRight(onStatus(s), s.status === "COMPLETED" ? Deferred.succeed(completed, s) : Effect.void)
+        ),
+        Effect.onExit((exit) =>
+          Exit.isFailure(exit)
+            ? Deferred.failCause(completed, exit.cause)
+            // already settled by COMPLETED; a stream that ended without it fails before this
+            : Deferred.fail(completed, closedEarly(ref.requestId))
+        ),
+        Effect.fork,
+        // an interrupted caller (or an `Effect.timeout` around it) stops the stream at once
+        Effect.flatMap((fiber) => Effect.onInterrupt(Deferred.await(completed), () => Fiber.interrupt(fiber))),
+        Effect.map((last) => failed(Option.some(last)))
+      )
+  )
 }
 
 /** Follows, then reads the result (retried on faults unless the job itself failed). */
