@@ -109,13 +109,15 @@ const client = async (variant: Variant | "effect-fal steps" | "@fal-ai/client st
           }
         }
       }
-    } else {call = async () => {
+    } else {
+      call = async () => {
         const start = performance.now()
         await (streaming
           ? fal.subscribe(model, { input, mode: "streaming" })
           : fal.subscribe(model, { input }))
         return { total: performance.now() - start }
-      }}
+      }
+    }
   } else {
     const runtime = ManagedRuntime.make(
       FalClient.layer({ key: Redacted.make(key), urls: { queue: urls.queue, run: urls.run } }).pipe(
