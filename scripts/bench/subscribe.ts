@@ -71,6 +71,17 @@ interface Step {
 }
 
 /** One client's process: sequential calls, one JSON line of wall times (ms) per call. */
+/** The steps both clients' breakdowns share: submit, first event, COMPLETED, result returned. */
+const timeline = (t0: number, submitted: number, firstEvent: number, completed: number, returned: number) => {
+  const steps: Record<string, number> = {
+    "submit (POST)": submitted - t0,
+    "stream opened to first event": firstEvent - submitted,
+    "first event to COMPLETED": completed - firstEvent,
+    "COMPLETED to result returned": returned - completed
+  }
+  return { total: returned - t0, steps }
+}
+
 const client = async (variant: Variant | "effect-fal steps" | "@fal-ai/client steps", urls: FalPlatform.Urls) => {
   let call: () => Promise<Step>
   let dispose = async () => {}
@@ -98,16 +109,7 @@ const client = async (variant: Variant | "effect-fal steps" | "@fal-ai/client st
             if (status.status === "COMPLETED") completed = performance.now()
           }
         })
-        const t3 = performance.now()
-        return {
-          total: t3 - t0,
-          steps: {
-            "submit (POST)": t1 - t0,
-            "stream opened to first event": firstEvent - t1,
-            "first event to COMPLETED": completed - firstEvent,
-            "COMPLETED to result returned": t3 - completed
-          }
-        }
+        return timeline(t0, t1, firstEvent, completed, performance.now())
       }
     } else {
       call = async () => {
@@ -142,13 +144,11 @@ const client = async (variant: Variant | "effect-fal steps" | "@fal-ai/client st
           const t2 = performance.now()
           yield* Queue.result(submitted)
           const t3 = performance.now()
+          const seen = timeline(t0, t1, firstEvent, completed, t3)
           return {
-            total: t3 - t0,
+            total: seen.total,
             steps: {
-              "submit (POST)": t1 - t0,
-              "stream opened to first event": firstEvent - t1,
-              "first event to COMPLETED": completed - firstEvent,
-              "COMPLETED to result returned": t3 - completed,
+              ...seen.steps,
               "of which: COMPLETED to stream closed": t2 - completed,
               "of which: result (GET)": t3 - t2
             }
