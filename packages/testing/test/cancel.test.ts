@@ -26,10 +26,11 @@ describe("cancel racing dispatch", () => {
           id: "acme/quick",
           input: Schema.Struct({ spin: Schema.Number }),
           runners: 3,
-          // A few yields: an attempt spans several scheduler turns, so cancels can land inside it.
+          // Yields (20 per unit of spin): an attempt spans many scheduler turns, so cancels land inside it
+          // as well as before it (waiting for one of the 3 runners) and after it.
           handler: ({ spin }) =>
             Effect.zipRight(
-              Effect.forEach(Array.from({ length: spin }), () => Effect.yieldNow(), { discard: true }),
+              Effect.forEach(Array.from({ length: spin * 20 }), () => Effect.yieldNow(), { discard: true }),
               Effect.as(Ref.update(finished, (n) => n + 1), { ok: true })
             )
         }))

@@ -44,7 +44,7 @@ const toHistoryRecord = (
 export const records = (env: Env) => (endpointId: string): Effect.Effect<Iterable<HistoryRecord>> =>
   Effect.gen(function*() {
     const at = yield* now
-    const jobs = yield* Ref.get(env.jobs)
+    const { jobs } = yield* Ref.get(env.queue)
     const payloads = yield* Ref.get(env.payloads)
     return {
       *[Symbol.iterator]() {

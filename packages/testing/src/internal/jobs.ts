@@ -9,7 +9,7 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as FalPlatform from "../FalPlatform.js"
-import { type Env, publish, type Scheduler, setIn } from "./state.js"
+import { type Env, publish, type QueueState, type Scheduler } from "./state.js"
 
 export interface Job extends FalPlatform.JobRecord {
   readonly options: RequestOptions.RequestOptions
@@ -30,22 +30,25 @@ export interface Job extends FalPlatform.JobRecord {
 }
 
 export const get = (env: Env, id: string): Effect.Effect<Option.Option<Job>> =>
-  Effect.map(Ref.get(env.jobs), HashMap.get(id))
+  Effect.map(Ref.get(env.queue), (queue) => HashMap.get(queue.jobs, id))
 
+/** The queue with `job` recorded (pure: a step of a transition). */
+export const put = (queue: QueueState, job: Job): QueueState => ({
+  ...queue,
+  jobs: HashMap.set(queue.jobs, job.id, job)
+})
+
+/** Applies `f` to a job's record, if it exists, in one step; wakes the job's listeners. */
 export const update = (env: Env, id: string, f: (job: Job) => Job): Effect.Effect<Option.Option<Job>> =>
-  Effect.gen(function*() {
-    const updated = yield* Ref.modify(env.jobs, (jobs): [Option.Option<Job>, HashMap.HashMap<string, Job>] => {
-      const job = HashMap.get(jobs, id)
-      if (Option.isNone(job)) return [job, jobs]
+  Effect.tap(
+    Ref.modify(env.queue, (queue): [Option.Option<Job>, QueueState] => {
+      const job = HashMap.get(queue.jobs, id)
+      if (Option.isNone(job)) return [job, queue]
       const next = f(job.value)
-      return [Option.some(next), HashMap.set(jobs, id, next)]
-    })
-    yield* publish(env, id)
-    return updated
-  })
-
-export const insert = (env: Env, job: Job): Effect.Effect<void> =>
-  Effect.zipRight(setIn(env.jobs, job.id, job), publish(env, job.id))
+      return [Option.some(next), put(queue, next)]
+    }),
+    () => publish(env, id)
+  )
 
 /** `owner/app` of a model id, keeping a `workflows/` or `comfy/` namespace. */
 export const appOf = (modelId: string): string => {

@@ -4,15 +4,20 @@
  * failures unless `X-Fal-No-Retry`), fallbacks (unless disabled), cancellation and completion
  * (payload storage, webhook).
  *
+ * Every transition is one `Ref.modify` of `env.queue` (job records, scheduler, running attempts)
+ * with a pure function: what it needs from outside (an id, the time, a Deferred) is made before,
+ * what it causes (wake-ups, forks, interruptions) is done after, from the value it returns.
+ *
  * Invariant of cancellation: a cancel answered `"requested"` (CANCELLATION_REQUESTED) always
  * ends the request as the 499 cancellation, never as a run that ignored it; `"completed"`
- * (ALREADY_COMPLETED) only for a request that had completed. Three transitions make it hold:
- * - admission, dispatch, the start of an attempt (cancelled flag checked, attempt fiber
- *   registered) and cancel (flag set, ticket removed or attempt fiber interrupted) each run as
- *   one step on `env.scheduler` (a `SynchronizedRef`), so a cancel sees either a waiting ticket
- *   or a registered attempt fiber, or the next attempt's start sees the flag;
- * - the cancelled flag and completion are each one `Ref.modify` of the job table: a cancel sees
- *   `COMPLETED`, or completion sees the flag and records the cancellation.
+ * (ALREADY_COMPLETED) only for a request that had completed. It holds because:
+ * - the start of an attempt (cancelled flag checked, `IN_PROGRESS`, the attempt's fiber
+ *   registered) and a cancel (flag set, ticket removed or the registered fiber taken for
+ *   interruption) are each one step, so a cancel sees either a waiting ticket or a registered
+ *   attempt, or the next start sees the flag;
+ * - the attempt runs in the fiber that registered itself, interruptible only while the model
+ *   runs: an interruption that comes before or after that still lets the fiber settle the request;
+ * - completion is one step that sees the flag and records the cancellation.
  */
 import { ErrorType, type RequestOptions } from "@effect-fal/headers"
 import * as Cause from "effect/Cause"
@@ -25,7 +30,6 @@ import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import * as SynchronizedRef from "effect/SynchronizedRef"
 import type * as FalPlatform from "../FalPlatform.js"
 import * as Fault from "../Fault.js"
 import * as Model from "../Model.js"
@@ -36,17 +40,7 @@ import type { Job } from "./jobs.js"
 import * as Payloads from "./payloads.js"
 import { cancelled, failure, success, userTimeout } from "./results.js"
 import * as Scheduler from "./scheduler.js"
-import {
-  deleteIn,
-  type Env,
-  getIn,
-  now,
-  publish,
-  queueTopic,
-  type Scheduler as SchedulerState,
-  setIn,
-  uuid
-} from "./state.js"
+import { type Env, now, publish, type QueueState, queueTopic, type Ticket, uuid } from "./state.js"
 import * as Webhooks from "./webhooks.js"
 
 // -----------------------------------------------------------------------------
@@ -62,17 +56,24 @@ const started = (env: Env, assignments: ReadonlyArray<Scheduler.Assignment>): Ef
     }
   })
 
-/**
- * Gives free runners to waiting requests, in one step on the scheduler. With nothing waiting it
- * takes no step: whoever enqueues next dispatches after its own step (admission in the same
- * step), and a runner freed before this read is seen by that dispatch.
- */
+/** The queue with its scheduler's free runners given to waiting requests (pure). */
+const assigned = (
+  queue: QueueState,
+  models: ReadonlyMap<string, Model.Model>
+): [ReadonlyArray<Scheduler.Assignment>, QueueState] => {
+  if (queue.scheduler.waiting.length === 0) return [[], queue]
+  const [assignments, scheduler] = Scheduler.assign(queue.scheduler, models)
+  return [assignments, assignments.length === 0 ? queue : { ...queue, scheduler }]
+}
+
+/** Gives free runners to waiting requests, in one step, and starts their attempts. */
 export const dispatch = (env: Env): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    if ((yield* SynchronizedRef.get(env.scheduler)).waiting.length === 0) return
-    const models = yield* Ref.get(env.models)
-    yield* started(env, yield* SynchronizedRef.modify(env.scheduler, (s) => Scheduler.assign(s, models)))
-  })
+  Effect.flatMap(
+    Ref.get(env.models),
+    (models) =>
+      Effect.flatMap(Ref.modify(env.queue, (queue) => assigned(queue, models)), (assignments) =>
+        assignments.length === 0 ? Effect.void : started(env, assignments))
+  )
 
 // -----------------------------------------------------------------------------
 // admission
@@ -103,44 +104,44 @@ export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Eit
     const limit = params.options.maxQueueLength
     const models = yield* Ref.get(env.models)
     type Admitted = Either.Either<readonly [Job, ReadonlyArray<Scheduler.Assignment>], number>
-    const admitted = yield* SynchronizedRef.modifyEffect(
-      env.scheduler,
-      (s: SchedulerState): Effect.Effect<readonly [Admitted, SchedulerState]> => {
-        const waiting = limit === undefined ? 0 : Scheduler.waitingFor(s, params.modelId)
-        if (limit !== undefined && waiting > limit) return Effect.succeed([Either.left(waiting), s] as const)
-        const job: Job = {
-          id,
-          modelId: params.modelId,
-          target: params.modelId,
-          app: Jobs.appOf(params.modelId),
-          mode: params.mode,
-          status: "IN_QUEUE",
-          options: params.options,
-          input: params.input,
-          attempts: 0,
-          servedFrom: undefined,
-          submittedAt: at,
-          startedAt: undefined,
-          completedAt: undefined,
-          cancelled: false,
-          result: undefined,
-          logs: [],
-          inputFiles,
-          outputFiles: [],
-          deadlinePassed: false,
-          payloadsDeleted: false,
-          done,
-          cdnBase: params.cdnBase,
-          webhookUrl: params.mode === "queue" ? params.options.webhookUrl : undefined,
-          userId: params.userId,
-          seq: s.seq
-        }
-        const [assignments, next] = Scheduler.assign(Scheduler.enqueue({ ...s, seq: s.seq + 1 }, job), models)
-        return Effect.as(Jobs.insert(env, job), [Either.right([job, assignments] as const), next] as const)
+    const admitted = yield* Ref.modify(env.queue, (queue): [Admitted, QueueState] => {
+      const s = queue.scheduler
+      const waiting = limit === undefined ? 0 : Scheduler.waitingFor(s, params.modelId)
+      if (limit !== undefined && waiting > limit) return [Either.left(waiting), queue]
+      const job: Job = {
+        id,
+        modelId: params.modelId,
+        target: params.modelId,
+        app: Jobs.appOf(params.modelId),
+        mode: params.mode,
+        status: "IN_QUEUE",
+        options: params.options,
+        input: params.input,
+        attempts: 0,
+        servedFrom: undefined,
+        submittedAt: at,
+        startedAt: undefined,
+        completedAt: undefined,
+        cancelled: false,
+        result: undefined,
+        logs: [],
+        inputFiles,
+        outputFiles: [],
+        deadlinePassed: false,
+        payloadsDeleted: false,
+        done,
+        cdnBase: params.cdnBase,
+        webhookUrl: params.mode === "queue" ? params.options.webhookUrl : undefined,
+        userId: params.userId,
+        seq: s.seq
       }
-    )
+      const enqueued = { ...Jobs.put(queue, job), scheduler: Scheduler.enqueue({ ...s, seq: s.seq + 1 }, job) }
+      const [assignments, next] = assigned(enqueued, models)
+      return [Either.right([job, assignments] as const), next]
+    })
     if (Either.isLeft(admitted)) return Either.left(admitted.left)
     const [job, assignments] = admitted.right
+    yield* publish(env, id)
     if (params.options.storeIO !== false) yield* Payloads.storeInput(env, id, params.input)
     if (params.options.startTimeout !== undefined) {
       const timeout = Duration.decode(params.options.startTimeout)
@@ -153,7 +154,10 @@ export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Eit
 /** Removes a waiting request in one step; whether it was waiting. */
 const dequeue = (env: Env, jobId: string): Effect.Effect<boolean> =>
   Effect.gen(function*() {
-    const removed = yield* SynchronizedRef.modify(env.scheduler, (s) => Scheduler.dequeue(s, jobId))
+    const removed = yield* Ref.modify(env.queue, (queue): [Ticket | undefined, QueueState] => {
+      const [ticket, scheduler] = Scheduler.dequeue(queue.scheduler, jobId)
+      return [ticket, ticket === undefined ? queue : { ...queue, scheduler }]
+    })
     if (removed !== undefined) yield* publish(env, queueTopic(removed.modelId))
     return removed !== undefined
   })
@@ -183,9 +187,9 @@ const isCancellation = (result: FalPlatform.ResultRecord): boolean => result.err
 export const complete = (env: Env, id: string, result: FalPlatform.ResultRecord): Effect.Effect<void> =>
   Effect.gen(function*() {
     const at = yield* now
-    const job = yield* Ref.modify(env.jobs, (jobs): [Option.Option<Job>, HashMap.HashMap<string, Job>] => {
-      const found = HashMap.get(jobs, id)
-      if (Option.isNone(found) || found.value.status === "COMPLETED") return [Option.none(), jobs]
+    const job = yield* Ref.modify(env.queue, (queue): [Option.Option<Job>, QueueState] => {
+      const found = HashMap.get(queue.jobs, id)
+      if (Option.isNone(found) || found.value.status === "COMPLETED") return [Option.none(), queue]
       const j = found.value
       const next: Job = {
         ...j,
@@ -193,7 +197,7 @@ export const complete = (env: Env, id: string, result: FalPlatform.ResultRecord)
         completedAt: at,
         result: j.cancelled && !isCancellation(result) ? cancelled(j) : result
       }
-      return [Option.some(next), HashMap.set(jobs, id, next)]
+      return [Option.some(next), Jobs.put(queue, next)]
     })
     if (Option.isNone(job)) return
     yield* publish(env, id)
@@ -281,50 +285,66 @@ const attempt = (env: Env, job: Job, runnerId: string): Effect.Effect<Attempt> =
 type Start =
   | { readonly _tag: "Cancelled"; readonly job: Job }
   | { readonly _tag: "Gone" }
-  | { readonly _tag: "Started"; readonly fiber: Fiber.RuntimeFiber<Attempt> }
+  | { readonly _tag: "Started"; readonly job: Job }
 
 /**
- * Starts an attempt in one step on the scheduler: a request whose cancellation was requested
- * gives its runner back and does not start; otherwise it turns `IN_PROGRESS` and its attempt
- * fiber is registered before any cancel can look for it.
+ * The start of an attempt on `runnerId` by `fiber` (pure): a request whose cancellation was
+ * requested (or that is gone) gives its runner back and does not start; otherwise it turns
+ * `IN_PROGRESS` and `fiber` is registered as its attempt before any cancel can look for it.
  */
-const start = (env: Env, id: string, runnerId: string): Effect.Effect<Start> =>
-  SynchronizedRef.modifyEffect(
-    env.scheduler,
-    (s): Effect.Effect<readonly [Start, SchedulerState]> =>
-      Effect.gen(function*() {
-        const startedAt = yield* now
-        const found = yield* Jobs.get(env, id)
-        if (Option.isNone(found)) return [{ _tag: "Gone" } as const, Scheduler.freeRunner(s, runnerId)] as const
-        if (found.value.cancelled) {
-          return [{ _tag: "Cancelled", job: found.value } as const, Scheduler.freeRunner(s, runnerId)] as const
-        }
-        const started = yield* Jobs.update(env, id, (j) => ({
-          ...j,
-          status: "IN_PROGRESS",
-          attempts: j.attempts + 1,
-          servedFrom: runnerId,
-          startedAt
-        }))
-        if (Option.isNone(started)) return [{ _tag: "Gone" } as const, Scheduler.freeRunner(s, runnerId)] as const
-        const fiber = yield* Effect.fork(Effect.interruptible(attempt(env, started.value, runnerId)))
-        yield* setIn(env.running, id, fiber)
-        return [{ _tag: "Started", fiber } as const, s] as const
-      })
-  )
+const start = (
+  queue: QueueState,
+  id: string,
+  runnerId: string,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  startedAt: number
+): [Start, QueueState] => {
+  const found = HashMap.get(queue.jobs, id)
+  const release = { ...queue, scheduler: Scheduler.freeRunner(queue.scheduler, runnerId) }
+  if (Option.isNone(found)) return [{ _tag: "Gone" }, release]
+  if (found.value.cancelled) return [{ _tag: "Cancelled", job: found.value }, release]
+  const job: Job = {
+    ...found.value,
+    status: "IN_PROGRESS",
+    attempts: found.value.attempts + 1,
+    servedFrom: runnerId,
+    startedAt
+  }
+  return [{ _tag: "Started", job }, { ...Jobs.put(queue, job), running: HashMap.set(queue.running, id, fiber) }]
+}
 
+/** The end of an attempt (pure): its runner free, its fiber unregistered; the job as it stands. */
+const finish = (queue: QueueState, id: string, runnerId: string): [Option.Option<Job>, QueueState] => [
+  HashMap.get(queue.jobs, id),
+  {
+    ...queue,
+    scheduler: Scheduler.freeRunner(queue.scheduler, runnerId),
+    running: HashMap.remove(queue.running, id)
+  }
+]
+
+/**
+ * Runs an attempt in this fiber, which registers itself (see `start`) and is interruptible only
+ * while the model runs, so a cancel that interrupts it still gets the request settled (as the
+ * cancellation) and the runner handed on. Then dispatches.
+ */
 const runAttempt = (env: Env, id: string, runnerId: string): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const started = yield* start(env, id, runnerId)
-    if (started._tag === "Cancelled") yield* complete(env, id, cancelled(started.job))
-    if (started._tag !== "Started") return yield* dispatch(env)
-    const exit = yield* Fiber.await(started.fiber)
-    yield* deleteIn(env.running, id)
-    yield* SynchronizedRef.update(env.scheduler, (s) => Scheduler.freeRunner(s, runnerId))
-    const job = yield* Jobs.get(env, id)
-    if (Option.isSome(job)) yield* settle(env, job.value, runnerId, exit)
-    yield* dispatch(env)
-  })
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const startedAt = yield* now
+      const self = yield* Effect.withFiberRuntime<Fiber.RuntimeFiber<unknown, unknown>>((fiber) =>
+        Effect.succeed(fiber)
+      )
+      const started = yield* Ref.modify(env.queue, (queue) => start(queue, id, runnerId, self, startedAt))
+      if (started._tag === "Cancelled") yield* complete(env, id, cancelled(started.job))
+      if (started._tag !== "Started") return yield* dispatch(env)
+      yield* publish(env, id)
+      const exit = yield* Effect.exit(restore(attempt(env, started.job, runnerId)))
+      const job = yield* Ref.modify(env.queue, (queue) => finish(queue, id, runnerId))
+      if (Option.isSome(job)) yield* settle(env, job.value, runnerId, exit)
+      yield* dispatch(env)
+    })
+  )
 
 /** Decides what follows an attempt: completion, a retry, a fallback or a start-timeout 504. */
 const settle = (env: Env, job: Job, runnerId: string, exit: Exit.Exit<Attempt>): Effect.Effect<void> =>
@@ -366,11 +386,13 @@ const settle = (env: Env, job: Job, runnerId: string, exit: Exit.Exit<Attempt>):
       ? fallback
       : job.target
     // Back in the queue in one step: a cancel in between finds the ticket (or the next start finds the flag).
-    yield* SynchronizedRef.updateEffect(env.scheduler, (s) =>
-      Effect.map(
-        Jobs.update(env, job.id, (j) => ({ ...j, status: "IN_QUEUE", target })),
-        (requeued) => Option.isSome(requeued) ? Scheduler.enqueue(s, requeued.value) : s
-      ))
+    yield* Ref.update(env.queue, (queue) => {
+      const found = HashMap.get(queue.jobs, job.id)
+      if (Option.isNone(found)) return queue
+      const requeued: Job = { ...found.value, status: "IN_QUEUE", target }
+      return { ...Jobs.put(queue, requeued), scheduler: Scheduler.enqueue(queue.scheduler, requeued) }
+    })
+    yield* publish(env, job.id)
   })
 
 // -----------------------------------------------------------------------------
@@ -382,41 +404,34 @@ export type CancelOutcome = "requested" | "completed" | "missing"
 type Cancel =
   | { readonly _tag: "Answer"; readonly outcome: CancelOutcome }
   | { readonly _tag: "Dequeued"; readonly job: Job; readonly modelId: string }
+  | { readonly _tag: "Interrupt"; readonly fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined }
 
 /**
- * Cancels a request in one step on the scheduler (see the invariant at the top): flags it, then
- * removes its waiting ticket or interrupts its running attempt. A request between dispatch and
- * the start of its attempt is neither: the start sees the flag and does not run it.
+ * The cancel transition (pure, see the invariant at the top): flags the request, then removes
+ * its waiting ticket or takes its running attempt's fiber for interruption. A request between
+ * dispatch and the start of its attempt is neither: the start sees the flag and does not run it.
  */
+const flagCancelled = (queue: QueueState, id: string): [Cancel, QueueState] => {
+  const found = HashMap.get(queue.jobs, id)
+  if (Option.isNone(found)) return [{ _tag: "Answer", outcome: "missing" }, queue]
+  if (found.value.status === "COMPLETED") return [{ _tag: "Answer", outcome: "completed" }, queue]
+  const job: Job = { ...found.value, cancelled: true }
+  const flagged = Jobs.put(queue, job)
+  const [ticket, scheduler] = Scheduler.dequeue(queue.scheduler, id)
+  if (ticket !== undefined) return [{ _tag: "Dequeued", job, modelId: ticket.modelId }, { ...flagged, scheduler }]
+  return [{ _tag: "Interrupt", fiber: Option.getOrUndefined(HashMap.get(queue.running, id)) }, flagged]
+}
+
+/** Cancels a request in one step (see {@link flagCancelled}), then acts on what it found. */
 export const cancel = (env: Env, id: string): Effect.Effect<CancelOutcome> =>
   Effect.gen(function*() {
-    const step = yield* SynchronizedRef.modifyEffect(
-      env.scheduler,
-      (s): Effect.Effect<readonly [Cancel, SchedulerState]> =>
-        Effect.gen(function*() {
-          const flagged = yield* Ref.modify(
-            env.jobs,
-            (jobs): [Option.Option<Job> | "completed", HashMap.HashMap<string, Job>] => {
-              const found = HashMap.get(jobs, id)
-              if (Option.isNone(found)) return [found, jobs]
-              if (found.value.status === "COMPLETED") return ["completed", jobs]
-              const next = { ...found.value, cancelled: true }
-              return [Option.some(next), HashMap.set(jobs, id, next)]
-            }
-          )
-          if (flagged === "completed") return [{ _tag: "Answer", outcome: "completed" } as const, s] as const
-          if (Option.isNone(flagged)) return [{ _tag: "Answer", outcome: "missing" } as const, s] as const
-          yield* publish(env, id)
-          const [ticket, rest] = Scheduler.dequeue(s, id)
-          if (ticket !== undefined) {
-            return [{ _tag: "Dequeued", job: flagged.value, modelId: ticket.modelId } as const, rest] as const
-          }
-          const fiber = yield* getIn(env.running, id)
-          if (fiber !== undefined) yield* env.spawn(Fiber.interrupt(fiber))
-          return [{ _tag: "Answer", outcome: "requested" } as const, s] as const
-        })
-    )
+    const step = yield* Ref.modify(env.queue, (queue) => flagCancelled(queue, id))
     if (step._tag === "Answer") return step.outcome
+    yield* publish(env, id)
+    if (step._tag === "Interrupt") {
+      if (step.fiber !== undefined) yield* env.spawn(Fiber.interrupt(step.fiber))
+      return "requested"
+    }
     yield* publish(env, queueTopic(step.modelId))
     yield* complete(env, id, cancelled(step.job))
     return "requested"

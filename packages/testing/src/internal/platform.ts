@@ -4,7 +4,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
@@ -25,8 +24,8 @@ import {
   type ActiveFault,
   type Env,
   type IdempotentAnswer,
+  type QueueState,
   type Resolved,
-  type Scheduler,
   type Topic,
   waitUntil
 } from "./state.js"
@@ -63,8 +62,11 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
     const env: Env = {
       config: resolved,
       models: yield* Ref.make<ReadonlyMap<string, Model.Model>>(new Map(models.map((m) => [m.id, m]))),
-      jobs: yield* Ref.make(HashMap.empty<string, Jobs.Job>()),
-      scheduler: yield* SynchronizedRef.make<Scheduler>({ seq: 0, waiting: [], busy: new Map() }),
+      queue: yield* Ref.make<QueueState>({
+        jobs: HashMap.empty(),
+        scheduler: { seq: 0, waiting: [], busy: new Map() },
+        running: HashMap.empty()
+      }),
       payloads: yield* Ref.make(HashMap.empty<string, FalPlatform.StoredPayload>()),
       files: yield* Ref.make(HashMap.empty<string, FalPlatform.CdnFile>()),
       idempotency: yield* SynchronizedRef.make(HashMap.empty<string, IdempotentAnswer>()),
@@ -75,8 +77,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       topics: yield* SynchronizedRef.make(HashMap.empty<string, Topic>()),
       spawn: (effect) => Effect.sync(() => void runFork(effect)),
       webhookClient,
-      webhookSigning,
-      running: yield* Ref.make(HashMap.empty<string, Fiber.RuntimeFiber<unknown, unknown>>())
+      webhookSigning
     }
     const httpLog = Effect.map(Ref.get(env.log), (log) => Array.from(SortedMap.values(log)))
     const clearHttpLog = Ref.update(env.log, (log) => SortedMap.empty(SortedMap.getOrder(log)))

@@ -36,7 +36,9 @@ export const statusStream = (env: Env, id: string, withLogs: boolean, queueBase:
         const job = yield* Jobs.get(env, id)
         if (Option.isNone(job)) return Option.none()
         if (job.value.status !== "IN_QUEUE") yield* Scope.close(queueScope, Exit.void)
-        const body = JSON.stringify(Jobs.statusBody(job.value, yield* Ref.get(env.scheduler), withLogs, queueBase))
+        const body = JSON.stringify(
+          Jobs.statusBody(job.value, (yield* Ref.get(env.queue)).scheduler, withLogs, queueBase)
+        )
         return Option.some({ body, done: job.value.status === "COMPLETED" })
       })
       const events = wakeUps.pipe(

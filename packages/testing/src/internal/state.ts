@@ -1,6 +1,8 @@
 /**
  * The platform's state: one `Ref` per concern, all owned by one platform instance, and the
- * resolved configuration. Every module of the emulator takes this `Env`.
+ * resolved configuration. Every module of the emulator takes this `Env`. The queue (job records,
+ * scheduler and running attempts) is one `Ref` ({@link QueueState}) so that each of its
+ * multi-part transitions is one pure `Ref.modify`.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
@@ -58,12 +60,23 @@ export interface IdempotentAnswer {
   readonly expiresAt: number
 }
 
+/**
+ * Everything a request's lifecycle changes together: the job records, the scheduler and the fiber
+ * of each running attempt. Admission (queue length check, record, enqueue, dispatch), the start
+ * of an attempt and a cancel are each one `Ref.modify` of it with a pure transition
+ * (`lifecycle.ts`): no lock, and nothing can interleave inside a step.
+ */
+export interface QueueState {
+  readonly jobs: HashMap.HashMap<string, Job>
+  readonly scheduler: Scheduler
+  /** The fiber running the current attempt of each in-progress request. */
+  readonly running: HashMap.HashMap<string, Fiber.RuntimeFiber<unknown, unknown>>
+}
+
 export interface Env {
   readonly config: Resolved
   readonly models: Ref.Ref<ReadonlyMap<string, Model.Model>>
-  readonly jobs: Ref.Ref<HashMap.HashMap<string, Job>>
-  /** Admission (queue length check + enqueue) runs as one step on it. */
-  readonly scheduler: SynchronizedRef.SynchronizedRef<Scheduler>
+  readonly queue: Ref.Ref<QueueState>
   readonly payloads: Ref.Ref<HashMap.HashMap<string, FalPlatform.StoredPayload>>
   /** CDN files by path. */
   readonly files: Ref.Ref<HashMap.HashMap<string, FalPlatform.CdnFile>>
@@ -87,8 +100,6 @@ export interface Env {
   readonly spawn: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
   readonly webhookClient: Option.Option<HttpClient.HttpClient>
   readonly webhookSigning: Signing
-  /** The fiber running the current attempt of each in-progress request. */
-  readonly running: Ref.Ref<HashMap.HashMap<string, Fiber.RuntimeFiber<unknown, unknown>>>
 }
 
 export const now: Effect.Effect<number> = Clock.currentTimeMillis

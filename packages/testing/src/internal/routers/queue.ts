@@ -26,7 +26,7 @@ const submit = Effect.gen(function*() {
   const accepted = yield* accept("queue")
   if (Either.isLeft(accepted)) return accepted.left
   const job = accepted.right
-  const position = Jobs.queuePosition(yield* Ref.get(env.scheduler), job.id) ?? 0
+  const position = Jobs.queuePosition((yield* Ref.get(env.queue)).scheduler, job.id) ?? 0
   return json(200, { request_id: job.id, ...Jobs.urls(call.urls.queue, job), queue_position: position }, {
     [ResponseMeta.names.requestId]: job.id
   })
@@ -48,7 +48,7 @@ const status = Effect.gen(function*() {
   const { env, idHeader, job } = yield* addressed
   const call = yield* Call
   if (Option.isNone(job)) return detail(404, "Request not found", undefined, idHeader)
-  const body = Jobs.statusBody(job.value, yield* Ref.get(env.scheduler), yield* withLogs, call.urls.queue)
+  const body = Jobs.statusBody(job.value, (yield* Ref.get(env.queue)).scheduler, yield* withLogs, call.urls.queue)
   return json(job.value.status === "COMPLETED" ? 200 : 202, body, idHeader)
 })
 
