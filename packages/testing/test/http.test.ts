@@ -93,6 +93,23 @@ describe("run", () => {
       })
     ))
 
+  it.live("a POST to a base's root is a run of no model; other methods 405; unmatched request paths 404", () =>
+    withEmulator((urls) =>
+      Effect.gen(function*() {
+        for (const base of [urls.run, urls.queue, `${urls.run}/`, `${urls.queue}/`]) {
+          const root = yield* call("POST", base, { body: {} })
+          assert.strictEqual(root.status, 404, base)
+          assert.deepStrictEqual(root.json, { detail: "Invalid model id: " }, base)
+          // the key is checked first, as on any run
+          assert.strictEqual((yield* call("POST", base, { body: {}, key: null })).status, 401, base)
+        }
+        assert.strictEqual((yield* call("GET", urls.run)).status, 405)
+        assert.strictEqual((yield* call("GET", `${urls.queue}/fal-ai/echo`)).status, 405)
+        const stray = yield* call("DELETE", `${urls.queue}/fal-ai/echo/requests/x/status`)
+        assert.deepStrictEqual([stray.status, stray.json], [404, { detail: "Not Found" }])
+      })
+    ))
+
   it.live("404 for an unknown model, 422 with detail[] for invalid input (0 billable units)", () =>
     withEmulator((urls) =>
       Effect.gen(function*() {

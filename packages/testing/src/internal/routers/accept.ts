@@ -4,7 +4,6 @@
  * enqueue and the dispatch).
  */
 import { RequestOptions } from "@effect-fal/headers"
-import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -34,13 +33,13 @@ export const accept = (
 ): Effect.Effect<
   Either.Either<Jobs.Job, HttpServerResponse.HttpServerResponse>,
   never,
-  Call | PlatformEnv | HttpRouter.RouteContext
+  Call | PlatformEnv
 > =>
   Effect.gen(function*() {
     const env = yield* PlatformEnv
     const call = yield* Call
-    const params = yield* HttpRouter.params
-    const modelId = (params["*"] ?? "").split("/").filter((s) => s.length > 0).join("/")
+    // the path relative to the base: the route's wildcard, or nothing for the base's own root
+    const modelId = call.path.split("/").filter((s) => s.length > 0).join("/")
     const options = Either.getOrElse(call.options, () => RequestOptions.empty)
     if (!validModelId(modelId)) return Either.left(detail(404, `Invalid model id: ${modelId}`))
     const models = yield* env.models.get

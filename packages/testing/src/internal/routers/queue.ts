@@ -102,11 +102,16 @@ export const router = HttpRouter.empty.pipe(
   requestRoutes("/:namespace/:owner/:app")
 )
 
-/** Under `/requests/`: 404; elsewhere a method other than POST: 405. */
-export const notFound = Effect.map(
+/**
+ * A POST to the base's root (no model id) is a submit to no model ("Invalid model id"); under
+ * `/requests/`: 404; elsewhere a method other than POST: 405.
+ */
+export const notFound = Effect.flatMap(
   HttpServerRequest.HttpServerRequest,
   (request) =>
-    request.method === "POST" || request.url.includes("/requests/")
-      ? detail(404, "Not Found")
-      : detail(405, "Method Not Allowed")
+    request.method === "POST"
+      ? guarded(submit)
+      : Effect.succeed(
+        request.url.includes("/requests/") ? detail(404, "Not Found") : detail(405, "Method Not Allowed")
+      )
 )

@@ -23,12 +23,13 @@ const run = Effect.gen(function*() {
   return result === undefined ? detail(500, "Request vanished", "internal_error") : stored(result)
 })
 
-export const router = HttpRouter.empty.pipe(
-  HttpRouter.post("/*", run.pipe(validOptions("detail"), authenticated("detail")))
-)
+const guarded = run.pipe(validOptions("detail"), authenticated("detail"))
+
+export const router = HttpRouter.empty.pipe(HttpRouter.post("/*", guarded))
 
 /** Any other method: 405. */
-export const notFound = Effect.map(
+export const notFound = Effect.flatMap(
   HttpServerRequest.HttpServerRequest,
-  (request) => request.method === "POST" ? detail(404, "Not Found") : detail(405, "Method Not Allowed")
+  // a POST to the base's root (no model id) is a run of no model: its "Invalid model id" 404
+  (request) => request.method === "POST" ? guarded : Effect.succeed(detail(405, "Method Not Allowed"))
 )
