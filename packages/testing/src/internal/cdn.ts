@@ -98,25 +98,20 @@ export const files = (env: Env): Effect.Effect<ReadonlyArray<FalPlatform.CdnFile
 export const deleteFile = (env: Env, path: string): Effect.Effect<void> => deleteIn(env.files, path)
 
 /** The CDN files of ours that a JSON value mentions (input files of a request). */
-export const mentionedFiles = (env: Env, value: unknown): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.gen(function*() {
-    const found: Array<string> = []
-    const visit = (v: unknown): void => {
-      if (typeof v === "string") {
-        if (cdnPath(v) !== undefined) found.push(v)
-      } else if (Array.isArray(v)) {
-        v.forEach(visit)
-      } else if (typeof v === "object" && v !== null) {
-        Object.values(v).forEach(visit)
-      }
+export const mentionedFiles = (env: Env, value: unknown): Effect.Effect<ReadonlyArray<string>> => {
+  const found: Array<string> = []
+  const visit = (v: unknown): void => {
+    if (typeof v === "string") {
+      if (cdnPath(v) !== undefined) found.push(v)
+    } else if (Array.isArray(v)) {
+      v.forEach(visit)
+    } else if (typeof v === "object" && v !== null) {
+      Object.values(v).forEach(visit)
     }
-    visit(value)
-    const out: Array<string> = []
-    for (const url of found) {
-      if (Option.isSome(yield* file(env, url))) out.push(url)
-    }
-    return out
-  })
+  }
+  visit(value)
+  return Effect.filter(found, (url) => Effect.map(file(env, url), Option.isSome))
+}
 
 /**
  * Puts a file under the URL (and path) it already has: the storage routes choose their file URLs

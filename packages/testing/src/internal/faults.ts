@@ -46,8 +46,17 @@ const rolls = (fault: ActiveFault): Effect.Effect<boolean> => {
  * probability is drawn for, in order; one that misses is passed over and keeps its uses).
  */
 export const take = (env: Env, subject: Subject): Effect.Effect<Option.Option<Fault.Fault>> =>
+  Effect.flatMap(Ref.get(env.faults), (pending) =>
+    // no fault pending (the usual case): nothing to match
+    pending.length === 0 ? Effect.succeedNone : takeFrom(env, pending, subject))
+
+const takeFrom = (
+  env: Env,
+  pending: ReadonlyArray<ActiveFault>,
+  subject: Subject
+): Effect.Effect<Option.Option<Fault.Fault>> =>
   Effect.gen(function*() {
-    const candidates = (yield* Ref.get(env.faults)).filter((f) => f.remaining > 0 && matches(f.injection, subject))
+    const candidates = pending.filter((f) => f.remaining > 0 && matches(f.injection, subject))
     for (const candidate of candidates) {
       if (!(yield* rolls(candidate))) continue
       // another request may have spent the last use since the read: take it only if still there

@@ -142,7 +142,7 @@ export const submit = (env: Env, params: SubmitParams): Effect.Effect<Either.Eit
     if (Either.isLeft(admitted)) return Either.left(admitted.left)
     const [job, assignments] = admitted.right
     yield* publish(env, id)
-    if (params.options.storeIO !== false) yield* Payloads.storeInput(env, id, params.input)
+    if (params.options.storeIO !== false) yield* Payloads.storeInput(env, id, params.input, at)
     if (params.options.startTimeout !== undefined) {
       const timeout = Duration.decode(params.options.startTimeout)
       yield* env.spawn(Effect.zipRight(Effect.sleep(timeout), onDeadline(env, id)))

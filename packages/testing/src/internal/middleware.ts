@@ -105,8 +105,10 @@ export const requestLog = (env: Env) =>
       receivedAt: yield* now,
       status: "pending"
     }
-    const seq = yield* Ref.modify(env.logSeq, (n) => [n, n + 1])
-    yield* Ref.update(env.log, SortedMap.set(seq, logged))
+    const seq = yield* Ref.modify(
+      env.log,
+      (log) => [log.next, { next: log.next + 1, entries: SortedMap.set(log.entries, log.next, logged) }]
+    )
     yield* publish(env, "log")
     const settle = (status: FalPlatform.HttpLogEntry["status"], id: string) =>
       Effect.flatMap(Ref.get(call.fired), (fired) => {
@@ -114,7 +116,10 @@ export const requestLog = (env: Env) =>
           onNone: () => ({ ...logged, status, id }),
           onSome: (f) => ({ ...logged, status, id: f.answeredId ?? id, fault: f.fault })
         })
-        return Effect.zipRight(Ref.update(env.log, SortedMap.set(seq, entry)), publish(env, "log"))
+        return Effect.zipRight(
+          Ref.update(env.log, (log) => ({ ...log, entries: SortedMap.set(log.entries, seq, entry) })),
+          publish(env, "log")
+        )
       })
     return yield* app.pipe(
       Effect.provide(Context.make(PlatformEnv, env).pipe(Context.add(Call, call))),
@@ -125,16 +130,15 @@ export const requestLog = (env: Env) =>
 
 /** `x-fal-request-id` (the gateway id unless a route answered one) and `X-Fal-Billable-Units: 0`. */
 export const falHeaders = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | Call> =>
-  Effect.gen(function*() {
-    const call = yield* Call
-    const response = yield* app
-    const headers = response.headers
-    if (headers["x-fal-request-id"] !== undefined && headers["x-fal-billable-units"] !== undefined) return response
-    return HttpServerResponse.setHeaders(response, {
-      ...(headers["x-fal-request-id"] === undefined ? { [ResponseMeta.names.requestId]: call.gatewayId } : {}),
-      ...(headers["x-fal-billable-units"] === undefined ? { [ResponseMeta.names.billableUnits]: "0" } : {})
-    })
-  })
+  Effect.flatMap(Call, (call) =>
+    Effect.map(app, (response) => {
+      const headers = response.headers
+      if (headers["x-fal-request-id"] !== undefined && headers["x-fal-billable-units"] !== undefined) return response
+      return HttpServerResponse.setHeaders(response, {
+        ...(headers["x-fal-request-id"] === undefined ? { [ResponseMeta.names.requestId]: call.gatewayId } : {}),
+        ...(headers["x-fal-billable-units"] === undefined ? { [ResponseMeta.names.billableUnits]: "0" } : {})
+      })
+    }))
 
 const segments = (path: string): ReadonlyArray<string> => path.split("/").filter((s) => s.length > 0)
 
@@ -154,8 +158,15 @@ const subjectModel = (call: CallInfo): string | undefined => {
 export const faults = <E, R>(
   app: HttpApp.Default<E, R>
 ): HttpApp.Default<E | Fault.ConnectionReset, R | Call | PlatformEnv> =>
+  Effect.flatMap(PlatformEnv, (env) =>
+    // no fault pending (the usual case): straight to the app
+    Effect.flatMap(Ref.get(env.faults), (pending) => pending.length === 0 ? app : applyFault(env, app)))
+
+const applyFault = <E, R>(
+  env: Env,
+  app: HttpApp.Default<E, R>
+): HttpApp.Default<E | Fault.ConnectionReset, R | Call> =>
   Effect.gen(function*() {
-    const env = yield* PlatformEnv
     const call = yield* Call
     const request = yield* HttpServerRequest.HttpServerRequest
     const fault = yield* Faults.take(env, {

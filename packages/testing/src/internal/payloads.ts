@@ -11,16 +11,14 @@ import * as Ref from "effect/Ref"
 import type * as FalPlatform from "../FalPlatform.js"
 import { deleteIn, type Env, getIn, now, setIn } from "./state.js"
 
-export const storeInput = (env: Env, requestId: string, input: unknown): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const at = yield* now
-    yield* setIn(env.payloads, requestId, {
-      requestId,
-      input,
-      output: undefined,
-      storedAt: at,
-      expiresAt: at + Duration.toMillis(env.config.payloadRetention)
-    })
+/** Stores a request's input, received at `at` (its retention counts from then). */
+export const storeInput = (env: Env, requestId: string, input: unknown, at: number): Effect.Effect<void> =>
+  setIn(env.payloads, requestId, {
+    requestId,
+    input,
+    output: undefined,
+    storedAt: at,
+    expiresAt: at + Duration.toMillis(env.config.payloadRetention)
   })
 
 export const storeOutput = (env: Env, requestId: string, output: string): Effect.Effect<void> =>

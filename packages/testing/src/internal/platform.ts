@@ -23,6 +23,7 @@ import * as Retention from "./retention.js"
 import {
   type ActiveFault,
   type Env,
+  type HttpLog,
   type IdempotentAnswer,
   type QueueState,
   type Resolved,
@@ -70,8 +71,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       payloads: yield* Ref.make(HashMap.empty<string, FalPlatform.StoredPayload>()),
       files: yield* Ref.make(HashMap.empty<string, FalPlatform.CdnFile>()),
       idempotency: yield* SynchronizedRef.make(HashMap.empty<string, IdempotentAnswer>()),
-      log: yield* Ref.make(SortedMap.empty<number, FalPlatform.HttpLogEntry>(Order.number)),
-      logSeq: yield* Ref.make(0),
+      log: yield* Ref.make<HttpLog>({ next: 0, entries: SortedMap.empty(Order.number) }),
       faults: yield* Ref.make<ReadonlyArray<ActiveFault>>([]),
       webhooks: yield* Ref.make<ReadonlyArray<FalPlatform.WebhookDelivery>>([]),
       topics: yield* SynchronizedRef.make(HashMap.empty<string, Topic>()),
@@ -79,13 +79,14 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       webhookClient,
       webhookSigning
     }
-    const httpLog = Effect.map(Ref.get(env.log), (log) => Array.from(SortedMap.values(log)))
-    const clearHttpLog = Ref.update(env.log, (log) => SortedMap.empty(SortedMap.getOrder(log)))
+    const httpLog = Effect.map(Ref.get(env.log), (log) => Array.from(SortedMap.values(log.entries)))
+    const clearHttpLog = Ref.update(env.log, (log) => ({ ...log, entries: SortedMap.empty(Order.number) }))
     const awaitHttpLog = (predicate: (entry: FalPlatform.HttpLogEntry) => boolean) =>
       waitUntil(
         env,
         "log",
-        Effect.map(Ref.get(env.log), (log) => Option.fromNullable(Array.from(SortedMap.values(log)).find(predicate)))
+        Effect.map(Ref.get(env.log), (log) =>
+          Option.fromNullable(Array.from(SortedMap.values(log.entries)).find(predicate)))
       )
     const job = (id: string) => Effect.map(Jobs.get(env, id), Option.map(Jobs.toRecord))
     const service: FalPlatform.Service = {

@@ -82,9 +82,11 @@ export interface Env {
   readonly files: Ref.Ref<HashMap.HashMap<string, FalPlatform.CdnFile>>
   /** Replay, route and remember run as one step on it (`idempotency.ts`). */
   readonly idempotency: SynchronizedRef.SynchronizedRef<HashMap.HashMap<string, IdempotentAnswer>>
-  /** Every request received, by arrival number (persistent maps: O(log n) per request, not O(n)). */
-  readonly log: Ref.Ref<SortedMap.SortedMap<number, FalPlatform.HttpLogEntry>>
-  readonly logSeq: Ref.Ref<number>
+  /**
+   * Every request received, by arrival number, and the next number (a persistent map: O(log n) per
+   * request, not O(n)). One `Ref`: an arrival is numbered and recorded in one step.
+   */
+  readonly log: Ref.Ref<HttpLog>
   readonly faults: Ref.Ref<ReadonlyArray<ActiveFault>>
   readonly webhooks: Ref.Ref<ReadonlyArray<FalPlatform.WebhookDelivery>>
   /**
@@ -100,6 +102,11 @@ export interface Env {
   readonly spawn: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
   readonly webhookClient: Option.Option<HttpClient.HttpClient>
   readonly webhookSigning: Signing
+}
+
+export interface HttpLog {
+  readonly next: number
+  readonly entries: SortedMap.SortedMap<number, FalPlatform.HttpLogEntry>
 }
 
 export const now: Effect.Effect<number> = Clock.currentTimeMillis
