@@ -283,7 +283,7 @@ const maxTimer = 2 ** 31 - 1
 
 /** A status stream connection that has delivered COMPLETED. */
 interface Connected {
-  readonly completed: Queue.Completed
+  readonly last: Queue.Completed
   /**
    * The connection's reader, still reading the rest of the body (fal closes the stream right
    * after COMPLETED): a body read to its end leaves its socket to the connection pool, where an
@@ -346,7 +346,7 @@ const connect = <R>(
         heardAt = clock.unsafeCurrentTimeMillis()
         if (status.status === "COMPLETED" && reader !== undefined) {
           completed = status
-          settle(Exit.succeed({ completed: status, rest: reader }))
+          settle(Exit.succeed({ last: status, rest: reader }))
         }
       }
       /** Decodes and emits the events of a chunk, up to COMPLETED. */
@@ -597,7 +597,8 @@ export const cancel = (
 /** How a request was followed: its last status, and what to stop once its result is read. */
 interface Followed {
   readonly last: Queue.Status
-  readonly release: Effect.Effect<void>
+  /** The status stream's reader, still reading the rest of its body (see `Connected`). */
+  readonly rest?: Fiber.RuntimeFiber<void, FalError.FalError> | undefined
 }
 
 /** Follows a request until it completes. */
@@ -611,7 +612,7 @@ const follow = <R>(
       Effect.tap(onStatus),
       Effect.tap((s) => s.status === "COMPLETED" ? Effect.void : Effect.sleep(options.pollInterval ?? "500 millis")),
       Effect.repeat({ until: (s) => s.status === "COMPLETED" }),
-      Effect.map((last) => ({ last, release: Effect.void }))
+      Effect.map((last): Followed => ({ last }))
     )
   }
   // Acts on COMPLETED as it arrives: the caller goes on (to the result read) while the
@@ -620,15 +621,7 @@ const follow = <R>(
   // stream's life: `withSpan` would copy this fiber's context and refs, held while the job runs.
   return Effect.flatMap(
     target(ref),
-    (t) =>
-      Effect.useSpan(
-        ...streamSpan(ref),
-        (span) =>
-          Effect.map(streamed(t, options, onStatus, span), ({ completed, rest }) => ({
-            last: completed,
-            release: Effect.asVoid(Fiber.interrupt(rest))
-          }))
-      )
+    (t) => Effect.useSpan(...streamSpan(ref), (span) => streamed(t, options, onStatus, span))
   )
 }
 
@@ -645,7 +638,10 @@ const followAndRead = <A, I, R>(
 ) =>
   Effect.flatMap(
     follow(ref, options),
-    (followed) => Effect.ensuring(resultOf(ref, options, failed(followed.last)), followed.release)
+    ({ last, rest }) => {
+      const read = resultOf(ref, options, failed(last))
+      return rest === undefined ? read : Effect.ensuring(read, Fiber.interrupt(rest))
+    }
   )
 
 /** Cancels upstream when interrupted; bounded, so an unreachable fal cannot hang the interruption. */
