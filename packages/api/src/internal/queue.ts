@@ -298,7 +298,7 @@ interface Connected {
  * before it, sends something that is not a status, or stays silent (not even a keep-alive
  * comment) for the keep-alive limit.
  *
- * The body is read and decoded in one fiber (one `Stream.runForEachWhile` over the body, an
+ * The body is read and decoded in one fiber (the body's chunks pulled in a loop, an
  * incremental {@link Sse.Decoder}), under one watchdog per connection, in the manner of
  * `Request.attempt`'s: the reader runs in a fiber of its own, which the watchdog interrupts
  * (aborting the request) before the connection fails with `silent`; an Effect fiber cannot be
