@@ -1,21 +1,29 @@
 import * as ErrorType from "@effect-fal/headers/ErrorType"
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Deferred from "effect/Deferred"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
+import type * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import { FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
 import * as ModelId from "../ModelId.js"
 import type * as Queue from "../Queue.js"
-import * as Retry from "../Retry.js"
 import * as Errors from "./errors.js"
 import * as Request from "./request.js"
 import { output } from "./run.js"
@@ -260,94 +268,266 @@ const closedEarly = (requestId: string) =>
     requestId
   })
 
-const connection = (
+const notJson = (requestId: string, data: string) =>
+  new FalError.DecodeError({
+    operation: "statusStream",
+    requestId,
+    description: `an event is not JSON: ${JSON.stringify(Errors.clip(data, 120))}`
+  })
+
+/** The live clock: with it, the keep-alive watchdog is a plain timer (see `connect`). */
+const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
+/** The longest delay `setTimeout` can wait; a longer limit never fires (as with the live clock). */
+const maxTimer = 2 ** 31 - 1
+
+/** A status stream connection that has delivered COMPLETED. */
+interface Connected {
+  readonly last: Queue.Completed
+  /**
+   * The connection's reader, still reading the rest of the body (fal closes the stream right
+   * after COMPLETED): a body read to its end leaves its socket to the connection pool, where an
+   * aborted one is closed. Interrupt it once done with the request.
+   */
+  readonly rest: Fiber.RuntimeFiber<void, FalError.FalError>
+}
+
+/**
+ * One connection of the status stream. Each status is handed to `emit` as it arrives; the
+ * connection succeeds as soon as COMPLETED has been emitted, and fails when the stream closes
+ * before it, sends something that is not a status, or stays silent (not even a keep-alive
+ * comment) for the keep-alive limit.
+ *
+ * The body is read and decoded in one fiber (the body's chunks pulled in a loop, an
+ * incremental {@link Sse.Decoder}), under one watchdog per connection, in the manner of
+ * `Request.attempt`'s: the reader runs in a fiber of its own, which the watchdog interrupts
+ * (aborting the request) before the connection fails with `silent`; an Effect fiber cannot be
+ * failed from outside, only interrupted. With the live clock the watchdog is one re-armed
+ * `setTimeout`, else a fiber sleeping on the fiber's `Clock` (so that `TestClock` drives it).
+ * The limit covers the wait for the headers too. Time spent in `emit` (the caller's `onStatus`,
+ * or a stream consumer not pulling) is not silence. Before, the decoding was some ten `Stream`
+ * stages and the watchdog a `Stream.timeoutFail` race (two fibers and a timer) on every pull:
+ * each stage a channel executor and closures held for the whole run of the job.
+ */
+const connect = <R>(
   t: Target,
-  options: Queue.StreamOptions | undefined
-): Stream.Stream<Queue.Status, FalError.FalError> => {
+  options: Queue.StreamOptions | undefined,
+  emit: (status: Queue.Status) => Effect.Effect<void, never, R>,
+  span: Tracer.Span | undefined
+): Effect.Effect<Connected, FalError.FalError, R> => {
   const keepAlive = Duration.decode(options?.keepAlive ?? defaultKeepAlive)
+  const limit = Duration.toMillis(keepAlive)
   const request = withLogs(HttpClientRequest.get(`${statusUrl(t)}/stream`), options?.logs).pipe(
     HttpClientRequest.setHeader("accept", "text/event-stream")
   )
-  const events = (meta: ResponseMeta.ResponseMeta, bytes: Stream.Stream<Uint8Array, FalError.FalError>) =>
-    Effect.map(Ref.make(false), (completed) =>
-      bytes.pipe(
-        Stream.timeoutFail(() => silent(t.requestId, keepAlive), keepAlive),
-        Stream.decodeText(),
-        Stream.splitLines,
-        Stream.mapAccum(Sse.initial, Sse.feed),
-        Stream.filterMap((event) => event),
-        Stream.mapEffect((event) =>
-          Effect.try({
-            try: () => JSON.parse(event.data) as unknown,
-            catch: () =>
-              new FalError.DecodeError({
-                operation: "statusStream",
-                requestId: t.requestId,
-                description: `an event is not JSON: ${JSON.stringify(Errors.clip(event.data, 120))}`
-              })
-          }).pipe(Effect.flatMap((json) => decodeStatus("statusStream", json, t.requestId, meta)))
-        ),
-        // the event's text is the server's: redacted like any error built from an answer
-        Stream.mapError(Request.redactError(t.service)),
-        Stream.takeUntil((status) => status.status === "COMPLETED"),
-        Stream.tap((status) => (status.status === "COMPLETED" ? Ref.set(completed, true) : Effect.void)),
-        Stream.concat(
-          Stream.unwrap(
-            Effect.map(Ref.get(completed), (done) => done ? Stream.empty : Stream.fail(closedEarly(t.requestId)))
+  return Effect.clockWith((clock) =>
+    Effect.uninterruptibleMask((restore) => {
+      let heardAt = clock.unsafeCurrentTimeMillis()
+      /** In `emit`: the silence does not count. */
+      let busy = false
+      let completed: Queue.Completed | undefined
+      /** The caller has its outcome (COMPLETED, a failure) or has left. */
+      let settled = false
+      let silenced = false
+      let readerDone = false
+      let outcome: Exit.Exit<Connected, FalError.FalError> | undefined
+      let resume: ((exit: Exit.Exit<Connected, FalError.FalError>) => void) | undefined
+      let timer: ReturnType<typeof setTimeout> | undefined
+      let dog: Fiber.RuntimeFiber<void> | undefined
+      let reader: Fiber.RuntimeFiber<void, FalError.FalError> | undefined
+      const settle = (exit: Exit.Exit<Connected, FalError.FalError>) => {
+        if (settled) return
+        settled = true
+        if (resume === undefined) outcome = exit
+        else resume(exit)
+      }
+      const emitted = (status: Queue.Status) => {
+        busy = false
+        heardAt = clock.unsafeCurrentTimeMillis()
+        if (status.status === "COMPLETED" && reader !== undefined) {
+          completed = status
+          settle(Exit.succeed({ last: status, rest: reader }))
+        }
+      }
+      /** Decodes and emits the events of a chunk, up to COMPLETED. */
+      const handle = (
+        events: ReadonlyArray<Sse.Event>,
+        index: number,
+        meta: ResponseMeta.ResponseMeta
+      ): Effect.Effect<void, FalError.FalError, R> => {
+        if (index === events.length || completed !== undefined) return Effect.void
+        const data = events[index].data
+        let json: unknown
+        try {
+          json = JSON.parse(data)
+        } catch {
+          return Effect.fail(notJson(t.requestId, data))
+        }
+        return Effect.flatMap(decodeStatus("statusStream", json, t.requestId, meta), (status) => {
+          busy = true
+          return Effect.zipRight(
+            emit(status),
+            Effect.suspend(() => {
+              emitted(status)
+              return handle(events, index + 1, meta)
+            })
+          )
+        })
+      }
+      /** A failure of the body: a platform error is a transport one; every error is redacted. */
+      const failure = (
+        error: FalError.FalError | HttpClientError.ResponseError
+      ): Effect.Effect<void, FalError.FalError> =>
+        // once COMPLETED is delivered, how the rest of the body goes is no one's concern
+        completed !== undefined ? Effect.void : Effect.fail(
+          Request.redactError(t.service)(
+            error._tag === "ResponseError" ? Errors.transport("statusStream", error, t.requestId) : error
           )
         )
-      ))
-  return Stream.unwrap(
-    Request.attempt(t.service, {
-      operation: "statusStream",
-      request,
-      requestId: t.requestId,
-      onResponse: (response, meta) =>
-        events(
-          meta,
-          Stream.mapError(response.stream, (error) => Errors.transport("statusStream", error, t.requestId))
+      /** Reads the body, pulled chunk by chunk in this fiber (`Stream.run*` would fork one more). */
+      const body = (response: HttpClientResponse.HttpClientResponse, meta: ResponseMeta.ResponseMeta) => {
+        heardAt = clock.unsafeCurrentTimeMillis()
+        const decoder = new Sse.Decoder()
+        const chunk = (bytes: Chunk.Chunk<Uint8Array>): Effect.Effect<void, FalError.FalError, R> => {
+          heardAt = clock.unsafeCurrentTimeMillis()
+          // after COMPLETED the rest of the body is read, not decoded
+          if (completed !== undefined) return Effect.void
+          let events: ReadonlyArray<Sse.Event> = []
+          for (const part of bytes) events = events.concat(decoder.push(part))
+          return events.length === 0 ? Effect.void : handle(events, 0, meta)
+        }
+        return Effect.scoped(Effect.flatMap(Channel.toPull(Stream.toChannel(response.stream)), (pull) => {
+          const loop: Effect.Effect<void, FalError.FalError | HttpClientError.ResponseError, R> = Effect.flatMap(
+            pull,
+            (next) =>
+              Either.isRight(next)
+                ? Effect.zipRight(chunk(next.right), loop)
+                : completed === undefined
+                ? Effect.fail(closedEarly(t.requestId))
+                : Effect.void
+          )
+          return loop
+        })).pipe(Effect.catchAll(failure))
+      }
+      // Built as the reader starts: an interruptible region holds its effect for its whole life,
+      // and the request's effect (the attempt, its watchdog, its span) is needed only until the headers.
+      const read = Effect.suspend(() => {
+        const attempt = Request.attempt(t.service, {
+          operation: "statusStream",
+          request,
+          requestId: t.requestId,
+          onResponse: (response, meta) => Effect.succeed({ response, meta })
+        })
+        return Effect.flatMap(
+          // the reader's own fiber: the stream's span is set as its parent span for good
+          span === undefined ? attempt : Effect.zipRight(
+            FiberRef.update(FiberRef.currentContext, Context.add(Tracer.ParentSpan, span)),
+            attempt
+          ),
+          ({ meta, response }) => body(response, meta)
         )
-    }).pipe(Effect.timeoutFail({ duration: keepAlive, onTimeout: () => silent(t.requestId, keepAlive) }))
+      })
+      /** Silence: the reader is interrupted; its observer reports `silent`. */
+      const fire = () => {
+        silenced = true
+        reader?.unsafeInterruptAsFork(reader.id())
+      }
+      const stopWatchdog = () => {
+        if (timer !== undefined) clearTimeout(timer)
+        timer = undefined
+        if (dog !== undefined) dog.unsafeInterruptAsFork(dog.id())
+      }
+      /** The time left before the silence is too long. */
+      const left = () => (busy ? limit : heardAt + limit - clock.unsafeCurrentTimeMillis())
+      return Effect.flatMap(Effect.fork(Effect.interruptible(read)), (fiber) => {
+        reader = fiber
+        fiber.addObserver((exit) => {
+          readerDone = true
+          stopWatchdog()
+          if (Exit.isSuccess(exit)) return
+          settle(
+            Exit.failCause(
+              silenced && Exit.isInterrupted(exit) ? Cause.fail(silent(t.requestId, keepAlive)) : exit.cause
+            )
+          )
+        })
+        const awaited = restore(Effect.async<Connected, FalError.FalError>((callback) => {
+          if (outcome !== undefined) return callback(outcome)
+          resume = callback
+          // the caller is interrupted: stop the watchdog, abort the request and wait for it
+          return Effect.suspend(() => {
+            settled = true
+            stopWatchdog()
+            return Effect.asVoid(Fiber.interrupt(fiber))
+          })
+        }))
+        if (clock === liveClock) {
+          const tick = () => {
+            timer = undefined
+            if (readerDone) return
+            const remaining = left()
+            if (remaining <= 0) return fire()
+            if (remaining <= maxTimer) timer = setTimeout(tick, remaining)
+          }
+          tick()
+          return awaited
+        }
+        const watchdog: Effect.Effect<void> = Effect.suspend(() => {
+          if (readerDone) return Effect.void
+          const remaining = left()
+          if (remaining <= 0) return Effect.sync(fire)
+          return Effect.zipRight(clock.sleep(Duration.millis(remaining)), watchdog)
+        })
+        return Effect.flatMap(Effect.forkDaemon(Effect.interruptible(watchdog)), (daemon) => {
+          dog = daemon
+          return awaited
+        })
+      })
+    })
   )
 }
 
 /**
- * Reopens a failed stream while `policy` allows. Unlike `Stream.retry`, which starts its
- * schedule afresh once an element passes, the budget and the growing delay span the whole
- * stream: a server that sends one event and closes cannot keep it reconnecting forever.
+ * Follows the status stream to COMPLETED, reconnecting under the policy. `span`, when given, is
+ * the stream's span (the parent of its connections' spans); else the current span is.
  */
-const reconnecting = <A>(
-  once: Stream.Stream<A, FalError.FalError>,
-  policy: Retry.Policy
-): Stream.Stream<A, FalError.FalError> =>
-  Stream.unwrap(
-    Effect.map(Schedule.driver(policy), (driver) => {
-      const loop: Stream.Stream<A, FalError.FalError> = Stream.catchAll(once, (error) =>
-        Stream.unwrap(
-          driver.next(error).pipe(
-            Effect.as(Stream.suspend(() => loop)),
-            Effect.orElseSucceed(() => Stream.fail(error))
-          )
-        ))
-      return loop
-    })
-  )
+const streamed = <R>(
+  t: Target,
+  options: Queue.StreamOptions | undefined,
+  emit: (status: Queue.Status) => Effect.Effect<void, never, R>,
+  span?: Tracer.Span
+): Effect.Effect<Connected, FalError.FalError, R> =>
+  // A failed connection is reopened while the policy allows; the budget and the growing delay
+  // span the whole stream, so a server that sends one event and closes cannot keep it
+  // reconnecting forever.
+  Request.withRetry("statusStream", options?.retry, connect(t, options, emit, span))
+
+const streamSpan = (ref: Queue.RequestRef) =>
+  ["fal.statusStream", {
+    kind: "client",
+    captureStackTrace: false,
+    attributes: { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }
+  }] as const
 
 export const statusStream = (
   ref: Queue.RequestRef,
   options?: Queue.StreamOptions
 ): Stream.Stream<Queue.Status, FalError.FalError, FalClient> =>
-  Stream.unwrap(
-    Effect.map(target(ref), (t) => {
-      const once = connection(t, options)
-      return options?.retry === false ? once : reconnecting(once, Retry.policy("statusStream", options?.retry))
+  Stream.unwrapScoped(
+    Effect.gen(function*() {
+      const t = yield* target(ref)
+      const mailbox = yield* Mailbox.make<Queue.Status, FalError.FalError>(16)
+      yield* streamed(t, options, (status) => Effect.asVoid(mailbox.offer(status))).pipe(
+        Effect.matchCauseEffect({
+          // the stream ends at COMPLETED; the reader reads the rest until the stream's scope closes
+          onSuccess: (connected) => Effect.zipRight(mailbox.end, Fiber.await(connected.rest)),
+          onFailure: (cause) => mailbox.failCause(cause)
+        }),
+        Effect.forkScoped
+      )
+      return Mailbox.toStream(mailbox)
     })
-  ).pipe(
-    Stream.withSpan("fal.statusStream", {
-      kind: "client",
-      attributes: { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }
-    })
-  )
+  ).pipe(Stream.withSpan(...streamSpan(ref)))
 
 // -----------------------------------------------------------------------------
 // result and cancel
@@ -414,45 +594,40 @@ export const cancel = (
 // subscribe
 // -----------------------------------------------------------------------------
 
-/** Follows a request until it completes; `true` when its final status reports a failure. */
+/** How a request was followed: its last status, and what to stop once its result is read. */
+interface Followed {
+  readonly last: Queue.Status
+  /** The status stream's reader, still reading the rest of its body (see `Connected`). */
+  readonly rest?: Fiber.RuntimeFiber<void, FalError.FalError> | undefined
+}
+
+/** Follows a request until it completes. */
 const follow = <R>(
   ref: Queue.RequestRef,
   options: Queue.FollowOptions<R> | undefined
-): Effect.Effect<boolean, FalError.FalError, FalClient | R> => {
+): Effect.Effect<Followed, FalError.FalError, FalClient | R> => {
   const onStatus = options?.onStatus ?? (() => Effect.void)
-  const failed = (last: Option.Option<Queue.Status>) =>
-    Option.exists(last, (s) => s.status === "COMPLETED" && (s.error !== undefined || s.errorType !== undefined))
   if (options?.mode === "poll") {
     return status(ref, options).pipe(
       Effect.tap(onStatus),
       Effect.tap((s) => s.status === "COMPLETED" ? Effect.void : Effect.sleep(options.pollInterval ?? "500 millis")),
       Effect.repeat({ until: (s) => s.status === "COMPLETED" }),
-      Effect.map((last) => failed(Option.some(last)))
+      Effect.map((last): Followed => ({ last }))
     )
   }
-  // Acts on COMPLETED as it arrives: the stream is run in a child fiber, which closes the
-  // connection while the caller goes on (to the result read), rather than after. The stream
-  // fails if it ends without COMPLETED, so its end always settles `completed`.
+  // Acts on COMPLETED as it arrives: the caller goes on (to the result read) while the
+  // connection's reader reads the rest of the body, which leaves its socket to the pool. The
+  // span is the parent of the readers' fibers only (`useSpan`), not of this fiber for the
+  // stream's life: `withSpan` would copy this fiber's context and refs, held while the job runs.
   return Effect.flatMap(
-    Deferred.make<Queue.Status, FalError.FalError>(),
-    (completed) =>
-      statusStream(ref, options).pipe(
-        Stream.runForEach((s) =>
-          Effect.zipRight(onStatus(s), s.status === "COMPLETED" ? Deferred.succeed(completed, s) : Effect.void)
-        ),
-        Effect.onExit((exit) =>
-          Exit.isFailure(exit)
-            ? Deferred.failCause(completed, exit.cause)
-            // already settled by COMPLETED; a stream that ended without it fails before this
-            : Deferred.fail(completed, closedEarly(ref.requestId))
-        ),
-        Effect.fork,
-        // an interrupted caller (or an `Effect.timeout` around it) stops the stream at once
-        Effect.flatMap((fiber) => Effect.onInterrupt(Deferred.await(completed), () => Fiber.interrupt(fiber))),
-        Effect.map((last) => failed(Option.some(last)))
-      )
+    target(ref),
+    (t) => Effect.useSpan(...streamSpan(ref), (span) => streamed(t, options, onStatus, span))
   )
 }
+
+/** `true` when the final status reports a failure. */
+const failed = (last: Queue.Status) =>
+  last.status === "COMPLETED" && (last.error !== undefined || last.errorType !== undefined)
 
 /** Follows, then reads the result (retried on faults unless the job itself failed). */
 const followAndRead = <A, I, R>(
@@ -460,7 +635,14 @@ const followAndRead = <A, I, R>(
   options:
     | Queue.FollowOptions<R> & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
     | undefined
-) => Effect.flatMap(follow(ref, options), (jobFailed) => resultOf(ref, options, jobFailed))
+) =>
+  Effect.flatMap(
+    follow(ref, options),
+    ({ last, rest }) => {
+      const read = resultOf(ref, options, failed(last))
+      return rest === undefined ? read : Effect.ensuring(read, Fiber.interrupt(rest))
+    }
+  )
 
 /** Cancels upstream when interrupted; bounded, so an unreachable fal cannot hang the interruption. */
 const cancelOnInterrupt = <A, R>(
