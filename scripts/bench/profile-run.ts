@@ -1,14 +1,18 @@
 /**
  * A profiling harness for the request path (issue 13): `node --cpu-prof --import tsx
  * scripts/bench/profile-run.ts <variant> <calls>` runs one variant of scripts/bench/ratios.ts
- * (`fal-fibers`, `bare-fibers`, `fal-promise`, `bare-promise`) at 64 in flight against the static
- * server, so a CPU profile shows that variant alone.
+ * (`fal-fibers`, `bare-fibers`, `fal-promise`, `bare-promise`; also `exec`, `decorated`, `timeout`
+ * (the bare call under `Effect.timeout`) and `forked` (the bare call on a fiber of its own)) at 64 in
+ * flight against the static server, so a CPU profile shows that variant alone. `ab-fibers` and
+ * `ab-promise` interleave them all and print the CPU time per call of each; run them under
+ * `node --expose-gc` so that each measurement starts with a collected heap.
  */
 import { Fal, FalClient } from "@effect-fal/api"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
@@ -22,6 +26,8 @@ const [variant = "fal-fibers", total = "20000"] = process.argv.slice(2)
 const count = Number(total)
 const key = "bench-key-id:bench-key-secret"
 const input = { prompt: "a lighthouse at dusk, oil on canvas", seed: 42 }
+
+const collect = (globalThis as { readonly gc?: () => void }).gc
 
 const main = async () => {
   const child = spawn(path.join(root, "node_modules", ".bin", "tsx"), [
@@ -61,7 +67,10 @@ const main = async () => {
       fal: falRun,
       bare,
       exec,
-      decorated
+      decorated,
+      // the bare call under a limit that interrupts it, and on a fiber of its own (that limit's floor)
+      timeout: Effect.timeout(bare, "15 minutes"),
+      forked: Effect.flatMap(Effect.fork(bare), Fiber.join)
     }
     const once = async (n: number, variant: string) => {
       const effect = effects[variant.split("-")[0]!]!
@@ -83,12 +92,14 @@ const main = async () => {
     }
     // `ab` interleaves the fal and bare variants of the same mode, printing CPU per call of each
     const variants = variant.startsWith("ab-")
-      ? ["fal", "exec", "decorated", "bare"].map((name) => `${name}-${variant.slice(3)}`)
+      ? ["fal", "exec", "decorated", "bare", "timeout", "forked"].map((name) => `${name}-${variant.slice(3)}`)
       : [variant]
     for (const v of variants) await once(2000, v)
     const rounds = variants.length > 1 ? 3 : 1
     for (let round = 0; round < rounds; round++) {
       for (const v of variants) {
+        // with `node --expose-gc`: a clean heap, not the previous variant's garbage to collect
+        collect?.()
         const before = process.cpuUsage()
         const rate = await once(count, v)
         const cpu = process.cpuUsage(before)
