@@ -14,9 +14,12 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
@@ -37,6 +40,8 @@ export interface Call<A> {
   readonly request: HttpClientRequest.HttpClientRequest
   readonly retry?: Retry.Override | undefined
   readonly requestId?: string | undefined
+  /** The parent of each attempt's `http.client` span; default: the caller's current span. */
+  readonly span?: Tracer.AnySpan | undefined
   readonly maxQueueLength?: boolean | undefined
   /** Per-attempt limits over the client's for this operation. */
   readonly timeouts?: Timeouts | undefined
@@ -76,16 +81,20 @@ interface Traceable {
   readonly meta: ResponseMeta.ResponseMeta
 }
 
-/** Puts what fal reported (request id, billable units, serving runner) on the current span. */
+/** Puts what fal reported (request id, billable units, serving runner) on `span`. */
+export const annotateSpan = (span: Tracer.AnySpan, result: Traceable): void => {
+  if (span._tag !== "Span") return
+  const requestId = result.requestId ?? result.meta.requestId
+  if (requestId !== undefined) span.attribute("fal.request_id", requestId)
+  if (result.meta.billableUnits !== undefined) span.attribute("fal.billable_units", result.meta.billableUnits)
+  if (result.meta.servedFrom !== undefined) span.attribute("fal.served_from", result.meta.servedFrom)
+}
+
+/** Puts what fal reported on the current span (see `annotateSpan`). */
 export const annotate = (result: Traceable): Effect.Effect<void> =>
   Effect.withFiberRuntime((fiber) => {
     const span = Context.getOrElse(fiber.currentContext, Tracer.ParentSpan, () => undefined)
-    if (span !== undefined && span._tag === "Span") {
-      const requestId = result.requestId ?? result.meta.requestId
-      if (requestId !== undefined) span.attribute("fal.request_id", requestId)
-      if (result.meta.billableUnits !== undefined) span.attribute("fal.billable_units", result.meta.billableUnits)
-      if (result.meta.servedFrom !== undefined) span.attribute("fal.served_from", result.meta.servedFrom)
-    }
+    if (span !== undefined) annotateSpan(span, result)
     return Effect.void
   })
 
@@ -158,51 +167,13 @@ const endSpan = (span: Tracer.Span, clock: Clock.Clock, exit: Exit.Exit<unknown,
 }
 
 /**
- * Sends a request in an `http.client` span of its own, on the attempt's own fiber (see
- * `watched`): the fiber's refs are set rather than scoped, since the fiber ends with the attempt.
- * The platform's span is turned off because its recorded exit holds the request, authorization
- * header included; this span ends with the status (or the already-redacted `FalError`), so a
- * tracer that serialises exits sees no key.
+ * The refs of an attempt's own fiber, set as the fiber is made rather than by a step of it: the
+ * platform's `http.client` span is off, since its recorded exit holds the request, authorization
+ * header included. The attempt's own span (see `attempt`) ends with the status or the
+ * already-redacted `FalError`, so a tracer that serialises exits sees no key.
  */
-const send = (
-  service: Service,
-  request: HttpClientRequest.HttpClientRequest,
-  context: Errors.Context,
-  clock: Clock.Clock,
-  opened: (span: Tracer.Span) => void
-): Effect.Effect<HttpClientResponse.HttpClientResponse, FalError.FalError> =>
-  Effect.flatMap(
-    Effect.makeSpan(`http.client ${request.method}`, {
-      kind: "client",
-      captureStackTrace: false,
-      attributes: { "http.request.method": request.method, "url.full": request.url }
-    }),
-    (span) => {
-      opened(span)
-      return Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, FalError.FalError>((fiber) => {
-        const outer = fiber.currentContext
-        return FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)).pipe(
-          Effect.zipRight(FiberRef.set(HttpClient.currentTracerDisabledWhen, Redact.platformSpanOff)),
-          Effect.zipRight(
-            service.httpClient.execute(HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span)))
-          ),
-          Effect.matchEffect({
-            onFailure: (error) =>
-              Effect.flatMap(Effect.exit(fromHttpClientError(context, error)), (exit) => {
-                const redacted = Exit.mapError(exit, Redact.error(service.redact))
-                endSpan(span, clock, redacted)
-                return redacted
-              }),
-            onSuccess: (response) => {
-              span.attribute("http.response.status_code", response.status)
-              endSpan(span, clock, Exit.succeed(response.status))
-              return Effect.as(FiberRef.set(FiberRef.currentContext, outer), response)
-            }
-          })
-        )
-      })
-    }
-  )
+const attemptRefs = (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime): FiberRefs.FiberRefs =>
+  FiberRefs.updateAs(refs, { fiberId, fiberRef: HttpClient.currentTracerDisabledWhen, value: Redact.platformSpanOff })
 
 /** The live clock: with it, the watchdog is a plain timer (see `watched`). */
 const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
@@ -212,9 +183,9 @@ const maxTimer = 2 ** 31 - 1
 
 /**
  * Runs an attempt under its two per-attempt limits with one watchdog: `headers` from the start
- * until `arrived` is called, then `body` from there until the attempt ends. The attempt runs in a
- * fiber of its own, which the watchdog interrupts (aborting the request) before the attempt fails
- * with `onTimeout`; interrupting the caller interrupts (and awaits) it too.
+ * until `arrived` is called, then `body` from there until the attempt ends. `start` runs the
+ * attempt in a fiber of its own, which the watchdog interrupts (aborting the request) before the
+ * attempt fails with `onTimeout`; interrupting the caller interrupts (and awaits) it too.
  *
  * Hand-written: `Effect.timeoutFail` forks two fibers, arms a timer in one and joins their refs,
  * for each limit (four fibers per attempt for the two limits). Here one fiber runs the attempt,
@@ -225,7 +196,7 @@ const maxTimer = 2 ** 31 - 1
  */
 const watched = <A>(
   limit: Limits,
-  work: (clock: Clock.Clock, arrived: () => void) => Effect.Effect<A, FalError.FalError>,
+  start: (clock: Clock.Clock, arrived: () => void) => Effect.Effect<Fiber.RuntimeFiber<A, FalError.FalError>>,
   onTimeout: (which: "headers" | "body") => FalError.FalError,
   ended: (exit: Exit.Exit<A, FalError.FalError>) => void
 ): Effect.Effect<A, FalError.FalError> =>
@@ -233,7 +204,7 @@ const watched = <A>(
     Effect.uninterruptibleMask((restore) => {
       const headersMs = Duration.toMillis(limit.headers)
       const bodyMs = Duration.toMillis(limit.body)
-      const start = clock.unsafeCurrentTimeMillis()
+      const begun = clock.unsafeCurrentTimeMillis()
       let headersAt = -1
       // "running" until the attempt ends, times out, or the caller leaves
       let state: "running" | "headers" | "body" | "done" = "running"
@@ -248,13 +219,13 @@ const watched = <A>(
       /** The time left in the current phase, and how long to wait before looking again. */
       const left = (): number => {
         const now = clock.unsafeCurrentTimeMillis()
-        return headersAt < 0 ? start + headersMs - now : headersAt + bodyMs - now
+        return headersAt < 0 ? begun + headersMs - now : headersAt + bodyMs - now
       }
       const wait = (remaining: number) => (headersAt < 0 ? Math.min(remaining, bodyMs) : remaining)
       return Effect.flatMap(
-        Effect.fork(Effect.interruptible(work(clock, () => {
+        start(clock, () => {
           headersAt = clock.unsafeCurrentTimeMillis()
-        }))),
+        }),
         (child) => {
           /** Out of time: the attempt is interrupted; its observer reports the timeout once it has stopped. */
           const fire = () => {
@@ -275,6 +246,7 @@ const watched = <A>(
               settle(Exit.isInterrupted(exit) ? Exit.fail(onTimeout(which)) : exit)
             }
           })
+          if (state === "done") return Effect.suspend(() => outcome!)
           const cancel = Effect.suspend(() => {
             // the caller is interrupted: stop the watchdog, abort the request and wait for it
             state = "done"
@@ -314,7 +286,15 @@ const watched = <A>(
     })
   )
 
-/** One attempt: send, classify the status, hand a success to `onResponse`; errors are redacted. */
+/**
+ * One attempt: send, classify the status, hand a success to `onResponse`; errors are redacted.
+ *
+ * The attempt runs on a fiber of its own (see `watched`), started at once with `Runtime.runFork`
+ * from the caller's runtime: its first steps (the span, the request's dispatch) run before the
+ * caller suspends, and its refs (the attempt's span as the parent span, the platform's span off)
+ * are part of the fiber as it is made instead of steps that set them. The `http.client` span is a
+ * child of `call.span` when given, else of the caller's current span.
+ */
 export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, FalError.FalError> => {
   const context: Errors.Context = {
     operation: call.operation,
@@ -323,29 +303,65 @@ export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, Fa
   }
   const limit = limits(service, call)
   const accept = call.accept ?? ok
+  const request = call.request
   let requestId = call.requestId
   let span: Tracer.Span | undefined
   let spanClock: Clock.Clock | undefined
-  return watched(
-    limit,
-    (clock, arrived) =>
-      Effect.flatMap(
-        send(service, call.request, context, clock, (opened) => {
+  const failed = (error: FalError.FalError) => {
+    const redacted = Redact.error(service.redact)(error)
+    if (span !== undefined && spanClock !== undefined) endSpan(span, spanClock, Exit.fail(redacted))
+    return Effect.fail(redacted)
+  }
+  const start = (clock: Clock.Clock, arrived: () => void) =>
+    Effect.flatMap(
+      Effect.makeSpan(`http.client ${request.method}`, {
+        kind: "client",
+        captureStackTrace: false,
+        parent: call.span,
+        attributes: { "http.request.method": request.method, "url.full": request.url }
+      }),
+      (opened) =>
+        Effect.withFiberRuntime<Fiber.RuntimeFiber<A, FalError.FalError>, never>((caller, status) => {
           span = opened
           spanClock = clock
-        }),
-        (response) => {
-          arrived()
-          if (requestId === undefined) requestId = response.headers["x-fal-request-id"]
-          const handled = accept(response.status)
-            ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
-            : Effect.flatMap(
-              errorText(response),
-              (text) => Effect.flatMap(Errors.fromStatus(context, response.status, response.headers, text), Effect.fail)
+          const outer = caller.currentContext
+          const work = service.httpClient.execute(
+            HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(opened))
+          )
+            .pipe(
+              Effect.matchEffect({
+                onFailure: (error) => Effect.catchAll(fromHttpClientError(context, error), failed),
+                onSuccess: (response) => {
+                  opened.attribute("http.response.status_code", response.status)
+                  endSpan(opened, clock, Exit.succeed(response.status))
+                  arrived()
+                  if (requestId === undefined) requestId = response.headers["x-fal-request-id"]
+                  const handled = accept(response.status)
+                    ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
+                    : Effect.flatMap(errorText(response), (text) =>
+                      Effect.flatMap(
+                        Errors.fromStatus(context, response.status, response.headers, text),
+                        Effect.fail
+                      ))
+                  // the response is handled in the caller's context, not under the ended span
+                  return Effect.zipRight(
+                    FiberRef.set(FiberRef.currentContext, outer),
+                    Effect.mapError(handled, Redact.error(service.redact))
+                  )
+                }
+              })
             )
-          return Effect.mapError(handled, Redact.error(service.redact))
-        }
-      ),
+          const runtime = Runtime.make({
+            context: Context.add(outer, Tracer.ParentSpan, opened),
+            fiberRefs: caller.getFiberRefs(),
+            runtimeFlags: status.runtimeFlags
+          })
+          return Effect.succeed(Runtime.runFork(runtime, Effect.interruptible(work), { updateRefs: attemptRefs }))
+        })
+    )
+  return watched(
+    limit,
+    start,
     (which) => timedOut(call.operation, which, which === "headers" ? limit.headers : limit.body, requestId),
     // interrupted while sending (a timeout, or the caller left): the span ends with the interruption
     (exit) => {

@@ -49,46 +49,54 @@ const queueOnly = (options: RequestOptions.RequestOptions | undefined): InvalidR
  * `Effect.fn`: on this hot path the generator, the call-site stack capture and the extra steps
  * cost about as much as the HTTP call itself (issue 13's profile); the span, its attributes and
  * every check are the same.
+ *
+ * The span is made with `Effect.useSpan` and handed to the attempts as the parent of their
+ * `http.client` spans, rather than set as the fiber's current span (`Effect.withSpan`): nothing
+ * else in the call runs user code that could look for it, and setting and restoring it cost about
+ * as much as the rest of the call's own work (issue 13). An upload of the input's files, the one
+ * part that makes spans of its own, runs under it explicitly.
  */
 export const run = <A = unknown, I = unknown>(
   modelId: string,
   input: unknown,
   options?: Fal.CallOptions & { readonly output?: Schema.Schema<A, I> | undefined }
 ): Effect.Effect<Fal.Result<A>, FalError, FalClient> =>
-  Effect.withSpan(
-    Effect.flatMap(FalClient, (service) => {
-      const rejected = queueOnly(options?.options)
-      if (rejected !== undefined) return Effect.fail(rejected)
-      // automatic upload (issue 9): files in the input become CDN URLs before it is serialised
-      return UploadInput.auto(service, modelId, input, options).pipe(
-        Effect.flatMap((sent) => Request.modelRequest(service, service.urls.run, modelId, sent, options?.options)),
-        Effect.flatMap(({ request }) =>
-          Request.executeWith(service, {
-            operation: "run",
-            request,
-            retry: options?.retry,
-            timeouts: options?.timeouts,
-            deadline: options?.deadline,
-            onResponse: (response, meta) =>
-              Effect.flatMap(
-                Request.json("run", response, meta.requestId),
-                (json): Effect.Effect<Fal.Result<A>, FalError> =>
-                  options?.output === undefined
-                    // only reachable through the overload without a schema, where A is `unknown`
-                    ? Effect.succeed({ requestId: meta.requestId, data: json as A, meta })
-                    : Effect.map(
-                      Request.decode("run", options.output, json, {
-                        status: response.status,
-                        requestId: meta.requestId
-                      }),
-                      (data) => ({ requestId: meta.requestId, data, meta })
-                    )
-              )
-          })
-        ),
-        Effect.tap(Request.annotate)
-      )
-    }),
+  Effect.useSpan(
     "fal.run",
-    { kind: "client", captureStackTrace: false, attributes: { "fal.model_id": modelId } }
+    { kind: "client", captureStackTrace: false, attributes: { "fal.model_id": modelId } },
+    (span) =>
+      Effect.flatMap(FalClient, (service) => {
+        const rejected = queueOnly(options?.options)
+        if (rejected !== undefined) return Effect.fail(rejected)
+        // automatic upload (issue 9): files in the input become CDN URLs before it is serialised
+        return UploadInput.auto(service, modelId, input, options, span).pipe(
+          Effect.flatMap((sent) => Request.modelRequest(service, service.urls.run, modelId, sent, options?.options)),
+          Effect.flatMap(({ request }) =>
+            Request.executeWith(service, {
+              operation: "run",
+              request,
+              span,
+              retry: options?.retry,
+              timeouts: options?.timeouts,
+              deadline: options?.deadline,
+              onResponse: (response, meta) =>
+                Effect.flatMap(
+                  Request.json("run", response, meta.requestId),
+                  (json): Effect.Effect<Fal.Result<A>, FalError> =>
+                    options?.output === undefined
+                      // only reachable through the overload without a schema, where A is `unknown`
+                      ? Effect.succeed({ requestId: meta.requestId, data: json as A, meta })
+                      : Effect.map(
+                        Request.decode("run", options.output, json, {
+                          status: response.status,
+                          requestId: meta.requestId
+                        }),
+                        (data) => ({ requestId: meta.requestId, data, meta })
+                      )
+                )
+            })
+          ),
+          Effect.tap((result) => Request.annotateSpan(span, result))
+        )
+      })
   )

@@ -1,5 +1,6 @@
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import * as Effect from "effect/Effect"
+import type * as Tracer from "effect/Tracer"
 import { FalClient, type Service } from "../FalClient.js"
 import type * as FalError from "../FalError.js"
 import * as Request from "./request.js"
@@ -105,7 +106,9 @@ export const auto = (
   options: {
     readonly autoUpload?: boolean | undefined
     readonly options?: RequestOptions.RequestOptions | undefined
-  } | undefined
+  } | undefined,
+  /** The operation's span, when it is not the fiber's current span: the upload's span goes under it. */
+  parent?: Tracer.AnySpan
 ): Effect.Effect<unknown, FalError.FalError> =>
   options?.autoUpload === false || !holdsFiles(input)
     ? Effect.succeed(input)
@@ -113,5 +116,5 @@ export const auto = (
       Effect.zipRight(Request.wire(service, options?.options)),
       Effect.zipRight(uploadInput(input)),
       Effect.provideService(FalClient, service),
-      Effect.withSpan("fal.storage.uploadInput")
+      Effect.withSpan("fal.storage.uploadInput", parent === undefined ? undefined : { parent })
     )
