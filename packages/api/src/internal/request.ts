@@ -183,8 +183,8 @@ const maxTimer = 2 ** 31 - 1
 
 /**
  * Runs an attempt under its two per-attempt limits with one watchdog: `headers` from the start
- * until `arrived` is called, then `body` from there until the attempt ends. `start` runs the
- * attempt in a fiber of its own, which the watchdog interrupts (aborting the request) before the
+ * until `arrived` is called, then `body` from there until the attempt ends. `start` starts the
+ * attempt on a fiber of its own, which the watchdog interrupts (aborting the request) before the
  * attempt fails with `onTimeout`; interrupting the caller interrupts (and awaits) it too.
  *
  * Hand-written: `Effect.timeoutFail` forks two fibers, arms a timer in one and joins their refs,
@@ -193,107 +193,106 @@ const maxTimer = 2 ** 31 - 1
  * clock's `sleep` is), else a fiber sleeping on the fiber's `Clock`, so that `TestClock` drives
  * it. While the headers are awaited it waits at most `body` at a time, so that it re-arms for the
  * body limit in time once they arrive.
+ *
+ * The attempt's fiber (and the watchdog's, with a test clock) is started, observed and armed in
+ * one step of the caller's fiber, so no interruption can come between them: the caller is
+ * interruptible only while it awaits the outcome, and then its canceler stops both.
  */
 const watched = <A>(
   limit: Limits,
-  start: (clock: Clock.Clock, arrived: () => void) => Effect.Effect<Fiber.RuntimeFiber<A, FalError.FalError>>,
+  start: (
+    runtime: Runtime.Runtime<never>,
+    clock: Clock.Clock,
+    arrived: () => void
+  ) => Fiber.RuntimeFiber<A, FalError.FalError>,
   onTimeout: (which: "headers" | "body") => FalError.FalError,
   ended: (exit: Exit.Exit<A, FalError.FalError>) => void
 ): Effect.Effect<A, FalError.FalError> =>
-  Effect.clockWith((clock) =>
-    Effect.uninterruptibleMask((restore) => {
-      const headersMs = Duration.toMillis(limit.headers)
-      const bodyMs = Duration.toMillis(limit.body)
-      const begun = clock.unsafeCurrentTimeMillis()
-      let headersAt = -1
-      // "running" until the attempt ends, times out, or the caller leaves
-      let state: "running" | "headers" | "body" | "done" = "running"
-      let outcome: Exit.Exit<A, FalError.FalError> | undefined
-      let resume: ((exit: Exit.Exit<A, FalError.FalError>) => void) | undefined
-      let timer: ReturnType<typeof setTimeout> | undefined
-      let dog: Fiber.RuntimeFiber<void> | undefined
-      const settle = (exit: Exit.Exit<A, FalError.FalError>) => {
-        if (resume === undefined) outcome = exit
-        else resume(exit)
-      }
-      /** The time left in the current phase, and how long to wait before looking again. */
-      const left = (): number => {
-        const now = clock.unsafeCurrentTimeMillis()
-        return headersAt < 0 ? begun + headersMs - now : headersAt + bodyMs - now
-      }
-      const wait = (remaining: number) => (headersAt < 0 ? Math.min(remaining, bodyMs) : remaining)
-      return Effect.flatMap(
-        start(clock, () => {
-          headersAt = clock.unsafeCurrentTimeMillis()
-        }),
-        (child) => {
-          /** Out of time: the attempt is interrupted; its observer reports the timeout once it has stopped. */
-          const fire = () => {
-            state = headersAt < 0 ? "headers" : "body"
-            child.unsafeInterruptAsFork(child.id())
-          }
-          child.addObserver((exit) => {
-            ended(exit)
-            if (timer !== undefined) clearTimeout(timer)
-            if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
-            if (state === "running") {
-              state = "done"
-              settle(exit)
-            } else if (state === "headers" || state === "body") {
-              const which = state
-              state = "done"
-              // an attempt that ended on its own just before the interruption keeps its outcome
-              settle(Exit.isInterrupted(exit) ? Exit.fail(onTimeout(which)) : exit)
-            }
-          })
-          if (state === "done") return Effect.suspend(() => outcome!)
-          const cancel = Effect.suspend(() => {
-            // the caller is interrupted: stop the watchdog, abort the request and wait for it
-            state = "done"
-            if (timer !== undefined) clearTimeout(timer)
-            if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
-            return Effect.asVoid(Fiber.interrupt(child))
-          })
-          const awaited = restore(Effect.async<A, FalError.FalError>((callback) => {
-            if (outcome !== undefined) return callback(outcome)
-            resume = callback
-            return cancel
-          }))
-          if (clock === liveClock) {
-            const tick = () => {
-              timer = undefined
-              if (state !== "running") return
-              const remaining = left()
-              if (remaining <= 0) return fire()
-              const delay = wait(remaining)
-              if (delay <= maxTimer) timer = setTimeout(tick, delay)
-            }
-            tick()
-            return awaited
-          }
-          const watchdog: Effect.Effect<void> = Effect.suspend(() => {
-            if (state !== "running") return Effect.void
-            const remaining = left()
-            if (remaining <= 0) return Effect.sync(fire)
-            return Effect.zipRight(clock.sleep(Duration.millis(wait(remaining))), watchdog)
-          })
-          return Effect.flatMap(Effect.forkDaemon(Effect.interruptible(watchdog)), (fiber) => {
-            dog = fiber
-            return awaited
-          })
-        }
-      )
+  Effect.withFiberRuntime((caller, status) => {
+    const runtime = Runtime.make({
+      context: caller.currentContext,
+      fiberRefs: caller.getFiberRefs(),
+      runtimeFlags: status.runtimeFlags
     })
-  )
+    const clock = Context.get(caller.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+    const headersMs = Duration.toMillis(limit.headers)
+    const bodyMs = Duration.toMillis(limit.body)
+    const begun = clock.unsafeCurrentTimeMillis()
+    let headersAt = -1
+    // "running" until the attempt ends, times out, or the caller leaves
+    let state: "running" | "headers" | "body" | "done" = "running"
+    let outcome: Exit.Exit<A, FalError.FalError> | undefined
+    let resume: ((exit: Exit.Exit<A, FalError.FalError>) => void) | undefined
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let dog: Fiber.RuntimeFiber<void> | undefined
+    /** The time left in the current phase, and how long to wait before looking again. */
+    const left = (): number => {
+      const now = clock.unsafeCurrentTimeMillis()
+      return headersAt < 0 ? begun + headersMs - now : headersAt + bodyMs - now
+    }
+    const wait = (remaining: number) => (headersAt < 0 ? Math.min(remaining, bodyMs) : remaining)
+    const child = start(runtime, clock, () => {
+      headersAt = clock.unsafeCurrentTimeMillis()
+    })
+    /** Out of time: the attempt is interrupted; its observer reports the timeout once it has stopped. */
+    const fire = () => {
+      state = headersAt < 0 ? "headers" : "body"
+      child.unsafeInterruptAsFork(child.id())
+    }
+    const settle = (exit: Exit.Exit<A, FalError.FalError>) => {
+      ended(exit)
+      if (timer !== undefined) clearTimeout(timer)
+      if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
+      if (state === "done") return
+      // an attempt that ended on its own just before a timeout's interruption keeps its outcome
+      const settled = state === "running" || !Exit.isInterrupted(exit) ? exit : Exit.fail(onTimeout(state))
+      state = "done"
+      if (resume === undefined) outcome = settled
+      else resume(settled)
+    }
+    child.addObserver(settle)
+    // ended already (it never waited): nothing to watch
+    if (outcome !== undefined) return outcome
+    if (clock === liveClock) {
+      const tick = () => {
+        timer = undefined
+        if (state !== "running") return
+        const remaining = left()
+        if (remaining <= 0) return fire()
+        const delay = wait(remaining)
+        if (delay <= maxTimer) timer = setTimeout(tick, delay)
+      }
+      tick()
+    } else {
+      const watchdog: Effect.Effect<void> = Effect.suspend(() => {
+        if (state !== "running") return Effect.void
+        const remaining = left()
+        if (remaining <= 0) return Effect.sync(fire)
+        return Effect.zipRight(clock.sleep(Duration.millis(wait(remaining))), watchdog)
+      })
+      dog = Runtime.runFork(runtime, Effect.interruptible(watchdog))
+    }
+    return Effect.async<A, FalError.FalError>((callback) => {
+      if (outcome !== undefined) return callback(outcome)
+      resume = callback
+      return Effect.suspend(() => {
+        // the caller is interrupted: stop the watchdog, abort the request and wait for it
+        state = "done"
+        if (timer !== undefined) clearTimeout(timer)
+        if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
+        return Effect.asVoid(Fiber.interrupt(child))
+      })
+    })
+  })
 
 /**
  * One attempt: send, classify the status, hand a success to `onResponse`; errors are redacted.
  *
  * The attempt runs on a fiber of its own (see `watched`), started at once with `Runtime.runFork`
- * from the caller's runtime: its first steps (the span, the request's dispatch) run before the
- * caller suspends, and its refs (the attempt's span as the parent span, the platform's span off)
- * are part of the fiber as it is made instead of steps that set them. The `http.client` span is a
- * child of `call.span` when given, else of the caller's current span.
+ * from the caller's runtime, so its first steps (the span, the request's dispatch) run before the
+ * caller suspends; the platform's span is off in its refs from the start (`attemptRefs`). Its
+ * `http.client` span is a child of `call.span` when given, else of the caller's current span, and
+ * is the current span while the request is sent.
  */
 export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, FalError.FalError> => {
   const context: Errors.Context = {
@@ -312,56 +311,55 @@ export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, Fa
     if (span !== undefined && spanClock !== undefined) endSpan(span, spanClock, Exit.fail(redacted))
     return Effect.fail(redacted)
   }
-  const start = (clock: Clock.Clock, arrived: () => void) =>
-    Effect.flatMap(
-      Effect.makeSpan(`http.client ${request.method}`, {
-        kind: "client",
-        captureStackTrace: false,
-        parent: call.span,
-        attributes: { "http.request.method": request.method, "url.full": request.url }
-      }),
-      (opened) =>
-        Effect.withFiberRuntime<Fiber.RuntimeFiber<A, FalError.FalError>, never>((caller, status) => {
-          span = opened
-          spanClock = clock
-          const outer = caller.currentContext
-          const work = service.httpClient.execute(
-            HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(opened))
-          )
-            .pipe(
-              Effect.matchEffect({
-                onFailure: (error) => Effect.catchAll(fromHttpClientError(context, error), failed),
-                onSuccess: (response) => {
-                  opened.attribute("http.response.status_code", response.status)
-                  endSpan(opened, clock, Exit.succeed(response.status))
-                  arrived()
-                  if (requestId === undefined) requestId = response.headers["x-fal-request-id"]
-                  const handled = accept(response.status)
-                    ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
-                    : Effect.flatMap(errorText(response), (text) =>
-                      Effect.flatMap(
-                        Errors.fromStatus(context, response.status, response.headers, text),
-                        Effect.fail
-                      ))
-                  // the response is handled in the caller's context, not under the ended span
-                  return Effect.zipRight(
-                    FiberRef.set(FiberRef.currentContext, outer),
-                    Effect.mapError(handled, Redact.error(service.redact))
-                  )
-                }
-              })
-            )
-          const runtime = Runtime.make({
-            context: Context.add(outer, Tracer.ParentSpan, opened),
-            fiberRefs: caller.getFiberRefs(),
-            runtimeFlags: status.runtimeFlags
-          })
-          return Effect.succeed(Runtime.runFork(runtime, Effect.interruptible(work), { updateRefs: attemptRefs }))
-        })
-    )
+  const onSuccess =
+    (opened: Tracer.Span, clock: Clock.Clock, arrived: () => void, outer: Context.Context<never>) =>
+    (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A, FalError.FalError> => {
+      opened.attribute("http.response.status_code", response.status)
+      endSpan(opened, clock, Exit.succeed(response.status))
+      arrived()
+      if (requestId === undefined) requestId = response.headers["x-fal-request-id"]
+      const handled = accept(response.status)
+        ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
+        : Effect.flatMap(errorText(response), (text) =>
+          Effect.flatMap(
+            Errors.fromStatus(context, response.status, response.headers, text),
+            Effect.fail
+          ))
+      // the response is handled in the caller's context, not under the ended span
+      return Effect.zipRight(
+        FiberRef.set(FiberRef.currentContext, outer),
+        Effect.mapError(handled, Redact.error(service.redact))
+      )
+    }
   return watched(
     limit,
-    start,
+    (runtime, clock, arrived) =>
+      Runtime.runFork(
+        runtime,
+        Effect.interruptible(Effect.flatMap(
+          Effect.makeSpan(`http.client ${request.method}`, {
+            kind: "client",
+            captureStackTrace: false,
+            parent: call.span,
+            attributes: { "http.request.method": request.method, "url.full": request.url }
+          }),
+          (opened) => {
+            span = opened
+            spanClock = clock
+            return Effect.zipRight(
+              FiberRef.set(FiberRef.currentContext, Context.add(runtime.context, Tracer.ParentSpan, opened)),
+              Effect.matchEffect(
+                service.httpClient.execute(HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(opened))),
+                {
+                  onFailure: (error) => Effect.catchAll(fromHttpClientError(context, error), failed),
+                  onSuccess: onSuccess(opened, clock, arrived, runtime.context)
+                }
+              )
+            )
+          }
+        )),
+        { updateRefs: attemptRefs }
+      ),
     (which) => timedOut(call.operation, which, which === "headers" ? limit.headers : limit.body, requestId),
     // interrupted while sending (a timeout, or the caller left): the span ends with the interruption
     (exit) => {
@@ -549,40 +547,53 @@ export const wire = (
 ): Effect.Effect<RequestOptions.Wire, FalError.InvalidRequestOptions> =>
   Either.match(wireEither(service, options), { onLeft: Effect.fail, onRight: Effect.succeed })
 
+/** A request to a model, prepared: its parsed id and the request that sends its input. */
+export interface ModelRequest {
+  readonly modelId: ModelId.ModelId
+  readonly request: HttpClientRequest.HttpClientRequest
+}
+
 /**
  * The request that sends `input` to a model: `POST {base}/{full model id}` with the encoded
  * options and the input as JSON. The model id, the options and the input are all checked here,
- * before anything is sent.
+ * in that order, before anything is sent.
  */
+export const modelRequestEither = (
+  service: Service,
+  base: string,
+  id: string,
+  input: unknown,
+  options: RequestOptions.RequestOptions | undefined
+): Either.Either<ModelRequest, FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError> => {
+  const parsed = ModelId.parse(id)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const encoded = wireEither(service, options)
+  if (Either.isLeft(encoded)) return Either.left(encoded.left)
+  const body = jsonText(input)
+  if (Either.isLeft(body)) return Either.left(body.left)
+  const request = HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed.right)}`, {
+    headers: encoded.right.headers,
+    urlParams: encoded.right.query,
+    acceptJson: true,
+    body: HttpBody.text(body.right, "application/json")
+  })
+  return Either.right({ modelId: parsed.right, request })
+}
+
+/** `modelRequestEither` as an effect: one step for the whole preparation. */
 export const modelRequest = (
   service: Service,
   base: string,
   id: string,
   input: unknown,
   options: RequestOptions.RequestOptions | undefined
-): Effect.Effect<
-  { readonly modelId: ModelId.ModelId; readonly request: HttpClientRequest.HttpClientRequest },
-  FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError
-> =>
-  Effect.suspend((): Effect.Effect<
-    { readonly modelId: ModelId.ModelId; readonly request: HttpClientRequest.HttpClientRequest },
-    FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError
-  > => {
-    // checked in order, synchronously: one effect for the whole preparation
-    const parsed = ModelId.parse(id)
-    if (Either.isLeft(parsed)) return Effect.fail(parsed.left)
-    const encoded = wireEither(service, options)
-    if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
-    const body = jsonText(input)
-    if (Either.isLeft(body)) return Effect.fail(body.left)
-    const request = HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed.right)}`, {
-      headers: encoded.right.headers,
-      urlParams: encoded.right.query,
-      acceptJson: true,
-      body: HttpBody.text(body.right, "application/json")
+): Effect.Effect<ModelRequest, FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError> =>
+  Effect.suspend(() =>
+    Either.match(modelRequestEither(service, base, id, input, options), {
+      onLeft: Effect.fail,
+      onRight: Effect.succeed
     })
-    return Effect.succeed({ modelId: parsed.right, request })
-  })
+  )
 
 /** Applies encoded options to a request. */
 export const withWire = (

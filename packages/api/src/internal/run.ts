@@ -1,7 +1,9 @@
 import type { InvalidRequestOptions } from "@effect-fal/headers/InvalidRequestOptions"
 import { single } from "@effect-fal/headers/InvalidRequestOptions"
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Schema from "effect/Schema"
 import type * as Fal from "../Fal.js"
 import { FalClient } from "../FalClient.js"
@@ -65,13 +67,13 @@ export const run = <A = unknown, I = unknown>(
     "fal.run",
     { kind: "client", captureStackTrace: false, attributes: { "fal.model_id": modelId } },
     (span) =>
-      Effect.flatMap(FalClient, (service) => {
+      // the service read from the context in this step (`FalClient` is in the requirements)
+      Effect.withFiberRuntime<Fal.Result<A>, FalError, FalClient>((fiber) => {
+        const service = Context.unsafeGet(fiber.currentContext, FalClient)
         const rejected = queueOnly(options?.options)
         if (rejected !== undefined) return Effect.fail(rejected)
-        // automatic upload (issue 9): files in the input become CDN URLs before it is serialised
-        return UploadInput.auto(service, modelId, input, options, span).pipe(
-          Effect.flatMap((sent) => Request.modelRequest(service, service.urls.run, modelId, sent, options?.options)),
-          Effect.flatMap(({ request }) =>
+        const send = ({ request }: Request.ModelRequest) =>
+          Effect.tap(
             Request.executeWith(service, {
               operation: "run",
               request,
@@ -94,9 +96,17 @@ export const run = <A = unknown, I = unknown>(
                         (data) => ({ requestId: meta.requestId, data, meta })
                       )
                 )
-            })
-          ),
-          Effect.tap((result) => Request.annotateSpan(span, result))
-        )
+            }),
+            (result) => Request.annotateSpan(span, result)
+          )
+        // automatic upload (issue 9): files in the input become CDN URLs before it is serialised
+        if (UploadInput.wanted(input, options)) {
+          return UploadInput.auto(service, modelId, input, options, span).pipe(
+            Effect.flatMap((sent) => Request.modelRequest(service, service.urls.run, modelId, sent, options?.options)),
+            Effect.flatMap(send)
+          )
+        }
+        const prepared = Request.modelRequestEither(service, service.urls.run, modelId, input, options?.options)
+        return Either.isLeft(prepared) ? Effect.fail(prepared.left) : send(prepared.right)
       })
   )

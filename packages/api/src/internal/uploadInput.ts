@@ -93,6 +93,10 @@ export const uploadInput = <I>(
     }))
   })
 
+/** Whether `auto` has anything to do: the input holds files and the call did not say `autoUpload: false`. */
+export const wanted = (input: unknown, options: { readonly autoUpload?: boolean | undefined } | undefined): boolean =>
+  options?.autoUpload !== false && holdsFiles(input)
+
 /**
  * Automatic upload, the step `Fal.run` and `Queue.submit` (hence `subscribe`) take before they
  * serialise an input: its files are uploaded and replaced by their URLs, unless the call says
@@ -110,7 +114,7 @@ export const auto = (
   /** The operation's span, when it is not the fiber's current span: the upload's span goes under it. */
   parent?: Tracer.AnySpan
 ): Effect.Effect<unknown, FalError.FalError> =>
-  options?.autoUpload === false || !holdsFiles(input)
+  !wanted(input, options)
     ? Effect.succeed(input)
     : Request.modelId(modelId).pipe(
       Effect.zipRight(Request.wire(service, options?.options)),
