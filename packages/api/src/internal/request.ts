@@ -101,6 +101,14 @@ export const annotate = (result: Traceable): Effect.Effect<void> =>
 /**
  * Runs an operation in a client span `fal.<operation>` with the model and request ids; on
  * success the span also gets the request id, billable units and serving runner fal reported.
+ *
+ * What `Effect.withSpan` does, in one region instead of two: `withSpan` ends the span in one
+ * (`onExit`) and sets it as the current span in another (`provideService`, which restores the
+ * context in a third step of its own). A queue operation can wait a long time inside its span
+ * (`subscribe` for the whole job), and every region is frames and closures held on the waiting
+ * fiber's stack (issue 13's memory per held subscription). Here the span is made, set as the
+ * current span, and on exit the context restored and the span ended, in one uninterruptible
+ * region, so that no interruption can come between the span's start and its end.
  */
 export const traced =
   (operation: string, attributes: Readonly<Record<string, string | undefined>>) =>
@@ -110,10 +118,32 @@ export const traced =
       const value = attributes[name]
       if (value !== undefined) defined[name] = value
     }
-    return effect.pipe(
-      Effect.tap(annotate),
-      // the call site inside this module says nothing: no stack is captured
-      Effect.withSpan(`fal.${operation}`, { kind: "client", captureStackTrace: false, attributes: defined })
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        // the call site inside this module says nothing: no stack is captured
+        Effect.makeSpan(`fal.${operation}`, { kind: "client", captureStackTrace: false, attributes: defined }),
+        (span) =>
+          Effect.withFiberRuntime<A, E, R>((fiber) => {
+            const outer = fiber.currentContext
+            const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+            const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+            const close = (exit: Exit.Exit<A, E>) =>
+              Effect.zipRight(
+                FiberRef.set(FiberRef.currentContext, outer),
+                Effect.suspend(() => {
+                  span.end(timed ? clock.unsafeCurrentTimeNanos() : 0n, exit)
+                  return exit
+                })
+              )
+            return Effect.zipRight(
+              FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)),
+              Effect.matchCauseEffect(restore(Effect.tap(effect, (result) => annotateSpan(span, result))), {
+                onFailure: (cause) => close(Exit.failCause(cause)),
+                onSuccess: (value) => close(Exit.succeed(value))
+              })
+            )
+          })
+      )
     )
   }
 
