@@ -20,7 +20,11 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import * as RuntimeFlagsPatch from "effect/RuntimeFlagsPatch"
+import * as Supervisor from "effect/Supervisor"
 import { type ChildProcess, spawn } from "node:child_process"
+import { Session } from "node:inspector/promises"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 
@@ -64,6 +68,58 @@ const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** Counts the steps (effects evaluated) of every fiber it supervises, and the fibers started. */
+class StepCounter extends Supervisor.AbstractSupervisor<void> {
+  steps = 0
+  fibers = 0
+  get value() {
+    return Effect.void
+  }
+  override onStart() {
+    this.fibers++
+  }
+  override onEffect() {
+    this.steps++
+  }
+}
+
+/**
+ * The two counts of a call that do not scatter with the machine's load: the fiber steps it takes
+ * (its own fiber's and those of every fiber it starts) and the bytes it allocates (V8's sampling
+ * heap profiler, collected objects included), over \`count\` sequential calls.
+ */
+const counts = async (
+  runtime: ManagedRuntime.ManagedRuntime<FalClient.FalClient | HttpClient.HttpClient, never>,
+  effect: Effect.Effect<unknown, unknown, FalClient.FalClient | HttpClient.HttpClient>,
+  count: number
+) => {
+  const counter = new StepCounter()
+  const calls = Effect.forEach(Array.from({ length: count }), () => effect, { discard: true })
+  await runtime.runPromise(
+    Effect.withRuntimeFlagsPatch(
+      Effect.supervised(calls, counter),
+      RuntimeFlagsPatch.enable(RuntimeFlags.OpSupervision)
+    )
+  )
+  const session = new Session()
+  session.connect()
+  await session.post("HeapProfiler.startSampling", {
+    samplingInterval: 256,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true
+  })
+  await runtime.runPromise(calls)
+  const { profile } = await session.post("HeapProfiler.stopSampling")
+  session.disconnect()
+  let bytes = 0
+  const walk = (node: { readonly selfSize: number; readonly children: ReadonlyArray<typeof node> }): void => {
+    bytes += node.selfSize
+    node.children.forEach(walk)
+  }
+  walk(profile.head)
+  return { steps: counter.steps / count, fibers: counter.fibers / count, bytes: bytes / count }
 }
 
 interface Target {
@@ -177,7 +233,17 @@ export const ratiosSection = async (): Promise<{ readonly markdown: string; read
       }
       console.error(`round ${round + 1}/${rounds}`)
     }
+    const perCall = {
+      bare: await counts(runtime, bare, 2000),
+      fal: await counts(runtime, falRun, 2000)
+    }
     await runtime.dispose()
+    for (const [name, c] of Object.entries(perCall)) {
+      console.log(
+        `INFO ${name} per call: ${c.steps.toFixed(0)} fiber steps, ${c.fibers.toFixed(0)} fibers started, ` +
+          `${(c.bytes / 1024).toFixed(1)} KiB allocated`
+      )
+    }
     const med = new Map([...samples].map(([name, values]) => [name, median(values)]))
     let ok = true
     const ratioRows = targets.map((t) => {
@@ -215,6 +281,22 @@ ${
 | ratio | measured | target | met |
 |---|---:|---:|---|
 ${ratioRows.join("\n")}
+
+What a call costs, counted rather than timed (2,000 sequential calls each, same runtime): the fiber
+steps (every effect evaluated, by a \`Supervisor\` with op supervision, the fibers a call starts
+included) and the bytes allocated (V8's sampling heap profiler, collected objects included).
+These do not scatter with the machine's load, so a change that adds work to the request path
+shows here even when the timed ratios above move within their noise.
+
+| per call | fiber steps | fibers started | allocated (KiB) |
+|---|---:|---:|---:|
+${
+      Object.entries(perCall).map(([name, c]) =>
+        `| ${name === "fal" ? "Fal.run" : "bare HttpClient"} | ${c.steps.toFixed(0)} | ${c.fibers.toFixed(0)} | ${
+          (c.bytes / 1024).toFixed(1)
+        } |`
+      ).join("\n")
+    }
 `
     return { markdown, ok }
   } finally {

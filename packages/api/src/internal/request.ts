@@ -14,9 +14,12 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
@@ -37,6 +40,8 @@ export interface Call<A> {
   readonly request: HttpClientRequest.HttpClientRequest
   readonly retry?: Retry.Override | undefined
   readonly requestId?: string | undefined
+  /** The parent of each attempt's `http.client` span; default: the caller's current span. */
+  readonly span?: Tracer.AnySpan | undefined
   readonly maxQueueLength?: boolean | undefined
   /** Per-attempt limits over the client's for this operation. */
   readonly timeouts?: Timeouts | undefined
@@ -76,22 +81,34 @@ interface Traceable {
   readonly meta: ResponseMeta.ResponseMeta
 }
 
-/** Puts what fal reported (request id, billable units, serving runner) on the current span. */
+/** Puts what fal reported (request id, billable units, serving runner) on `span`. */
+export const annotateSpan = (span: Tracer.AnySpan, result: Traceable): void => {
+  if (span._tag !== "Span") return
+  const requestId = result.requestId ?? result.meta.requestId
+  if (requestId !== undefined) span.attribute("fal.request_id", requestId)
+  if (result.meta.billableUnits !== undefined) span.attribute("fal.billable_units", result.meta.billableUnits)
+  if (result.meta.servedFrom !== undefined) span.attribute("fal.served_from", result.meta.servedFrom)
+}
+
+/** Puts what fal reported on the current span (see `annotateSpan`). */
 export const annotate = (result: Traceable): Effect.Effect<void> =>
   Effect.withFiberRuntime((fiber) => {
     const span = Context.getOrElse(fiber.currentContext, Tracer.ParentSpan, () => undefined)
-    if (span !== undefined && span._tag === "Span") {
-      const requestId = result.requestId ?? result.meta.requestId
-      if (requestId !== undefined) span.attribute("fal.request_id", requestId)
-      if (result.meta.billableUnits !== undefined) span.attribute("fal.billable_units", result.meta.billableUnits)
-      if (result.meta.servedFrom !== undefined) span.attribute("fal.served_from", result.meta.servedFrom)
-    }
+    if (span !== undefined) annotateSpan(span, result)
     return Effect.void
   })
 
 /**
  * Runs an operation in a client span `fal.<operation>` with the model and request ids; on
  * success the span also gets the request id, billable units and serving runner fal reported.
+ *
+ * What `Effect.withSpan` does, in one region instead of two: `withSpan` ends the span in one
+ * (`onExit`) and sets it as the current span in another (`provideService`, which restores the
+ * context in a third step of its own). A queue operation can wait a long time inside its span
+ * (`subscribe` for the whole job), and every region is frames and closures held on the waiting
+ * fiber's stack (issue 13's memory per held subscription). Here the span is made, set as the
+ * current span, and on exit the context restored and the span ended, in one uninterruptible
+ * region, so that no interruption can come between the span's start and its end.
  */
 export const traced =
   (operation: string, attributes: Readonly<Record<string, string | undefined>>) =>
@@ -101,10 +118,32 @@ export const traced =
       const value = attributes[name]
       if (value !== undefined) defined[name] = value
     }
-    return effect.pipe(
-      Effect.tap(annotate),
-      // the call site inside this module says nothing: no stack is captured
-      Effect.withSpan(`fal.${operation}`, { kind: "client", captureStackTrace: false, attributes: defined })
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        // the call site inside this module says nothing: no stack is captured
+        Effect.makeSpan(`fal.${operation}`, { kind: "client", captureStackTrace: false, attributes: defined }),
+        (span) =>
+          Effect.withFiberRuntime<A, E, R>((fiber) => {
+            const outer = fiber.currentContext
+            const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+            const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+            const close = (exit: Exit.Exit<A, E>) =>
+              Effect.zipRight(
+                FiberRef.set(FiberRef.currentContext, outer),
+                Effect.suspend(() => {
+                  span.end(timed ? clock.unsafeCurrentTimeNanos() : 0n, exit)
+                  return exit
+                })
+              )
+            return Effect.zipRight(
+              FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)),
+              Effect.matchCauseEffect(restore(Effect.tap(effect, (result) => annotateSpan(span, result))), {
+                onFailure: (cause) => close(Exit.failCause(cause)),
+                onSuccess: (value) => close(Exit.succeed(value))
+              })
+            )
+          })
+      )
     )
   }
 
@@ -158,51 +197,13 @@ const endSpan = (span: Tracer.Span, clock: Clock.Clock, exit: Exit.Exit<unknown,
 }
 
 /**
- * Sends a request in an `http.client` span of its own, on the attempt's own fiber (see
- * `watched`): the fiber's refs are set rather than scoped, since the fiber ends with the attempt.
- * The platform's span is turned off because its recorded exit holds the request, authorization
- * header included; this span ends with the status (or the already-redacted `FalError`), so a
- * tracer that serialises exits sees no key.
+ * The refs of an attempt's own fiber, set as the fiber is made rather than by a step of it: the
+ * platform's `http.client` span is off, since its recorded exit holds the request, authorization
+ * header included. The attempt's own span (see `attempt`) ends with the status or the
+ * already-redacted `FalError`, so a tracer that serialises exits sees no key.
  */
-const send = (
-  service: Service,
-  request: HttpClientRequest.HttpClientRequest,
-  context: Errors.Context,
-  clock: Clock.Clock,
-  opened: (span: Tracer.Span) => void
-): Effect.Effect<HttpClientResponse.HttpClientResponse, FalError.FalError> =>
-  Effect.flatMap(
-    Effect.makeSpan(`http.client ${request.method}`, {
-      kind: "client",
-      captureStackTrace: false,
-      attributes: { "http.request.method": request.method, "url.full": request.url }
-    }),
-    (span) => {
-      opened(span)
-      return Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, FalError.FalError>((fiber) => {
-        const outer = fiber.currentContext
-        return FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)).pipe(
-          Effect.zipRight(FiberRef.set(HttpClient.currentTracerDisabledWhen, Redact.platformSpanOff)),
-          Effect.zipRight(
-            service.httpClient.execute(HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span)))
-          ),
-          Effect.matchEffect({
-            onFailure: (error) =>
-              Effect.flatMap(Effect.exit(fromHttpClientError(context, error)), (exit) => {
-                const redacted = Exit.mapError(exit, Redact.error(service.redact))
-                endSpan(span, clock, redacted)
-                return redacted
-              }),
-            onSuccess: (response) => {
-              span.attribute("http.response.status_code", response.status)
-              endSpan(span, clock, Exit.succeed(response.status))
-              return Effect.as(FiberRef.set(FiberRef.currentContext, outer), response)
-            }
-          })
-        )
-      })
-    }
-  )
+const attemptRefs = (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime): FiberRefs.FiberRefs =>
+  FiberRefs.updateAs(refs, { fiberId, fiberRef: HttpClient.currentTracerDisabledWhen, value: Redact.platformSpanOff })
 
 /** The live clock: with it, the watchdog is a plain timer (see `watched`). */
 const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
@@ -212,9 +213,9 @@ const maxTimer = 2 ** 31 - 1
 
 /**
  * Runs an attempt under its two per-attempt limits with one watchdog: `headers` from the start
- * until `arrived` is called, then `body` from there until the attempt ends. The attempt runs in a
- * fiber of its own, which the watchdog interrupts (aborting the request) before the attempt fails
- * with `onTimeout`; interrupting the caller interrupts (and awaits) it too.
+ * until `arrived` is called, then `body` from there until the attempt ends. `start` starts the
+ * attempt on a fiber of its own, which the watchdog interrupts (aborting the request) before the
+ * attempt fails with `onTimeout`; interrupting the caller interrupts (and awaits) it too.
  *
  * Hand-written: `Effect.timeoutFail` forks two fibers, arms a timer in one and joins their refs,
  * for each limit (four fibers per attempt for the two limits). Here one fiber runs the attempt,
@@ -222,99 +223,107 @@ const maxTimer = 2 ** 31 - 1
  * clock's `sleep` is), else a fiber sleeping on the fiber's `Clock`, so that `TestClock` drives
  * it. While the headers are awaited it waits at most `body` at a time, so that it re-arms for the
  * body limit in time once they arrive.
+ *
+ * The attempt's fiber (and the watchdog's, with a test clock) is started, observed and armed in
+ * one step of the caller's fiber, so no interruption can come between them: the caller is
+ * interruptible only while it awaits the outcome, and then its canceler stops both.
  */
 const watched = <A>(
   limit: Limits,
-  work: (clock: Clock.Clock, arrived: () => void) => Effect.Effect<A, FalError.FalError>,
+  start: (
+    runtime: Runtime.Runtime<never>,
+    clock: Clock.Clock,
+    arrived: () => void
+  ) => Fiber.RuntimeFiber<A, FalError.FalError>,
   onTimeout: (which: "headers" | "body") => FalError.FalError,
   ended: (exit: Exit.Exit<A, FalError.FalError>) => void
 ): Effect.Effect<A, FalError.FalError> =>
-  Effect.clockWith((clock) =>
-    Effect.uninterruptibleMask((restore) => {
-      const headersMs = Duration.toMillis(limit.headers)
-      const bodyMs = Duration.toMillis(limit.body)
-      const start = clock.unsafeCurrentTimeMillis()
-      let headersAt = -1
-      // "running" until the attempt ends, times out, or the caller leaves
-      let state: "running" | "headers" | "body" | "done" = "running"
-      let outcome: Exit.Exit<A, FalError.FalError> | undefined
-      let resume: ((exit: Exit.Exit<A, FalError.FalError>) => void) | undefined
-      let timer: ReturnType<typeof setTimeout> | undefined
-      let dog: Fiber.RuntimeFiber<void> | undefined
-      const settle = (exit: Exit.Exit<A, FalError.FalError>) => {
-        if (resume === undefined) outcome = exit
-        else resume(exit)
-      }
-      /** The time left in the current phase, and how long to wait before looking again. */
-      const left = (): number => {
-        const now = clock.unsafeCurrentTimeMillis()
-        return headersAt < 0 ? start + headersMs - now : headersAt + bodyMs - now
-      }
-      const wait = (remaining: number) => (headersAt < 0 ? Math.min(remaining, bodyMs) : remaining)
-      return Effect.flatMap(
-        Effect.fork(Effect.interruptible(work(clock, () => {
-          headersAt = clock.unsafeCurrentTimeMillis()
-        }))),
-        (child) => {
-          /** Out of time: the attempt is interrupted; its observer reports the timeout once it has stopped. */
-          const fire = () => {
-            state = headersAt < 0 ? "headers" : "body"
-            child.unsafeInterruptAsFork(child.id())
-          }
-          child.addObserver((exit) => {
-            ended(exit)
-            if (timer !== undefined) clearTimeout(timer)
-            if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
-            if (state === "running") {
-              state = "done"
-              settle(exit)
-            } else if (state === "headers" || state === "body") {
-              const which = state
-              state = "done"
-              // an attempt that ended on its own just before the interruption keeps its outcome
-              settle(Exit.isInterrupted(exit) ? Exit.fail(onTimeout(which)) : exit)
-            }
-          })
-          const cancel = Effect.suspend(() => {
-            // the caller is interrupted: stop the watchdog, abort the request and wait for it
-            state = "done"
-            if (timer !== undefined) clearTimeout(timer)
-            if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
-            return Effect.asVoid(Fiber.interrupt(child))
-          })
-          const awaited = restore(Effect.async<A, FalError.FalError>((callback) => {
-            if (outcome !== undefined) return callback(outcome)
-            resume = callback
-            return cancel
-          }))
-          if (clock === liveClock) {
-            const tick = () => {
-              timer = undefined
-              if (state !== "running") return
-              const remaining = left()
-              if (remaining <= 0) return fire()
-              const delay = wait(remaining)
-              if (delay <= maxTimer) timer = setTimeout(tick, delay)
-            }
-            tick()
-            return awaited
-          }
-          const watchdog: Effect.Effect<void> = Effect.suspend(() => {
-            if (state !== "running") return Effect.void
-            const remaining = left()
-            if (remaining <= 0) return Effect.sync(fire)
-            return Effect.zipRight(clock.sleep(Duration.millis(wait(remaining))), watchdog)
-          })
-          return Effect.flatMap(Effect.forkDaemon(Effect.interruptible(watchdog)), (fiber) => {
-            dog = fiber
-            return awaited
-          })
-        }
-      )
+  Effect.withFiberRuntime((caller, status) => {
+    const runtime = Runtime.make({
+      context: caller.currentContext,
+      fiberRefs: caller.getFiberRefs(),
+      runtimeFlags: status.runtimeFlags
     })
-  )
+    const clock = Context.get(caller.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+    const headersMs = Duration.toMillis(limit.headers)
+    const bodyMs = Duration.toMillis(limit.body)
+    const begun = clock.unsafeCurrentTimeMillis()
+    let headersAt = -1
+    // "running" until the attempt ends, times out, or the caller leaves
+    let state: "running" | "headers" | "body" | "done" = "running"
+    let outcome: Exit.Exit<A, FalError.FalError> | undefined
+    let resume: ((exit: Exit.Exit<A, FalError.FalError>) => void) | undefined
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let dog: Fiber.RuntimeFiber<void> | undefined
+    /** The time left in the current phase, and how long to wait before looking again. */
+    const left = (): number => {
+      const now = clock.unsafeCurrentTimeMillis()
+      return headersAt < 0 ? begun + headersMs - now : headersAt + bodyMs - now
+    }
+    const wait = (remaining: number) => (headersAt < 0 ? Math.min(remaining, bodyMs) : remaining)
+    const child = start(runtime, clock, () => {
+      headersAt = clock.unsafeCurrentTimeMillis()
+    })
+    /** Out of time: the attempt is interrupted; its observer reports the timeout once it has stopped. */
+    const fire = () => {
+      state = headersAt < 0 ? "headers" : "body"
+      child.unsafeInterruptAsFork(child.id())
+    }
+    const settle = (exit: Exit.Exit<A, FalError.FalError>) => {
+      ended(exit)
+      if (timer !== undefined) clearTimeout(timer)
+      if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
+      if (state === "done") return
+      // an attempt that ended on its own just before a timeout's interruption keeps its outcome
+      const settled = state === "running" || !Exit.isInterrupted(exit) ? exit : Exit.fail(onTimeout(state))
+      state = "done"
+      if (resume === undefined) outcome = settled
+      else resume(settled)
+    }
+    child.addObserver(settle)
+    // ended already (it never waited): nothing to watch
+    if (outcome !== undefined) return outcome
+    if (clock === liveClock) {
+      const tick = () => {
+        timer = undefined
+        if (state !== "running") return
+        const remaining = left()
+        if (remaining <= 0) return fire()
+        const delay = wait(remaining)
+        if (delay <= maxTimer) timer = setTimeout(tick, delay)
+      }
+      tick()
+    } else {
+      const watchdog: Effect.Effect<void> = Effect.suspend(() => {
+        if (state !== "running") return Effect.void
+        const remaining = left()
+        if (remaining <= 0) return Effect.sync(fire)
+        return Effect.zipRight(clock.sleep(Duration.millis(wait(remaining))), watchdog)
+      })
+      dog = Runtime.runFork(runtime, Effect.interruptible(watchdog))
+    }
+    return Effect.async<A, FalError.FalError>((callback) => {
+      if (outcome !== undefined) return callback(outcome)
+      resume = callback
+      return Effect.suspend(() => {
+        // the caller is interrupted: stop the watchdog, abort the request and wait for it
+        state = "done"
+        if (timer !== undefined) clearTimeout(timer)
+        if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
+        return Effect.asVoid(Fiber.interrupt(child))
+      })
+    })
+  })
 
-/** One attempt: send, classify the status, hand a success to `onResponse`; errors are redacted. */
+/**
+ * One attempt: send, classify the status, hand a success to `onResponse`; errors are redacted.
+ *
+ * The attempt runs on a fiber of its own (see `watched`), started at once with `Runtime.runFork`
+ * from the caller's runtime, so its first steps (the span, the request's dispatch) run before the
+ * caller suspends; the platform's span is off in its refs from the start (`attemptRefs`). Its
+ * `http.client` span is a child of `call.span` when given, else of the caller's current span, and
+ * is the current span while the request is sent.
+ */
 export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, FalError.FalError> => {
   const context: Errors.Context = {
     operation: call.operation,
@@ -323,28 +332,63 @@ export const attempt = <A>(service: Service, call: Call<A>): Effect.Effect<A, Fa
   }
   const limit = limits(service, call)
   const accept = call.accept ?? ok
+  const request = call.request
   let requestId = call.requestId
   let span: Tracer.Span | undefined
   let spanClock: Clock.Clock | undefined
+  const failed = (error: FalError.FalError) => {
+    const redacted = Redact.error(service.redact)(error)
+    if (span !== undefined && spanClock !== undefined) endSpan(span, spanClock, Exit.fail(redacted))
+    return Effect.fail(redacted)
+  }
+  const onSuccess =
+    (opened: Tracer.Span, clock: Clock.Clock, arrived: () => void, outer: Context.Context<never>) =>
+    (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A, FalError.FalError> => {
+      opened.attribute("http.response.status_code", response.status)
+      endSpan(opened, clock, Exit.succeed(response.status))
+      arrived()
+      if (requestId === undefined) requestId = response.headers["x-fal-request-id"]
+      const handled = accept(response.status)
+        ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
+        : Effect.flatMap(errorText(response), (text) =>
+          Effect.flatMap(
+            Errors.fromStatus(context, response.status, response.headers, text),
+            Effect.fail
+          ))
+      // the response is handled in the caller's context, not under the ended span
+      return Effect.zipRight(
+        FiberRef.set(FiberRef.currentContext, outer),
+        Effect.mapError(handled, Redact.error(service.redact))
+      )
+    }
   return watched(
     limit,
-    (clock, arrived) =>
-      Effect.flatMap(
-        send(service, call.request, context, clock, (opened) => {
-          span = opened
-          spanClock = clock
-        }),
-        (response) => {
-          arrived()
-          if (requestId === undefined) requestId = response.headers["x-fal-request-id"]
-          const handled = accept(response.status)
-            ? call.onResponse(response, ResponseMeta.fromHeaders(response.headers))
-            : Effect.flatMap(
-              errorText(response),
-              (text) => Effect.flatMap(Errors.fromStatus(context, response.status, response.headers, text), Effect.fail)
+    (runtime, clock, arrived) =>
+      Runtime.runFork(
+        runtime,
+        Effect.interruptible(Effect.flatMap(
+          Effect.makeSpan(`http.client ${request.method}`, {
+            kind: "client",
+            captureStackTrace: false,
+            parent: call.span,
+            attributes: { "http.request.method": request.method, "url.full": request.url }
+          }),
+          (opened) => {
+            span = opened
+            spanClock = clock
+            return Effect.zipRight(
+              FiberRef.set(FiberRef.currentContext, Context.add(runtime.context, Tracer.ParentSpan, opened)),
+              Effect.matchEffect(
+                service.httpClient.execute(HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(opened))),
+                {
+                  onFailure: (error) => Effect.catchAll(fromHttpClientError(context, error), failed),
+                  onSuccess: onSuccess(opened, clock, arrived, runtime.context)
+                }
+              )
             )
-          return Effect.mapError(handled, Redact.error(service.redact))
-        }
+          }
+        )),
+        { updateRefs: attemptRefs }
       ),
     (which) => timedOut(call.operation, which, which === "headers" ? limit.headers : limit.body, requestId),
     // interrupted while sending (a timeout, or the caller left): the span ends with the interruption
@@ -533,40 +577,53 @@ export const wire = (
 ): Effect.Effect<RequestOptions.Wire, FalError.InvalidRequestOptions> =>
   Either.match(wireEither(service, options), { onLeft: Effect.fail, onRight: Effect.succeed })
 
+/** A request to a model, prepared: its parsed id and the request that sends its input. */
+export interface ModelRequest {
+  readonly modelId: ModelId.ModelId
+  readonly request: HttpClientRequest.HttpClientRequest
+}
+
 /**
  * The request that sends `input` to a model: `POST {base}/{full model id}` with the encoded
  * options and the input as JSON. The model id, the options and the input are all checked here,
- * before anything is sent.
+ * in that order, before anything is sent.
  */
+export const modelRequestEither = (
+  service: Service,
+  base: string,
+  id: string,
+  input: unknown,
+  options: RequestOptions.RequestOptions | undefined
+): Either.Either<ModelRequest, FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError> => {
+  const parsed = ModelId.parse(id)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const encoded = wireEither(service, options)
+  if (Either.isLeft(encoded)) return Either.left(encoded.left)
+  const body = jsonText(input)
+  if (Either.isLeft(body)) return Either.left(body.left)
+  const request = HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed.right)}`, {
+    headers: encoded.right.headers,
+    urlParams: encoded.right.query,
+    acceptJson: true,
+    body: HttpBody.text(body.right, "application/json")
+  })
+  return Either.right({ modelId: parsed.right, request })
+}
+
+/** `modelRequestEither` as an effect: one step for the whole preparation. */
 export const modelRequest = (
   service: Service,
   base: string,
   id: string,
   input: unknown,
   options: RequestOptions.RequestOptions | undefined
-): Effect.Effect<
-  { readonly modelId: ModelId.ModelId; readonly request: HttpClientRequest.HttpClientRequest },
-  FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError
-> =>
-  Effect.suspend((): Effect.Effect<
-    { readonly modelId: ModelId.ModelId; readonly request: HttpClientRequest.HttpClientRequest },
-    FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError
-  > => {
-    // checked in order, synchronously: one effect for the whole preparation
-    const parsed = ModelId.parse(id)
-    if (Either.isLeft(parsed)) return Effect.fail(parsed.left)
-    const encoded = wireEither(service, options)
-    if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
-    const body = jsonText(input)
-    if (Either.isLeft(body)) return Effect.fail(body.left)
-    const request = HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed.right)}`, {
-      headers: encoded.right.headers,
-      urlParams: encoded.right.query,
-      acceptJson: true,
-      body: HttpBody.text(body.right, "application/json")
+): Effect.Effect<ModelRequest, FalError.InvalidModelId | FalError.InvalidRequestOptions | FalError.ValidationError> =>
+  Effect.suspend(() =>
+    Either.match(modelRequestEither(service, base, id, input, options), {
+      onLeft: Effect.fail,
+      onRight: Effect.succeed
     })
-    return Effect.succeed({ modelId: parsed.right, request })
-  })
+  )
 
 /** Applies encoded options to a request. */
 export const withWire = (

@@ -1,5 +1,6 @@
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import * as Effect from "effect/Effect"
+import type * as Tracer from "effect/Tracer"
 import { FalClient, type Service } from "../FalClient.js"
 import type * as FalError from "../FalError.js"
 import * as Request from "./request.js"
@@ -92,6 +93,10 @@ export const uploadInput = <I>(
     }))
   })
 
+/** Whether `auto` has anything to do: the input holds files and the call did not say `autoUpload: false`. */
+export const wanted = (input: unknown, options: { readonly autoUpload?: boolean | undefined } | undefined): boolean =>
+  options?.autoUpload !== false && holdsFiles(input)
+
 /**
  * Automatic upload, the step `Fal.run` and `Queue.submit` (hence `subscribe`) take before they
  * serialise an input: its files are uploaded and replaced by their URLs, unless the call says
@@ -105,13 +110,15 @@ export const auto = (
   options: {
     readonly autoUpload?: boolean | undefined
     readonly options?: RequestOptions.RequestOptions | undefined
-  } | undefined
+  } | undefined,
+  /** The operation's span, when it is not the fiber's current span: the upload's span goes under it. */
+  parent?: Tracer.AnySpan
 ): Effect.Effect<unknown, FalError.FalError> =>
-  options?.autoUpload === false || !holdsFiles(input)
+  !wanted(input, options)
     ? Effect.succeed(input)
     : Request.modelId(modelId).pipe(
       Effect.zipRight(Request.wire(service, options?.options)),
       Effect.zipRight(uploadInput(input)),
       Effect.provideService(FalClient, service),
-      Effect.withSpan("fal.storage.uploadInput")
+      Effect.withSpan("fal.storage.uploadInput", parent === undefined ? undefined : { parent })
     )
