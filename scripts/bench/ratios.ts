@@ -88,7 +88,7 @@ class StepCounter extends Supervisor.AbstractSupervisor<void> {
 /**
  * The two counts of a call that do not scatter with the machine's load: the fiber steps it takes
  * (its own fiber's and those of every fiber it starts) and the bytes it allocates (V8's sampling
- * heap profiler, collected objects included), over \`count\` sequential calls.
+ * heap profiler, collected objects included), over `count` sequential calls.
  */
 const counts = async (
   runtime: ManagedRuntime.ManagedRuntime<FalClient.FalClient | HttpClient.HttpClient, never>,
