@@ -680,6 +680,7 @@ const followAndRead = <A, I, R, REnqueue>(
         Effect.makeSpan(...streamSpan(ref)),
         (span) =>
           Effect.withFiberRuntime((fiber) => {
+            Request.flattenIds(span)
             const end = Request.spanEnder(fiber)
             return Effect.matchCauseEffect(restore(streamed(t, options, onStatus, span)), {
               onFailure: (cause) => {
