@@ -14,10 +14,14 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import * as Scheduler from "effect/Scheduler"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { FalClient, type Service } from "../FalClient.js"
@@ -281,6 +285,19 @@ const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
 /** The longest delay `setTimeout` can wait; a longer limit never fires (as with the live clock). */
 const maxTimer = 2 ** 31 - 1
 
+/**
+ * Once COMPLETED is delivered, the connection's reader goes on (the rest of the body, then its
+ * scope closed) only in a later turn of the event loop. The caller sends the result's request
+ * meanwhile, and undici writes a request on a reused connection in the event loop's check phase
+ * (`setImmediate`, after checking the idle socket): work done before that, in the same turn,
+ * delays the request. Closing the body's scope took some 0.8 ms there (measured with undici's
+ * `undici:request:create` and `undici:client:sendHeaders` diagnostics channels: 1.0 ms from the
+ * result's request made to its headers sent, 0.2 ms once deferred). `yieldNow` on a timer
+ * scheduler resumes the reader in the next turn's timers phase; the rest is housekeeping (the
+ * socket back to the pool), so nobody waits for it.
+ */
+const afterCompleted: Effect.Effect<void> = Effect.withScheduler(Effect.yieldNow(), Scheduler.timer(0))
+
 /** A status stream connection that has delivered COMPLETED. */
 interface Connected {
   readonly last: Queue.Completed
@@ -308,6 +325,11 @@ interface Connected {
  * or a stream consumer not pulling) is not silence. Before, the decoding was some ten `Stream`
  * stages and the watchdog a `Stream.timeoutFail` race (two fibers and a timer) on every pull:
  * each stage a channel executor and closures held for the whole run of the job.
+ *
+ * The reader is started (from the caller's runtime, at once, so the request goes out before the
+ * caller suspends), observed, and its watchdog armed, all in the step that suspends the caller
+ * (`Effect.async`'s registration): no interruption can come between them, and the caller holds
+ * no region of its own while the job runs (an `uninterruptibleMask` would hold two frames).
  */
 const connect = <R>(
   t: Target,
@@ -320,8 +342,9 @@ const connect = <R>(
   const request = withLogs(HttpClientRequest.get(`${statusUrl(t)}/stream`), options?.logs).pipe(
     HttpClientRequest.setHeader("accept", "text/event-stream")
   )
-  return Effect.clockWith((clock) =>
-    Effect.uninterruptibleMask((restore) => {
+  return Effect.flatMap(Effect.runtime<R>(), (runtime) =>
+    Effect.async<Connected, FalError.FalError>((resume) => {
+      const clock = Context.get(FiberRefs.getOrDefault(runtime.fiberRefs, DefaultServices.currentServices), Clock.Clock)
       let heardAt = clock.unsafeCurrentTimeMillis()
       /** In `emit`: the silence does not count. */
       let busy = false
@@ -330,23 +353,20 @@ const connect = <R>(
       let settled = false
       let silenced = false
       let readerDone = false
-      let outcome: Exit.Exit<Connected, FalError.FalError> | undefined
-      let resume: ((exit: Exit.Exit<Connected, FalError.FalError>) => void) | undefined
       let timer: ReturnType<typeof setTimeout> | undefined
       let dog: Fiber.RuntimeFiber<void> | undefined
-      let reader: Fiber.RuntimeFiber<void, FalError.FalError> | undefined
+      let reader: Fiber.RuntimeFiber<void, FalError.FalError> | undefined = undefined
       const settle = (exit: Exit.Exit<Connected, FalError.FalError>) => {
         if (settled) return
         settled = true
-        if (resume === undefined) outcome = exit
-        else resume(exit)
+        resume(exit)
       }
       const emitted = (status: Queue.Status) => {
         busy = false
         heardAt = clock.unsafeCurrentTimeMillis()
-        if (status.status === "COMPLETED" && reader !== undefined) {
+        if (status.status === "COMPLETED") {
           completed = status
-          settle(Exit.succeed({ last: status, rest: reader }))
+          if (reader !== undefined) settle(Exit.succeed({ last: status, rest: reader }))
         }
       }
       /** Decodes and emits the events of a chunk, up to COMPLETED. */
@@ -369,7 +389,7 @@ const connect = <R>(
             emit(status),
             Effect.suspend(() => {
               emitted(status)
-              return handle(events, index + 1, meta)
+              return completed === undefined ? handle(events, index + 1, meta) : afterCompleted
             })
           )
         })
@@ -385,7 +405,11 @@ const connect = <R>(
           )
         )
       /** Reads the body, pulled chunk by chunk in this fiber (`Stream.run*` would fork one more). */
-      const body = (response: HttpClientResponse.HttpClientResponse, meta: ResponseMeta.ResponseMeta) => {
+      const body = (
+        response: HttpClientResponse.HttpClientResponse,
+        meta: ResponseMeta.ResponseMeta,
+        scope: Scope.Scope
+      ) => {
         heardAt = clock.unsafeCurrentTimeMillis()
         const decoder = new Sse.Decoder()
         const chunk = (bytes: Chunk.Chunk<Uint8Array>): Effect.Effect<void, FalError.FalError, R> => {
@@ -396,7 +420,7 @@ const connect = <R>(
           for (const part of bytes) events = events.concat(decoder.push(part))
           return events.length === 0 ? Effect.void : handle(events, 0, meta)
         }
-        return Effect.scoped(Effect.flatMap(Channel.toPull(Stream.toChannel(response.stream)), (pull) => {
+        return Effect.flatMap(Channel.toPullIn(Stream.toChannel(response.stream), scope), (pull) => {
           const loop: Effect.Effect<void, FalError.FalError | HttpClientError.ResponseError, R> = Effect.flatMap(
             pull,
             (next) =>
@@ -407,26 +431,35 @@ const connect = <R>(
                 : Effect.void
           )
           return loop
-        })).pipe(Effect.catchAll(failure))
-      }
-      // Built as the reader starts: an interruptible region holds its effect for its whole life,
-      // and the request's effect (the attempt, its watchdog, its span) is needed only until the headers.
-      const read = Effect.suspend(() => {
-        const attempt = Request.attempt(t.service, {
-          operation: "statusStream",
-          request,
-          requestId: t.requestId,
-          onResponse: (response, meta) => Effect.succeed({ response, meta })
         })
-        return Effect.flatMap(
-          // the reader's own fiber: the stream's span is set as its parent span for good
-          span === undefined ? attempt : Effect.zipRight(
-            FiberRef.update(FiberRef.currentContext, Context.add(Tracer.ParentSpan, span)),
-            attempt
-          ),
-          ({ meta, response }) => body(response, meta)
-        )
-      })
+      }
+      // The reader's whole work. Its fiber starts uninterruptible and the work runs in one
+      // interruptible region, so that one handler closes the body's scope (on any exit, an
+      // interruption included) and maps its failures: `Effect.scoped` and `catchAll` would hold a
+      // region and a frame more on the reader's stack while the job runs. Built as the reader
+      // starts: the request's effect (the attempt, its watchdog, its span) is needed only until
+      // the headers.
+      const read = Effect.flatMap(Scope.make(), (scope) =>
+        Effect.matchCauseEffect(
+          Effect.interruptible(Effect.flatMap(
+            Request.attempt(t.service, {
+              operation: "statusStream",
+              request,
+              requestId: t.requestId,
+              span,
+              onResponse: (response, meta) => Effect.succeed({ response, meta })
+            }),
+            ({ meta, response }) => body(response, meta, scope)
+          )),
+          {
+            onFailure: (cause) =>
+              Effect.zipRight(
+                Scope.close(scope, Exit.failCause(cause)),
+                Either.match(Cause.failureOrCause(cause), { onLeft: failure, onRight: Effect.failCause })
+              ),
+            onSuccess: () => Scope.close(scope, Exit.void)
+          }
+        ))
       /** Silence: the reader is interrupted; its observer reports `silent`. */
       const fire = () => {
         silenced = true
@@ -439,28 +472,27 @@ const connect = <R>(
       }
       /** The time left before the silence is too long. */
       const left = () => (busy ? limit : heardAt + limit - clock.unsafeCurrentTimeMillis())
-      return Effect.flatMap(Effect.fork(Effect.interruptible(read)), (fiber) => {
-        reader = fiber
-        fiber.addObserver((exit) => {
-          readerDone = true
-          stopWatchdog()
-          if (Exit.isSuccess(exit)) return
-          settle(
-            Exit.failCause(
-              silenced && Exit.isInterrupted(exit) ? Cause.fail(silent(t.requestId, keepAlive)) : exit.cause
-            )
+      // The reader's runtime: the caller's, uninterruptible (see `read`), with the stream's span
+      // as the parent span (of the connection's `http.client` span and of whatever `emit` traces).
+      const readerRuntime = Runtime.make({
+        context: span === undefined ? runtime.context : Context.add(runtime.context, Tracer.ParentSpan, span),
+        fiberRefs: runtime.fiberRefs,
+        runtimeFlags: RuntimeFlags.disable(runtime.runtimeFlags, RuntimeFlags.Interruption)
+      })
+      reader = Runtime.runFork(readerRuntime, read)
+      reader.addObserver((exit) => {
+        readerDone = true
+        stopWatchdog()
+        if (Exit.isSuccess(exit)) return
+        settle(
+          Exit.failCause(
+            silenced && Exit.isInterrupted(exit) ? Cause.fail(silent(t.requestId, keepAlive)) : exit.cause
           )
-        })
-        const awaited = restore(Effect.async<Connected, FalError.FalError>((callback) => {
-          if (outcome !== undefined) return callback(outcome)
-          resume = callback
-          // the caller is interrupted: stop the watchdog, abort the request and wait for it
-          return Effect.suspend(() => {
-            settled = true
-            stopWatchdog()
-            return Effect.asVoid(Fiber.interrupt(fiber))
-          })
-        }))
+        )
+      })
+      // COMPLETED before the reader's handle was known (it started at once, in this step)
+      if (completed !== undefined) settle(Exit.succeed({ last: completed, rest: reader }))
+      if (!readerDone) {
         if (clock === liveClock) {
           const tick = () => {
             timer = undefined
@@ -470,21 +502,24 @@ const connect = <R>(
             if (remaining <= maxTimer) timer = setTimeout(tick, remaining)
           }
           tick()
-          return awaited
+        } else {
+          const watchdog: Effect.Effect<void> = Effect.suspend(() => {
+            if (readerDone) return Effect.void
+            const remaining = left()
+            if (remaining <= 0) return Effect.sync(fire)
+            return Effect.zipRight(clock.sleep(Duration.millis(remaining)), watchdog)
+          })
+          dog = Runtime.runFork(readerRuntime, Effect.interruptible(watchdog))
         }
-        const watchdog: Effect.Effect<void> = Effect.suspend(() => {
-          if (readerDone) return Effect.void
-          const remaining = left()
-          if (remaining <= 0) return Effect.sync(fire)
-          return Effect.zipRight(clock.sleep(Duration.millis(remaining)), watchdog)
-        })
-        return Effect.flatMap(Effect.forkDaemon(Effect.interruptible(watchdog)), (daemon) => {
-          dog = daemon
-          return awaited
-        })
+      }
+      const started = reader
+      // the caller is interrupted: stop the watchdog, abort the request and wait for it
+      return Effect.suspend(() => {
+        settled = true
+        stopWatchdog()
+        return Effect.asVoid(Fiber.interrupt(started))
       })
-    })
-  )
+    }))
 }
 
 /**
@@ -601,56 +636,81 @@ interface Followed {
   readonly rest?: Fiber.RuntimeFiber<void, FalError.FalError> | undefined
 }
 
-/** Follows a request until it completes. */
-const follow = <R>(
-  ref: Queue.RequestRef,
-  options: Queue.FollowOptions<R> | undefined
-): Effect.Effect<Followed, FalError.FalError, FalClient | R> => {
-  const onStatus = options?.onStatus ?? (() => Effect.void)
-  if (options?.mode === "poll") {
-    return status(ref, options).pipe(
-      Effect.tap(onStatus),
-      Effect.tap((s) => s.status === "COMPLETED" ? Effect.void : Effect.sleep(options.pollInterval ?? "500 millis")),
-      Effect.repeat({ until: (s) => s.status === "COMPLETED" }),
-      Effect.map((last): Followed => ({ last }))
-    )
-  }
-  // Acts on COMPLETED as it arrives: the caller goes on (to the result read) while the
-  // connection's reader reads the rest of the body, which leaves its socket to the pool. The
-  // span is the parent of the readers' fibers only (`useSpan`), not of this fiber for the
-  // stream's life: `withSpan` would copy this fiber's context and refs, held while the job runs.
-  return Effect.flatMap(
-    target(ref),
-    (t) => Effect.useSpan(...streamSpan(ref), (span) => streamed(t, options, onStatus, span))
-  )
-}
-
 /** `true` when the final status reports a failure. */
 const failed = (last: Queue.Status) =>
   last.status === "COMPLETED" && (last.error !== undefined || last.errorType !== undefined)
 
-/** Follows, then reads the result (retried on faults unless the job itself failed). */
-const followAndRead = <A, I, R>(
+/**
+ * Follows a request until it completes, then reads its result (retried on faults unless the job
+ * itself failed); when interrupted meanwhile, cancels it upstream (unless `cancelOnInterrupt` is
+ * `false`).
+ *
+ * Runs in the uninterruptible region of the operation's span (`Request.tracedRegion`): only the
+ * waits are interruptible (`restore`), and one handler per wait ends the status stream's span,
+ * stops the stream's reader and cancels on interruption. `Effect.useSpan`, `Effect.ensuring` and
+ * `Effect.onInterrupt` would each open a region of their own, three frames apiece held on the
+ * fiber's stack while the job runs (issue 13's memory per held subscription).
+ */
+const followAndRead = <A, I, R, REnqueue>(
+  restore: Request.Restore,
   ref: Queue.RequestRef,
   options:
     | Queue.FollowOptions<R> & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
-    | undefined
-) =>
-  Effect.flatMap(
-    follow(ref, options),
-    ({ last, rest }) => {
-      const read = resultOf(ref, options, failed(last))
-      return rest === undefined ? read : Effect.ensuring(read, Fiber.interrupt(rest))
+    | undefined,
+  onEnqueue?: Effect.Effect<void, never, REnqueue>
+): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient | R | REnqueue> => {
+  const cancelling = options?.cancelOnInterrupt !== false
+  /** A failure; an interruption cancels the request upstream first (bounded, never failing). */
+  const leave = (cause: Cause.Cause<FalError.FalError>) =>
+    cancelling && Cause.isInterruptedOnly(cause)
+      ? Effect.zipRight(cancelQuietly(ref), Effect.failCause(cause))
+      : Effect.failCause(cause)
+  const read = ({ last, rest }: Followed) => {
+    const stop = rest === undefined ? Effect.void : Fiber.interrupt(rest)
+    return Effect.matchCauseEffect(restore(resultOf(ref, options, failed(last))), {
+      onFailure: (cause) => Effect.zipRight(stop, leave(cause)),
+      onSuccess: (result) => Effect.as(stop, result)
+    })
+  }
+  const onStatus = options?.onStatus ?? (() => Effect.void)
+  const before = onEnqueue === undefined ? target(ref) : Effect.zipRight(onEnqueue, target(ref))
+  return Effect.flatMap(
+    Effect.catchAllCause(restore(before), leave),
+    (t): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient | R> => {
+      if (options?.mode === "poll") {
+        const polled = status(ref, options).pipe(
+          Effect.tap(onStatus),
+          Effect.tap((s) =>
+            s.status === "COMPLETED" ? Effect.void : Effect.sleep(options.pollInterval ?? "500 millis")
+          ),
+          Effect.repeat({ until: (s) => s.status === "COMPLETED" })
+        )
+        return Effect.matchCauseEffect(restore(polled), { onFailure: leave, onSuccess: (last) => read({ last }) })
+      }
+      // Acts on COMPLETED as it arrives: the result is read while the connection's reader reads
+      // the rest of the body, which leaves its socket to the pool. The stream's span is the
+      // parent of the readers' fibers, not the current span of this fiber.
+      return Effect.flatMap(
+        Effect.makeSpan(...streamSpan(ref)),
+        (span) =>
+          Effect.withFiberRuntime((fiber) => {
+            Request.flattenIds(span)
+            const end = Request.spanEnder(fiber)
+            return Effect.matchCauseEffect(restore(streamed(t, options, onStatus, span)), {
+              onFailure: (cause) => {
+                end(span, Exit.failCause(cause))
+                return leave(cause)
+              },
+              onSuccess: (connected) => {
+                end(span, Exit.void)
+                return read(connected)
+              }
+            })
+          })
+      )
     }
   )
-
-/** Cancels upstream when interrupted; bounded, so an unreachable fal cannot hang the interruption. */
-const cancelOnInterrupt = <A, R>(
-  ref: Queue.RequestRef,
-  enabled: boolean,
-  effect: Effect.Effect<A, FalError.FalError, FalClient | R>
-): Effect.Effect<A, FalError.FalError, FalClient | R> =>
-  enabled ? Effect.onInterrupt(effect, () => cancelQuietly(ref)) : effect
+}
 
 /** Cancels upstream, bounded, so an unreachable fal cannot hang the interruption; never fails. */
 const cancelQuietly = (ref: Queue.RequestRef): Effect.Effect<void, never, FalClient> =>
@@ -665,11 +725,11 @@ export const resume = <A = unknown, I = unknown, R = never>(
   ref: Queue.RequestRef,
   options?: Queue.FollowOptions<R> & Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient | R> =>
-  cancelOnInterrupt(
-    ref,
-    options?.cancelOnInterrupt !== false,
-    followAndRead(ref, options)
-  ).pipe(Request.traced("resume", { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }))
+  Request.tracedRegion(
+    "resume",
+    { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId },
+    (restore) => followAndRead(restore, ref, options)
+  )
 
 /**
  * How long an interruption of `subscribe` waits for a submit in flight to answer. The submit
@@ -706,7 +766,7 @@ export const subscribe = <A = unknown, I = unknown, R = never, REnqueue = never>
   input: unknown,
   options?: Queue.SubscribeOptions<R, REnqueue> & { readonly output?: Schema.Schema<A, I> | undefined }
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient | R | REnqueue> =>
-  Effect.uninterruptibleMask((restore) =>
+  Request.tracedRegion("subscribe", { "fal.model_id": modelId }, (restore) =>
     Effect.flatMap(
       // The automatic upload comes first and stays interruptible: before the submit is sent
       // there is no job to cancel, so an interruption aborts the uploads at once.
@@ -718,17 +778,6 @@ export const subscribe = <A = unknown, I = unknown, R = never, REnqueue = never>
             submit(modelId, sent, { ...options, autoUpload: false }),
             options?.cancelOnInterrupt !== false
           ),
-          (submitted) =>
-            cancelOnInterrupt(
-              submitted,
-              options?.cancelOnInterrupt !== false,
-              restore(
-                Effect.zipRight(
-                  options?.onEnqueue === undefined ? Effect.void : options.onEnqueue(submitted),
-                  followAndRead(submitted, options)
-                )
-              )
-            )
+          (submitted) => followAndRead(restore, submitted, options, options?.onEnqueue?.(submitted))
         )
-    )
-  ).pipe(Request.traced("subscribe", { "fal.model_id": modelId }))
+    ))

@@ -98,6 +98,32 @@ export const annotate = (result: Traceable): Effect.Effect<void> =>
     return Effect.void
   })
 
+/** `restore` of an uninterruptible region (`Effect.uninterruptibleMask`). */
+export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/** Ends `span` with `exit` at the fiber's clock, as `Effect.useSpan` does (no time when timing is off). */
+export const spanEnder = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+  const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
+  const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+  return (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>): void => {
+    if (span.status._tag !== "Ended") span.end(timed ? clock.unsafeCurrentTimeNanos() : 0n, exit)
+  }
+}
+
+/**
+ * Flattens the span's ids, once, where the span is made: for a span held while a job runs.
+ *
+ * Effect's native tracer builds each id one character at a time, and V8 keeps such a string as a
+ * chain of rope nodes (one per character past the twelfth): some 900 bytes for a trace id and a
+ * span id, against some 200 once flat. Reading a character of a rope makes V8 flatten it in
+ * place, and the collector then drops the chain. A span of another tracer (OpenTelemetry's) has
+ * flat ids already; this costs it two reads.
+ */
+export const flattenIds = (span: Tracer.Span): void => {
+  span.traceId.charCodeAt(0)
+  span.spanId.charCodeAt(0)
+}
+
 /**
  * Runs an operation in a client span `fal.<operation>` with the model and request ids; on
  * success the span also gets the request id, billable units and serving runner fal reported.
@@ -109,43 +135,59 @@ export const annotate = (result: Traceable): Effect.Effect<void> =>
  * fiber's stack (issue 13's memory per held subscription). Here the span is made, set as the
  * current span, and on exit the context restored and the span ended, in one uninterruptible
  * region, so that no interruption can come between the span's start and its end.
+ *
+ * `body` runs inside that region and gets its `restore`: an operation that needs a region of
+ * its own (`subscribe`, `resume`: a submit that must not be cut off, a cancellation upstream on
+ * interruption) shares this one instead of opening a second, each region being frames held on a
+ * waiting fiber's stack.
  */
-export const traced =
-  (operation: string, attributes: Readonly<Record<string, string | undefined>>) =>
-  <A extends Traceable, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    const defined: Record<string, string> = {}
-    for (const name in attributes) {
-      const value = attributes[name]
-      if (value !== undefined) defined[name] = value
-    }
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(
-        // the call site inside this module says nothing: no stack is captured
-        Effect.makeSpan(`fal.${operation}`, { kind: "client", captureStackTrace: false, attributes: defined }),
-        (span) =>
-          Effect.withFiberRuntime<A, E, R>((fiber) => {
-            const outer = fiber.currentContext
-            const clock = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock)
-            const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-            const close = (exit: Exit.Exit<A, E>) =>
-              Effect.zipRight(
-                FiberRef.set(FiberRef.currentContext, outer),
-                Effect.suspend(() => {
-                  span.end(timed ? clock.unsafeCurrentTimeNanos() : 0n, exit)
-                  return exit
-                })
-              )
-            return Effect.zipRight(
-              FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)),
-              Effect.matchCauseEffect(restore(Effect.tap(effect, (result) => annotateSpan(span, result))), {
-                onFailure: (cause) => close(Exit.failCause(cause)),
-                onSuccess: (value) => close(Exit.succeed(value))
+export const tracedRegion = <A extends Traceable, E, R>(
+  operation: string,
+  attributes: Readonly<Record<string, string | undefined>>,
+  body: (restore: Restore) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  const defined: Record<string, string> = {}
+  for (const name in attributes) {
+    const value = attributes[name]
+    if (value !== undefined) defined[name] = value
+  }
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(
+      // the call site inside this module says nothing: no stack is captured
+      Effect.makeSpan(`fal.${operation}`, { kind: "client", captureStackTrace: false, attributes: defined }),
+      (span) =>
+        Effect.withFiberRuntime<A, E, R>((fiber) => {
+          flattenIds(span)
+          const outer = fiber.currentContext
+          const end = spanEnder(fiber)
+          const close = (exit: Exit.Exit<A, E>) =>
+            Effect.zipRight(
+              FiberRef.set(FiberRef.currentContext, outer),
+              Effect.suspend(() => {
+                end(span, exit)
+                return exit
               })
             )
-          })
-      )
+          return Effect.zipRight(
+            FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)),
+            Effect.matchCauseEffect(body(restore), {
+              onFailure: (cause) => close(Exit.failCause(cause)),
+              onSuccess: (value) => {
+                annotateSpan(span, value)
+                return close(Exit.succeed(value))
+              }
+            })
+          )
+        })
     )
-  }
+  )
+}
+
+/** Runs `effect`, interruptible as it was, in the operation's span (see `tracedRegion`). */
+export const traced =
+  (operation: string, attributes: Readonly<Record<string, string | undefined>>) =>
+  <A extends Traceable, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    tracedRegion(operation, attributes, (restore) => restore(effect))
 
 /** The service's redactor (built once in `FalClient.make`). */
 export const redact = (service: Service): (text: string) => string => service.redact
