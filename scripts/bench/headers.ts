@@ -4,6 +4,7 @@
  */
 import { RequestOptions, ResponseMeta } from "@effect-fal/headers"
 import * as Either from "effect/Either"
+import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 
 const samples = 41
@@ -168,4 +169,9 @@ The price over the baseline buys validation of every value (header injection, ra
 a typed error naming each rejected value, and case-insensitive decoding.
 `
   return { markdown, roundTripNs }
+}
+
+// `tsx scripts/bench/headers.ts` prints the section on its own.
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  console.log(headersSection().markdown)
 }

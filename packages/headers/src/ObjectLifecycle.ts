@@ -329,8 +329,12 @@ export const codec: HeaderCodec.HeaderCodec<ObjectLifecycle> = HeaderCodec.make<
   ),
   validate,
   parse,
-  // The spacing is the one fal's documentation shows (Python's json.dumps).
-  print: (lifecycle) => spaced(toJson(lifecycle)),
+  // The spacing is the one fal's documentation shows (Python's json.dumps). An expiration alone,
+  // the common value, is written directly: the generic printer escapes each key and string.
+  print: (lifecycle) =>
+    isWithAcl(lifecycle)
+      ? spaced(toJson(lifecycle))
+      : `{"${field}": ${lifecycle === "never" ? "null" : wholeSeconds(lifecycle)}}`,
   show,
   maxLength,
   arbitrary: (fc) => {
