@@ -33,6 +33,7 @@ import * as Request from "./request.js"
 import { output } from "./run.js"
 import * as Sse from "./sse.js"
 import * as UploadInput from "./uploadInput.js"
+import * as Watchdog from "./watchdog.js"
 
 // -----------------------------------------------------------------------------
 // wire schemas
@@ -279,12 +280,6 @@ const notJson = (requestId: string, data: string) =>
     description: `an event is not JSON: ${JSON.stringify(Errors.clip(data, 120))}`
   })
 
-/** The live clock: with it, the keep-alive watchdog is a plain timer (see `connect`). */
-const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
-
-/** The longest delay `setTimeout` can wait; a longer limit never fires (as with the live clock). */
-const maxTimer = 2 ** 31 - 1
-
 /**
  * Once COMPLETED is delivered, the connection's reader goes on (the rest of the body, then its
  * scope closed) only in a later turn of the event loop. The caller sends the result's request
@@ -316,7 +311,7 @@ interface Connected {
  * comment) for the keep-alive limit.
  *
  * The body is read and decoded in one fiber (the body's chunks pulled in a loop, an
- * incremental {@link Sse.Decoder}), under one watchdog per connection, in the manner of
+ * incremental {@link Sse.Decoder}), under one watchdog per connection (`Watchdog.start`), as
  * `Request.attempt`'s: the reader runs in a fiber of its own, which the watchdog interrupts
  * (aborting the request) before the connection fails with `silent`; an Effect fiber cannot be
  * failed from outside, only interrupted. With the live clock the watchdog is one re-armed
@@ -353,8 +348,7 @@ const connect = <R>(
       let settled = false
       let silenced = false
       let readerDone = false
-      let timer: ReturnType<typeof setTimeout> | undefined
-      let dog: Fiber.RuntimeFiber<void> | undefined
+      let stopWatchdog: (() => void) | undefined
       let reader: Fiber.RuntimeFiber<void, FalError.FalError> | undefined = undefined
       const settle = (exit: Exit.Exit<Connected, FalError.FalError>) => {
         if (settled) return
@@ -465,13 +459,6 @@ const connect = <R>(
         silenced = true
         reader?.unsafeInterruptAsFork(reader.id())
       }
-      const stopWatchdog = () => {
-        if (timer !== undefined) clearTimeout(timer)
-        timer = undefined
-        if (dog !== undefined) dog.unsafeInterruptAsFork(dog.id())
-      }
-      /** The time left before the silence is too long. */
-      const left = () => (busy ? limit : heardAt + limit - clock.unsafeCurrentTimeMillis())
       // The reader's runtime: the caller's, uninterruptible (see `read`), with the stream's span
       // as the parent span (of the connection's `http.client` span and of whatever `emit` traces).
       const readerRuntime = Runtime.make({
@@ -482,7 +469,7 @@ const connect = <R>(
       reader = Runtime.runFork(readerRuntime, read)
       reader.addObserver((exit) => {
         readerDone = true
-        stopWatchdog()
+        stopWatchdog?.()
         if (Exit.isSuccess(exit)) return
         settle(
           Exit.failCause(
@@ -493,30 +480,19 @@ const connect = <R>(
       // COMPLETED before the reader's handle was known (it started at once, in this step)
       if (completed !== undefined) settle(Exit.succeed({ last: completed, rest: reader }))
       if (!readerDone) {
-        if (clock === liveClock) {
-          const tick = () => {
-            timer = undefined
-            if (readerDone) return
-            const remaining = left()
-            if (remaining <= 0) return fire()
-            if (remaining <= maxTimer) timer = setTimeout(tick, remaining)
-          }
-          tick()
-        } else {
-          const watchdog: Effect.Effect<void> = Effect.suspend(() => {
-            if (readerDone) return Effect.void
-            const remaining = left()
-            if (remaining <= 0) return Effect.sync(fire)
-            return Effect.zipRight(clock.sleep(Duration.millis(remaining)), watchdog)
-          })
-          dog = Runtime.runFork(readerRuntime, Effect.interruptible(watchdog))
-        }
+        // the time left before the silence is too long (time in `emit` does not count)
+        stopWatchdog = Watchdog.start(
+          clock,
+          readerRuntime,
+          () => readerDone ? undefined : busy ? limit : heardAt + limit - clock.unsafeCurrentTimeMillis(),
+          fire
+        )
       }
       const started = reader
       // the caller is interrupted: stop the watchdog, abort the request and wait for it
       return Effect.suspend(() => {
         settled = true
-        stopWatchdog()
+        stopWatchdog?.()
         return Effect.asVoid(Fiber.interrupt(started))
       })
     }))

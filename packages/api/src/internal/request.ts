@@ -30,6 +30,7 @@ import * as Retry from "../Retry.js"
 import type * as Budget from "./budget.js"
 import * as Errors from "./errors.js"
 import * as Redact from "./redact.js"
+import * as Watchdog from "./watchdog.js"
 
 /**
  * One call to fal, described once: the operation (its retry policy, timeouts and span name),
@@ -247,24 +248,13 @@ const endSpan = (span: Tracer.Span, clock: Clock.Clock, exit: Exit.Exit<unknown,
 const attemptRefs = (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime): FiberRefs.FiberRefs =>
   FiberRefs.updateAs(refs, { fiberId, fiberRef: HttpClient.currentTracerDisabledWhen, value: Redact.platformSpanOff })
 
-/** The live clock: with it, the watchdog is a plain timer (see `watched`). */
-const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
-
-/** The longest delay `setTimeout` can wait; a longer limit never fires (as with the live clock). */
-const maxTimer = 2 ** 31 - 1
-
 /**
- * Runs an attempt under its two per-attempt limits with one watchdog: `headers` from the start
- * until `arrived` is called, then `body` from there until the attempt ends. `start` starts the
- * attempt on a fiber of its own, which the watchdog interrupts (aborting the request) before the
- * attempt fails with `onTimeout`; interrupting the caller interrupts (and awaits) it too.
- *
- * Hand-written: `Effect.timeoutFail` forks two fibers, arms a timer in one and joins their refs,
- * for each limit (four fibers per attempt for the two limits). Here one fiber runs the attempt,
- * and the watchdog is one timer: a plain `setTimeout` with the live clock (which is what the live
- * clock's `sleep` is), else a fiber sleeping on the fiber's `Clock`, so that `TestClock` drives
- * it. While the headers are awaited it waits at most `body` at a time, so that it re-arms for the
- * body limit in time once they arrive.
+ * Runs an attempt under its two per-attempt limits with one watchdog (`Watchdog.start`):
+ * `headers` from the start until `arrived` is called, then `body` from there until the attempt
+ * ends. `start` starts the attempt on a fiber of its own, which the watchdog interrupts (aborting
+ * the request) before the attempt fails with `onTimeout`; interrupting the caller interrupts (and
+ * awaits) it too. While the headers are awaited the watchdog waits at most `body` at a time, so
+ * that it re-arms for the body limit in time once they arrive.
  *
  * The attempt's fiber (and the watchdog's, with a test clock) is started, observed and armed in
  * one step of the caller's fiber, so no interruption can come between them: the caller is
@@ -295,26 +285,13 @@ const watched = <A>(
     let state: "running" | "headers" | "body" | "done" = "running"
     let outcome: Exit.Exit<A, FalError.FalError> | undefined
     let resume: ((exit: Exit.Exit<A, FalError.FalError>) => void) | undefined
-    let timer: ReturnType<typeof setTimeout> | undefined
-    let dog: Fiber.RuntimeFiber<void> | undefined
-    /** The time left in the current phase, and how long to wait before looking again. */
-    const left = (): number => {
-      const now = clock.unsafeCurrentTimeMillis()
-      return headersAt < 0 ? begun + headersMs - now : headersAt + bodyMs - now
-    }
-    const wait = (remaining: number) => (headersAt < 0 ? Math.min(remaining, bodyMs) : remaining)
+    let stopWatchdog: (() => void) | undefined = undefined
     const child = start(runtime, clock, () => {
       headersAt = clock.unsafeCurrentTimeMillis()
     })
-    /** Out of time: the attempt is interrupted; its observer reports the timeout once it has stopped. */
-    const fire = () => {
-      state = headersAt < 0 ? "headers" : "body"
-      child.unsafeInterruptAsFork(child.id())
-    }
     const settle = (exit: Exit.Exit<A, FalError.FalError>) => {
       ended(exit)
-      if (timer !== undefined) clearTimeout(timer)
-      if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
+      stopWatchdog?.()
       if (state === "done") return
       // an attempt that ended on its own just before a timeout's interruption keeps its outcome
       const settled = state === "running" || !Exit.isInterrupted(exit) ? exit : Exit.fail(onTimeout(state))
@@ -325,33 +302,29 @@ const watched = <A>(
     child.addObserver(settle)
     // ended already (it never waited): nothing to watch
     if (outcome !== undefined) return outcome
-    if (clock === liveClock) {
-      const tick = () => {
-        timer = undefined
-        if (state !== "running") return
-        const remaining = left()
-        if (remaining <= 0) return fire()
-        const delay = wait(remaining)
-        if (delay <= maxTimer) timer = setTimeout(tick, delay)
+    stopWatchdog = Watchdog.start(
+      clock,
+      runtime,
+      () => {
+        if (state !== "running") return undefined
+        const now = clock.unsafeCurrentTimeMillis()
+        if (headersAt >= 0) return headersAt + bodyMs - now
+        const remaining = begun + headersMs - now
+        return remaining <= 0 ? remaining : Math.min(remaining, Math.max(bodyMs, 1))
+      },
+      // out of time: the attempt is interrupted; its observer reports the timeout once it has stopped
+      () => {
+        state = headersAt < 0 ? "headers" : "body"
+        child.unsafeInterruptAsFork(child.id())
       }
-      tick()
-    } else {
-      const watchdog: Effect.Effect<void> = Effect.suspend(() => {
-        if (state !== "running") return Effect.void
-        const remaining = left()
-        if (remaining <= 0) return Effect.sync(fire)
-        return Effect.zipRight(clock.sleep(Duration.millis(wait(remaining))), watchdog)
-      })
-      dog = Runtime.runFork(runtime, Effect.interruptible(watchdog))
-    }
+    )
     return Effect.async<A, FalError.FalError>((callback) => {
       if (outcome !== undefined) return callback(outcome)
       resume = callback
       return Effect.suspend(() => {
         // the caller is interrupted: stop the watchdog, abort the request and wait for it
         state = "done"
-        if (timer !== undefined) clearTimeout(timer)
-        if (dog !== undefined) dog.unsafeInterruptAsFork(child.id())
+        stopWatchdog?.()
         return Effect.asVoid(Fiber.interrupt(child))
       })
     })
