@@ -54,7 +54,7 @@ const main = async () => {
     ).pipe(Effect.flatMap((response) => response.json))
     const falRun = Fal.run("fal-ai/echo", input)
     const prebuilt = HttpClientRequest.post(`${run}/fal-ai/echo`).pipe(HttpClientRequest.bodyUnsafeJson(input))
-    const exec = Request.execute({
+    const exec = Request.executeWithClient({
       operation: "run",
       request: prebuilt,
       onResponse: (response) => Request.json("run", response, undefined)

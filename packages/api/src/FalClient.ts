@@ -18,9 +18,7 @@
 import type * as StartTimeout from "@effect-fal/headers/StartTimeout"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -92,7 +90,11 @@ export interface Timeouts {
  * | operation | headers | body |
  * |---|---|---|
  * | run | 15 min | 60 s |
- * | submit, status, statusStream, result, cancel, delete, deleteLegacy, list | 30 s | 60 s |
+ * | submit, status, statusStream, result, cancel, delete, deleteLegacy, list, upload.initiate | 30 s | 60 s |
+ * | upload.put (a file of up to 90 MB in one PUT) | 15 min | 60 s |
+ * | upload.part (a 10 MB part) | 5 min | 60 s |
+ * | upload.complete | 60 s | 60 s |
+ * | jwks (the webhook keys) | 10 s | 10 s |
  *
  * @since 0.2.0
  * @category defaults
@@ -108,7 +110,13 @@ export const defaultTimeouts: {
   cancel: { headers: Duration.seconds(30), body: Duration.seconds(60) },
   delete: { headers: Duration.seconds(30), body: Duration.seconds(60) },
   deleteLegacy: { headers: Duration.seconds(30), body: Duration.seconds(60) },
-  list: { headers: Duration.seconds(30), body: Duration.seconds(60) }
+  list: { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  "upload.initiate": { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  // a PUT is answered once its bytes are in: up to 90 MB (a part: 10 MB) on the client's link
+  "upload.put": { headers: Duration.minutes(15), body: Duration.seconds(60) },
+  "upload.part": { headers: Duration.minutes(5), body: Duration.seconds(60) },
+  "upload.complete": { headers: Duration.seconds(60), body: Duration.seconds(60) },
+  jwks: { headers: Duration.seconds(10), body: Duration.seconds(10) }
 }
 
 /**
@@ -331,57 +339,31 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
     const adminHeader = adminValue === undefined ? keyHeader : `Key ${adminValue}`
     // Innermost, next to the transport: whatever `transformClient` adds (a redirect follower
     // re-sends requests below any `mapRequest`), a request leaving fal's bases never carries
-    // Authorization. The transport's own span is left out: this client already makes one.
-    // Without `transformClient` the outer layer below already strips it, so the transport is used
-    // as it is: one decorator per request instead of three.
+    // Authorization.
     const transport = yield* HttpClient.HttpClient
-    const inner = options.transformClient === undefined ? transport : options.transformClient(
-      HttpClient.make((request) =>
-        Effect.locally(
-          transport.execute(isFalUrl(request.url) ? request : withoutAuthorization(request)),
-          HttpClient.currentTracerDisabledWhen,
-          Redact.platformSpanOff
-        )
+    const inner = options.transformClient === undefined
+      ? transport
+      : options.transformClient(
+        HttpClient.make((request) => transport.execute(isFalUrl(request.url) ? request : withoutAuthorization(request)))
       )
-    )
-    // One layer: the credential of the fiber on fal's URLs (none elsewhere), the platform span off
-    // (the api makes its own, without the request in its exit) and `authorization` redacted.
-    // The fiber refs are set only when they differ from what this layer needs.
-    const httpClient: HttpClient.HttpClient = HttpClient.makeWith<
-      HttpClientError.HttpClientError,
-      never,
-      HttpClientError.HttpClientError,
-      never
-    >(
-      (effect) =>
-        Effect.flatMap(
-          effect,
-          (request) =>
-            Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) => {
-              let sent = inner.execute(request)
-              if (fiber.getFiberRef(HttpClient.currentTracerDisabledWhen) !== Redact.platformSpanOff) {
-                sent = Effect.locally(sent, HttpClient.currentTracerDisabledWhen, Redact.platformSpanOff)
-              }
-              if (!fiber.getFiberRef(Headers.currentRedactedNames).includes("authorization")) {
-                sent = Effect.locallyWith(sent, Headers.currentRedactedNames, ensureRedacted)
-              }
-              return sent
-            })
-        ),
-      // in the request step, so that a `mapRequest` over this client still sees (and may drop) it
-      (request) =>
-        Effect.withFiberRuntime((fiber) => {
+    // Outermost: the credential of the fiber on fal's URLs (none elsewhere). The platform's own
+    // `http.client` span is off: it ends with the response, whose request holds the key; the
+    // pipeline makes its own. `authorization` stays among the redacted header names.
+    const httpClient: HttpClient.HttpClient = inner.pipe(
+      HttpClient.mapRequestEffect((request) =>
+        Effect.map(FiberRef.get(currentCredential), (credential) => {
           const stripped = withoutAuthorization(request)
-          return Effect.succeed(
-            isFalUrl(request.url)
-              ? HttpClientRequest.setHeader(
-                stripped,
-                "authorization",
-                fiber.getFiberRef(currentCredential) === "adminKey" ? adminHeader : keyHeader
-              )
-              : stripped
-          )
+          return isFalUrl(request.url)
+            ? HttpClientRequest.setHeader(
+              stripped,
+              "authorization",
+              credential === "adminKey" ? adminHeader : keyHeader
+            )
+            : stripped
         })
+      ),
+      HttpClient.withTracerDisabledWhen(() => true),
+      HttpClient.transformResponse(Effect.locallyWith(Headers.currentRedactedNames, ensureRedacted))
     )
     return {
       hasAdminKey: adminValue !== undefined,

@@ -13,6 +13,7 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import type * as Fal from "./Fal.js"
+import type * as FalClientModule from "./FalClient.js"
 import type { FalClient } from "./FalClient.js"
 import type { FalError } from "./FalError.js"
 import * as internal from "./internal/queue.js"
@@ -132,7 +133,7 @@ export type CancelOutcome =
  * @since 0.1.0
  * @category options
  */
-export interface SubmitOptions {
+export interface SubmitOptions extends Limits {
   /** Request controls (start timeout, priority, webhook, max queue length, ...). */
   readonly options?: RequestOptions.RequestOptions | undefined
   readonly retry?: Retry.Override | undefined
@@ -145,10 +146,27 @@ export interface SubmitOptions {
 }
 
 /**
+ * The two time bounds every queue operation takes, as `Fal.run` does.
+ *
  * @since 0.1.0
  * @category options
  */
-export interface StatusOptions {
+export interface Limits {
+  /** Per-attempt limits for this call, over the client's (`FalClient.Options.timeouts`). */
+  readonly timeouts?: FalClientModule.Timeouts | undefined
+  /**
+   * A bound on the whole operation, retries, reconnects and waits included: past it the call
+   * fails with `DeadlineExceeded`, carrying the request id when one is known. For `subscribe` and
+   * `resume`, the request is then cancelled upstream (unless `cancelOnInterrupt` is `false`).
+   */
+  readonly deadline?: Duration.DurationInput | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export interface StatusOptions extends Limits {
   /** Ask for the request's logs (`?logs=1`). Default `true`. */
   readonly logs?: boolean | undefined
   readonly retry?: Retry.Override | undefined
@@ -171,7 +189,7 @@ export interface StreamOptions extends StatusOptions {
  * @since 0.1.0
  * @category options
  */
-export interface ResultOptions {
+export interface ResultOptions extends Limits {
   readonly retry?: Retry.Override | undefined
 }
 
@@ -179,7 +197,7 @@ export interface ResultOptions {
  * @since 0.1.0
  * @category options
  */
-export interface CancelOptions {
+export interface CancelOptions extends Limits {
   readonly retry?: Retry.Override | undefined
 }
 

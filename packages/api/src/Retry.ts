@@ -38,6 +38,11 @@ export type Operation =
   | "delete"
   | "deleteLegacy"
   | "list"
+  | "upload.initiate"
+  | "upload.put"
+  | "upload.part"
+  | "upload.complete"
+  | "jwks"
 
 /**
  * A retry schedule for fal calls: it sees each failure as input.
@@ -57,8 +62,10 @@ export type Policy = Schedule.Schedule<unknown, FalError>
 export type Override = Policy | false
 
 /**
- * Operations that can be repeated without creating anything new: reads, cancellation, and
- * v1 payload deletion (which always carries one `Idempotency-Key` for all its attempts).
+ * Operations that can be repeated without creating anything new: reads, cancellation, v1
+ * payload deletion (which always carries one `Idempotency-Key` for all its attempts), and the
+ * upload steps (a repeated initiate opens an unused session; a part or a file PUT to a signed URL
+ * stores the same bytes again; a complete names the same parts).
  *
  * @since 0.1.0
  * @category predicates
@@ -180,6 +187,8 @@ export const backoff = (options: {
  * | statusStream (reconnects) | 500 ms | 5 |
  * | delete, deleteLegacy | 500 ms | 3 |
  * | list (request history pages) | 250 ms | 5 |
+ * | upload.initiate, upload.put, upload.part, upload.complete | 100 ms | 3 |
+ * | jwks (the webhook keys) | 250 ms | 2 |
  *
  * @since 0.1.0
  * @category defaults
@@ -193,7 +202,12 @@ export const defaults: { readonly [K in Operation]: Schedule.Schedule<unknown> }
   cancel: backoff({ base: "250 millis", retries: 5 }),
   delete: backoff({ base: "500 millis", retries: 3 }),
   deleteLegacy: backoff({ base: "500 millis", retries: 3 }),
-  list: backoff({ base: "250 millis", retries: 5 })
+  list: backoff({ base: "250 millis", retries: 5 }),
+  "upload.initiate": backoff({ base: "100 millis", retries: 3 }),
+  "upload.put": backoff({ base: "100 millis", retries: 3 }),
+  "upload.part": backoff({ base: "100 millis", retries: 3 }),
+  "upload.complete": backoff({ base: "100 millis", retries: 3 }),
+  jwks: backoff({ base: "250 millis", retries: 2 })
 }
 
 /**

@@ -86,7 +86,9 @@ describe("retries, as the emulator's request log shows them", () => {
       assert.strictEqual((yield* Fiber.join(timeout))._tag, "StartTimeout")
       yield* Queue.submit(slow, {})
       const full = yield* Queue.submit(slow, {}, { options: RequestOptions.maxQueueLength(0) }).pipe(Effect.flip)
-      const notFound = yield* Queue.status({ modelId: echo, requestId: "missing" }).pipe(Effect.flip)
+      const notFound = yield* Queue.status({ modelId: echo, requestId: "00000000-0000-4000-8000-0000000000ff" }).pipe(
+        Effect.flip
+      )
       const invalid = yield* Fal.run(validate, { prompt: "" }).pipe(Effect.flip)
       const forbidden = yield* Payloads.delete("0b6f1cde-0000-4000-8000-000000000000").pipe(Effect.flip)
       const unauthorized = yield* Fal.run(echo, {}).pipe(
@@ -104,7 +106,7 @@ describe("retries, as the emulator's request log shows them", () => {
       const count = (f: (r: FalPlatform.RequestLogEntry) => boolean) => log.filter(f).length
       assert.strictEqual(count((r) => r.base === "run" && r.path === `/${slow}`), 1)
       assert.strictEqual(count((r) => r.base === "queue" && r.method === "POST"), 3)
-      assert.strictEqual(count((r) => r.path.endsWith("/missing/status")), 1)
+      assert.strictEqual(count((r) => r.path.endsWith("/00000000-0000-4000-8000-0000000000ff/status")), 1)
       assert.strictEqual(count((r) => r.path === `/${validate}`), 1)
       assert.strictEqual(count((r) => r.base === "api"), 1)
       assert.strictEqual(count((r) => r.auth === "unknown"), 1)

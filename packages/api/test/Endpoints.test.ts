@@ -124,7 +124,7 @@ describe("Endpoints and callbacks", () => {
   it.effect("subscribe's onStatus and onEnqueue run with the services the caller provides", () =>
     Effect.gen(function*() {
       const fake = yield* Fake.layer((seen) => {
-        if (seen.method === "POST") return Fake.json(200, submittedWire("e1"))
+        if (seen.method === "POST") return Fake.json(200, submittedWire("00000000-0000-4000-8000-0000000000e1"))
         if (seen.url.includes("/status")) return Fake.json(200, { status: "COMPLETED" })
         return Fake.json(200, { echoed: "hi" })
       })
@@ -141,7 +141,7 @@ describe("Endpoints and callbacks", () => {
       )
       assert.strictEqual(result.data.echoed, "hi")
       assert.deepStrictEqual(yield* Ref.get(statuses), ["COMPLETED"])
-      assert.deepStrictEqual(yield* Ref.get(saved), ["e1"])
+      assert.deepStrictEqual(yield* Ref.get(saved), ["00000000-0000-4000-8000-0000000000e1"])
     }))
 
   it.effect("resume's onStatus runs with the services the caller provides", () =>
@@ -151,7 +151,7 @@ describe("Endpoints and callbacks", () => {
         return Fake.json(200, { echoed: "again" })
       })
       const statuses = yield* Ref.make<ReadonlyArray<string>>([])
-      const result = yield* Queue.resume({ modelId: "acme/echo", requestId: "e2" }, {
+      const result = yield* Queue.resume({ modelId: "acme/echo", requestId: "00000000-0000-4000-8000-0000000000e2" }, {
         mode: "poll",
         onStatus: (status) => Effect.flatMap(Audit, (audit) => audit.record(`${status.requestId}:${status.status}`))
       }).pipe(
@@ -159,6 +159,6 @@ describe("Endpoints and callbacks", () => {
         Effect.provideService(Audit, { record: (s) => Ref.update(statuses, (all) => [...all, s]) })
       )
       assert.strictEqual(result.data.echoed, "again")
-      assert.deepStrictEqual(yield* Ref.get(statuses), ["e2:COMPLETED"])
+      assert.deepStrictEqual(yield* Ref.get(statuses), ["00000000-0000-4000-8000-0000000000e2:COMPLETED"])
     }))
 })

@@ -1,10 +1,11 @@
-import { FalError, Queue } from "@effect-fal/api"
+import { FalClient, FalError, Queue } from "@effect-fal/api"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Chunk, Duration, Effect, Fiber, Layer, Option, Ref, Schema, Stream, TestClock } from "effect"
 import * as Fake from "./utils/fake.js"
 
 const Q = "https://queue.fal.run"
-const ref = { modelId: "fal-ai/flux/dev", requestId: "req-9" }
+const ref = { modelId: "fal-ai/flux/dev", requestId: "00000000-0000-4000-8000-000000000009" }
 
 const submitted = (id: string, base = Q) => ({
   request_id: id,
@@ -26,38 +27,47 @@ const sse = (chunks: ReadonlyArray<string>, keepOpen = false) =>
     { status: 200, headers: { "content-type": "text/event-stream" } }
   )
 
+const Answer = Schema.Struct({ answer: Schema.Number })
+
 const event = (body: unknown) => `data: ${JSON.stringify(body)}\n\n`
 
 describe("Queue", () => {
   it.effect("submit posts to {queue}/{full id}; status, result and cancel use owner/app", () =>
     Effect.gen(function*() {
       const fake = yield* Fake.layer((seen) => {
-        if (seen.method === "POST") return Fake.json(200, submitted("r1"), { "x-fal-request-id": "r1" })
+        if (seen.method === "POST") {
+          return Fake.json(200, submitted("00000000-0000-4000-8000-000000000001"), {
+            "x-fal-request-id": "00000000-0000-4000-8000-000000000001"
+          })
+        }
         if (seen.url.includes("/status")) return Fake.json(202, { status: "IN_QUEUE", queue_position: 1 })
         if (seen.method === "PUT") return Fake.json(202, { status: "CANCELLATION_REQUESTED" })
         return Fake.json(200, { ok: true }, { "x-fal-billable-units": "1" })
       })
       const program = Effect.gen(function*() {
         const sub = yield* Queue.submit("fal-ai/flux/dev", { prompt: "x" })
-        assert.strictEqual(sub.requestId, "r1")
+        assert.strictEqual(sub.requestId, "00000000-0000-4000-8000-000000000001")
         assert.strictEqual(sub.queuePosition, 2)
         const status = yield* Queue.status(sub)
         assert.strictEqual(status.status, "IN_QUEUE")
         assert.strictEqual(status.status === "IN_QUEUE" && status.queuePosition, 1)
         const result = yield* Queue.result(sub)
         assert.deepStrictEqual<unknown>(result.data, { ok: true })
-        assert.strictEqual(result.requestId, "r1")
+        assert.strictEqual(result.requestId, "00000000-0000-4000-8000-000000000001")
         assert.strictEqual(result.meta.billableUnits, 1)
-        const outcome = yield* Queue.cancel({ modelId: "fal-ai/flux/dev", requestId: "r1" })
+        const outcome = yield* Queue.cancel({
+          modelId: "fal-ai/flux/dev",
+          requestId: "00000000-0000-4000-8000-000000000001"
+        })
         assert.strictEqual(outcome._tag, "CancellationRequested")
       })
       yield* Effect.provide(program, fake.layer)
       const log = yield* Ref.get(fake.log)
       assert.deepStrictEqual(log.map((s) => `${s.method} ${s.url}`), [
         `POST ${Q}/fal-ai/flux/dev`,
-        `GET ${Q}/fal-ai/flux/requests/r1/status?logs=1`,
-        `GET ${Q}/fal-ai/flux/requests/r1`,
-        `PUT ${Q}/fal-ai/flux/requests/r1/cancel`
+        `GET ${Q}/fal-ai/flux/requests/00000000-0000-4000-8000-000000000001/status?logs=1`,
+        `GET ${Q}/fal-ai/flux/requests/00000000-0000-4000-8000-000000000001`,
+        `PUT ${Q}/fal-ai/flux/requests/00000000-0000-4000-8000-000000000001/cancel`
       ])
     }))
 
@@ -65,7 +75,7 @@ describe("Queue", () => {
     Effect.gen(function*() {
       const fake = yield* Fake.layer((seen) =>
         seen.method === "POST"
-          ? Fake.json(200, submitted("r2", "https://evil.example"))
+          ? Fake.json(200, submitted("00000000-0000-4000-8000-000000000002", "https://evil.example"))
           : Fake.json(200, { status: "COMPLETED", logs: [], metrics: { inference_time: 1.5 } })
       )
       const status = yield* Effect.flatMap(Queue.submit("fal-ai/flux", {}), (sub) => Queue.status(sub)).pipe(
@@ -74,25 +84,27 @@ describe("Queue", () => {
       assert.strictEqual(status.status, "COMPLETED")
       assert.isTrue(status.status === "COMPLETED" && Option.contains(status.inferenceTime, Duration.seconds(1.5)))
       const log = yield* Ref.get(fake.log)
-      assert.strictEqual(log[1].url, `${Q}/fal-ai/flux/requests/r2/status?logs=1`)
+      assert.strictEqual(log[1].url, `${Q}/fal-ai/flux/requests/00000000-0000-4000-8000-000000000002/status?logs=1`)
       assert.isTrue(log.every((s) => !s.url.includes("evil")))
     }))
 
   it.effect("cancel: ALREADY_COMPLETED is an outcome, NOT_FOUND a NotFound failure", () =>
     Effect.gen(function*() {
       const fake = yield* Fake.layer((seen) =>
-        seen.url.includes("/done/")
+        seen.url.includes("/00000000-0000-4000-8000-0000000000d0/")
           ? Fake.json(400, { status: "ALREADY_COMPLETED" })
           : Fake.json(404, { status: "NOT_FOUND" })
       )
-      const done = yield* Queue.cancel({ modelId: "a/b", requestId: "done" }).pipe(Effect.provide(fake.layer))
+      const done = yield* Queue.cancel({ modelId: "a/b", requestId: "00000000-0000-4000-8000-0000000000d0" }).pipe(
+        Effect.provide(fake.layer)
+      )
       assert.strictEqual(done._tag, "AlreadyCompleted")
-      const missing = yield* Queue.cancel({ modelId: "a/b", requestId: "gone" }).pipe(
+      const missing = yield* Queue.cancel({ modelId: "a/b", requestId: "00000000-0000-4000-8000-0000000000e0" }).pipe(
         Effect.flip,
         Effect.provide(fake.layer)
       )
       assert.strictEqual(missing._tag, "NotFound")
-      assert.strictEqual(missing._tag === "NotFound" && missing.requestId, "gone")
+      assert.strictEqual(missing._tag === "NotFound" && missing.requestId, "00000000-0000-4000-8000-0000000000e0")
     }))
 
   it.effect("statusStream decodes SSE events, skips keep-alive comments and ends after COMPLETED", () =>
@@ -113,7 +125,10 @@ describe("Queue", () => {
       const progress = Chunk.toArray(statuses)[1]
       assert.deepStrictEqual(progress.logs, [{ message: "step 1", timestamp: "t" }])
       const [seen] = yield* Ref.get(fake.log)
-      assert.strictEqual(seen.url, `${Q}/fal-ai/flux/requests/req-9/status/stream?logs=1`)
+      assert.strictEqual(
+        seen.url,
+        `${Q}/fal-ai/flux/requests/00000000-0000-4000-8000-000000000009/status/stream?logs=1`
+      )
       assert.strictEqual(seen.headers["accept"], "text/event-stream")
     }))
 
@@ -164,7 +179,7 @@ describe("Queue", () => {
   it.effect("subscribe (stream and poll) submits, follows and fetches the same result", () =>
     Effect.gen(function*() {
       const handler: Fake.Handler = (seen) => {
-        if (seen.method === "POST") return Fake.json(200, submitted("r3"))
+        if (seen.method === "POST") return Fake.json(200, submitted("00000000-0000-4000-8000-000000000003"))
         if (seen.url.includes("/status/stream")) {
           return sse([event({ status: "IN_QUEUE", queue_position: 0 }), event({ status: "COMPLETED" })])
         }
@@ -181,7 +196,7 @@ describe("Queue", () => {
         Effect.provide(polled.layer)
       )
       assert.deepStrictEqual(a.data, b.data)
-      assert.strictEqual(a.requestId, "r3")
+      assert.strictEqual(a.requestId, "00000000-0000-4000-8000-000000000003")
       assert.deepStrictEqual(seen, ["IN_QUEUE", "COMPLETED"])
       assert.isTrue((yield* Ref.get(polled.log)).every((s) => !s.url.includes("/stream")))
     }))
@@ -189,7 +204,7 @@ describe("Queue", () => {
   it.effect("interrupting subscribe aborts the stream and cancels the request upstream", () =>
     Effect.gen(function*() {
       const fake = yield* Fake.layer((seen) => {
-        if (seen.method === "POST") return Fake.json(200, submitted("r4"))
+        if (seen.method === "POST") return Fake.json(200, submitted("00000000-0000-4000-8000-000000000004"))
         if (seen.method === "PUT") return Fake.json(202, { status: "CANCELLATION_REQUESTED" })
         return sse([event({ status: "IN_QUEUE", queue_position: 5 })], true)
       })
@@ -202,7 +217,7 @@ describe("Queue", () => {
       yield* Fiber.interrupt(fiber)
       const log = yield* Ref.get(fake.log)
       assert.deepStrictEqual(log.map((s) => s.method), ["POST", "GET", "PUT"])
-      assert.strictEqual(log[2].url, `${Q}/fal-ai/flux/requests/r4/cancel`)
+      assert.strictEqual(log[2].url, `${Q}/fal-ai/flux/requests/00000000-0000-4000-8000-000000000004/cancel`)
     }))
 
   it.effect("interrupting subscribe closes its status stream before the cancel is sent", () =>
@@ -210,7 +225,7 @@ describe("Queue", () => {
       let streamClosed = false
       let closedAtCancel: boolean | undefined
       const fake = yield* Fake.layer((seen) => {
-        if (seen.method === "POST") return Fake.json(200, submitted("r5"))
+        if (seen.method === "POST") return Fake.json(200, submitted("00000000-0000-4000-8000-000000000005"))
         if (seen.method === "PUT") {
           closedAtCancel = streamClosed
           return Fake.json(202, { status: "CANCELLATION_REQUESTED" })
@@ -250,30 +265,71 @@ describe("Queue", () => {
       const error = yield* Queue.result(ref).pipe(Effect.flip, Effect.provide(fake.layer))
       assert.instanceOf(error, FalError.RequestFailed)
       assert.strictEqual(error._tag === "RequestFailed" && error.errorType, "runner_server_error")
-      assert.strictEqual(error._tag === "RequestFailed" && error.requestId, "req-9")
+      assert.strictEqual(error._tag === "RequestFailed" && error.requestId, "00000000-0000-4000-8000-000000000009")
       assert.strictEqual((yield* Ref.get(fake.log)).length, 1)
     }))
 
-  it.effect("a stream that sends one event and closes, every time, ends subscribe with a TransportError", () =>
+  it.effect("a stream that closes before any event, every time, is given up for polling and the job completes", () =>
     Effect.gen(function*() {
-      const fake = yield* Fake.layer((seen) =>
-        seen.method === "POST"
-          ? Fake.json(200, submitted("r5"))
-          : sse([event({ status: "IN_PROGRESS", logs: [] })])
-      )
-      const fiber = yield* Queue.subscribe("fal-ai/flux/dev", { prompt: "x" }).pipe(
-        Effect.flip,
+      const fake = yield* Fake.layer((seen) => {
+        if (seen.method === "POST") return Fake.json(200, submitted("00000000-0000-4000-8000-000000000005"))
+        if (seen.url.includes("/status/stream")) return sse([": hi\n\n"])
+        if (seen.url.includes("/status")) return Fake.json(200, { status: "COMPLETED" })
+        return Fake.json(200, { answer: 5 })
+      })
+      const fiber = yield* Queue.subscribe("fal-ai/flux/dev", { prompt: "x" }, { output: Answer }).pipe(
         Effect.provide(fake.layer),
         Effect.fork
       )
-      // far more virtual time than the default budget (5 reconnects, growing from 500 ms) needs
-      for (let i = 0; i < 50; i++) yield* TestClock.adjust("1 minute")
-      const exit = yield* Fiber.poll(fiber)
-      assert.isTrue(Option.isSome(exit), "subscribe must end once the reconnect budget is spent")
-      const error = yield* Fiber.join(fiber)
-      assert.strictEqual(error._tag, "TransportError")
-      assert.include(error.message, "closed before the request completed")
-      const streams = (yield* Ref.get(fake.log)).filter((s) => s.url.includes("/status/stream"))
-      assert.strictEqual(streams.length, 6) // the first connection and 5 reconnects
+      for (let i = 0; i < 10; i++) yield* TestClock.adjust("1 minute")
+      const result = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(result.data, { answer: 5 })
+      const log = yield* Ref.get(fake.log)
+      // the first connection and 5 reconnects without progress, then a status read
+      assert.strictEqual(log.filter((s) => s.url.includes("/status/stream")).length, 6)
+      assert.isTrue(log.some((s) => s.url.includes("/status?")))
+    }))
+
+  it.effect("a proxy that closes every status stream after one event: a long job still completes by streaming", () =>
+    Effect.gen(function*() {
+      const fake = yield* Fake.layer((seen, index) => {
+        if (seen.method === "POST") return Fake.json(200, submitted("00000000-0000-4000-8000-000000000006"))
+        if (seen.url.includes("/status/stream")) {
+          // 20 connections that each deliver an event and are cut, far more than the 5 reconnects
+          // allowed in a row without progress, then the job completes
+          return index <= 20 ? sse([event({ status: "IN_PROGRESS", logs: [] })]) : sse([event({ status: "COMPLETED" })])
+        }
+        return Fake.json(200, { answer: 6 })
+      })
+      const fiber = yield* Queue.subscribe("fal-ai/flux/dev", { prompt: "x" }, { output: Answer }).pipe(
+        Effect.provide(fake.layer),
+        Effect.fork
+      )
+      for (let i = 0; i < 30; i++) yield* TestClock.adjust("10 seconds")
+      const result = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(result.data, { answer: 6 })
+      const log = yield* Ref.get(fake.log)
+      assert.strictEqual(log.filter((s) => s.url.includes("/status/stream")).length, 21)
+      assert.isFalse(
+        log.some((s) => s.url.includes("/status?")),
+        "no fallback to polling: each connection made progress"
+      )
+    }))
+
+  it.effect("stream reconnects spend the client's retry budget: an empty budget reconnects no more", () =>
+    Effect.gen(function*() {
+      const fake = yield* Fake.make((seen) => {
+        if (seen.url.includes("/status/stream")) return sse([])
+        if (seen.url.includes("/status")) return Fake.json(200, { status: "COMPLETED" })
+        return Fake.json(200, {})
+      })
+      const layer = FalClient.layer({ key: Fake.redactedKey, retryBudget: { capacity: 0 } }).pipe(
+        Layer.provide(Layer.succeed(HttpClient.HttpClient, fake.client))
+      )
+      const fiber = yield* Queue.resume(ref).pipe(Effect.provide(layer), Effect.fork)
+      for (let i = 0; i < 10; i++) yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      const log = yield* Ref.get(fake.log)
+      assert.strictEqual(log.filter((s) => s.url.includes("/status/stream")).length, 1)
     }))
 })

@@ -75,7 +75,7 @@ describe("timeouts", () => {
     Effect.gen(function*() {
       const { error, log } = yield* run(
         () => Effect.never,
-        Queue.status({ modelId: "a/b", requestId: "r1" })
+        Queue.status({ modelId: "a/b", requestId: "00000000-0000-4000-8000-000000000001" })
       )
       assert.strictEqual((error as FalError.TransportError).timeout, "headers")
       assert.strictEqual(log.length, 6) // 1 + 5 retries
@@ -172,14 +172,14 @@ describe("fal's retry hints", () => {
         (_, i) =>
           i === 0
             ? new Response("{\"status\": \"COMPL", { status: 200 })
-            : Fake.json(200, { status: "COMPLETED", request_id: "r1" }),
-        Queue.status({ modelId: "a/b", requestId: "r1" })
+            : Fake.json(200, { status: "COMPLETED", request_id: "00000000-0000-4000-8000-000000000001" }),
+        Queue.status({ modelId: "a/b", requestId: "00000000-0000-4000-8000-000000000001" })
       )
       assert.isTrue(Exit.isSuccess(status.exit))
       assert.strictEqual(status.log.length, 2)
       const result = yield* run(
         (_, i) => (i === 0 ? new Response("not json", { status: 200 }) : Fake.json(200, { ok: 1 })),
-        Queue.result({ modelId: "a/b", requestId: "r1" })
+        Queue.result({ modelId: "a/b", requestId: "00000000-0000-4000-8000-000000000001" })
       )
       assert.isTrue(Exit.isSuccess(result.exit))
       // a run's unreadable answer is still a final DecodeError (a second run is a second job)
@@ -255,7 +255,7 @@ describe("errors carry what fal said", () => {
       const { error } = yield* run(
         () =>
           Fake.json(400, { detail: "no" }, {
-            "x-fal-request-id": "r9",
+            "x-fal-request-id": "00000000-0000-4000-8000-000000000009",
             "x-fal-billable-units": "2",
             "x-fal-runner-hints": "h1",
             "x-fal-retryable": "false",
@@ -265,7 +265,7 @@ describe("errors carry what fal said", () => {
       )
       const meta = (error as FalError.RequestFailed).meta
       assert.deepStrictEqual(meta, {
-        requestId: "r9",
+        requestId: "00000000-0000-4000-8000-000000000009",
         billableUnits: 2,
         runnerHints: ["h1"],
         retryable: false,

@@ -124,7 +124,7 @@ describe("retry table", () => {
           ? Fal.run("a/b", {})
           : c.op === "submit"
           ? Queue.submit("a/b", {})
-          : Queue.status({ modelId: "a/b", requestId: "x" })
+          : Queue.status({ modelId: "a/b", requestId: "00000000-0000-4000-8000-00000000000a" })
         const { count, exit } = yield* attempts(failsThenOk(2, c.failure), call)
         if (c.retried) {
           assert.strictEqual(errorTag(exit), "success")

@@ -71,7 +71,9 @@ describe("security", () => {
       }
       const cancel = yield* Fake.layer(() => Fake.json(400, { status: "ERROR", detail: `no such key ${Fake.KEY}` }))
       const cancelled = yield* Effect.flip(
-        Queue.cancel({ modelId: "fal-ai/x", requestId: "r1" }).pipe(Effect.provide(cancel.layer))
+        Queue.cancel({ modelId: "fal-ai/x", requestId: "00000000-0000-4000-8000-000000000001" }).pipe(
+          Effect.provide(cancel.layer)
+        )
       )
       assert.notInclude(JSON.stringify(cancelled), Fake.KEY)
       assert.include(cancelled.message, "<redacted>")

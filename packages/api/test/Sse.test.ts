@@ -1,71 +1,101 @@
 /**
- * The status stream's incremental SSE decoder: the same events whatever the chunk boundaries.
+ * The status stream's SSE decoding (`@effect/experimental`'s parser through `internal/sse.ts`):
+ * the same events whatever the chunk boundaries, and a pathological event a typed failure.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { FastCheck as fc, Option } from "effect"
+import { Chunk, Effect, FastCheck as fc, Stream } from "effect"
 import * as Sse from "../src/internal/sse.js"
 
 const encode = (text: string) => new TextEncoder().encode(text)
 
-/** The reference: the whole text split into lines, fed to `Sse.feed` one by one. */
-const reference = (text: string): ReadonlyArray<Sse.Event> => {
-  const events: Array<Sse.Event> = []
-  let state = Sse.initial
+interface Seen {
+  readonly event: string
+  readonly data: string
+}
+
+/**
+ * The reference, a plain reading of the format: the text split into lines (`\r\n`, `\r` or `\n`),
+ * `data:` lines joined, `event:` naming the event, a blank line dispatching it, `:` a comment.
+ */
+const reference = (text: string): ReadonlyArray<Seen> => {
+  const events: Array<Seen> = []
+  let data: Array<string> = []
+  let event = "message"
   const lines = text.split(/\r\n|\r|\n/)
   // the last piece has no line ending: not a line yet
   for (const line of lines.slice(0, -1)) {
-    const [next, event] = Sse.feed(state, line)
-    state = next
-    if (Option.isSome(event)) events.push(event.value)
+    if (line.length === 0) {
+      if (data.length > 0) events.push({ event, data: data.join("\n") })
+      data = []
+      event = "message"
+      continue
+    }
+    if (line.startsWith(":")) continue
+    const colon = line.indexOf(":")
+    const name = colon === -1 ? line : line.slice(0, colon)
+    const raw = colon === -1 ? "" : line.slice(colon + 1)
+    const value = raw.startsWith(" ") ? raw.slice(1) : raw
+    if (name === "data") data.push(value)
+    else if (name === "event") event = value
   }
   return events
 }
 
-/** Decodes `bytes` cut at the given offsets. */
-const decodeCut = (bytes: Uint8Array, cuts: ReadonlyArray<number>): ReadonlyArray<Sse.Event> => {
-  const decoder = new Sse.Decoder()
-  const events: Array<Sse.Event> = []
+/** Decodes `bytes` cut at the given offsets, as chunks of a body. */
+const decodeCut = (bytes: Uint8Array, cuts: ReadonlyArray<number>) => {
+  const chunks: Array<Uint8Array> = []
   let from = 0
   for (const cut of [...cuts].sort((a, b) => a - b)) {
-    events.push(...decoder.push(bytes.subarray(from, cut)))
+    chunks.push(bytes.subarray(from, cut))
     from = cut
   }
-  events.push(...decoder.push(bytes.subarray(from)))
-  return events
+  chunks.push(bytes.subarray(from))
+  return Sse.events(Stream.fromIterable(chunks), (reason) => reason).pipe(
+    Stream.map((event): Seen => ({ event: event.event, data: event.data })),
+    Stream.runCollect,
+    Effect.map(Chunk.toArray)
+  )
 }
 
-describe("Sse.Decoder", () => {
-  it("decodes data, event names, comments and every line ending", () => {
-    const text = ": keep-alive\n\n" +
-      "data: {\"status\": \"IN_QUEUE\"}\n\n" +
-      "event: update\r\ndata: line 1\r\ndata: line 2\r\n\r\n" +
-      "data: cr only\r\r" +
-      ": ping\n\n" +
-      "data: no blank line yet"
-    const events = decodeCut(encode(text), [])
-    assert.deepStrictEqual(events, [
-      { event: undefined, data: "{\"status\": \"IN_QUEUE\"}" },
-      { event: "update", data: "line 1\nline 2" },
-      { event: undefined, data: "cr only" }
-    ])
-  })
+describe("SSE decoding", () => {
+  it.effect("decodes data, event names, comments and every line ending", () =>
+    Effect.gen(function*() {
+      const text = ": keep-alive\n\n" +
+        "data: {\"status\": \"IN_QUEUE\"}\n\n" +
+        "event: update\r\ndata: line 1\r\ndata: line 2\r\n\r\n" +
+        "data: cr only\r\r" +
+        ": ping\n\n" +
+        "data: no blank line yet"
+      assert.deepStrictEqual(yield* decodeCut(encode(text), []), [
+        { event: "message", data: "{\"status\": \"IN_QUEUE\"}" },
+        { event: "update", data: "line 1\nline 2" },
+        { event: "message", data: "cr only" }
+      ])
+    }))
 
-  it("a \\r\\n cut between two chunks is one line ending, not two", () => {
-    const decoder = new Sse.Decoder()
-    assert.deepStrictEqual(decoder.push(encode("data: a\r")), [])
-    // were the "\n" a second line ending, this blank line would dispatch "a" here, then "b" as a second event
-    assert.deepStrictEqual(decoder.push(encode("\ndata: b\r")), [])
-    assert.deepStrictEqual(decoder.push(encode("\n\r\n")), [{ event: undefined, data: "a\nb" }])
-  })
+  it.effect("a \\r\\n cut between two chunks is one line ending, not two", () =>
+    Effect.gen(function*() {
+      const bytes = encode("data: a\r\ndata: b\r\n\r\n")
+      // were the "\n" after a cut "\r" a second line ending, "a" would be dispatched alone
+      assert.deepStrictEqual(yield* decodeCut(bytes, [8, 17]), [{ event: "message", data: "a\nb" }])
+    }))
 
-  it("a UTF-8 sequence cut between two chunks is decoded whole", () => {
-    const bytes = encode("data: café ☕\n\n")
-    const split = bytes.indexOf(0xe2) + 1 // inside the three bytes of ☕
-    assert.deepStrictEqual(decodeCut(bytes, [split]), [{ event: undefined, data: "café ☕" }])
-  })
+  it.effect("a UTF-8 sequence cut between two chunks is decoded whole", () =>
+    Effect.gen(function*() {
+      const bytes = encode("data: café ☕\n\n")
+      const split = bytes.indexOf(0xe2) + 1 // inside the three bytes of ☕
+      assert.deepStrictEqual(yield* decodeCut(bytes, [split]), [{ event: "message", data: "café ☕" }])
+    }))
 
-  it.prop(
-    "cut anywhere, the decoder yields the events of the whole text",
+  it.effect("an event past the parser's maximum size is the caller's typed failure, not a defect", () =>
+    Effect.gen(function*() {
+      const huge = Stream.make(encode("data: "), new Uint8Array(11 * 1024 * 1024).fill(0x61))
+      const error = yield* Sse.events(huge, (reason) => `unreadable: ${reason}`).pipe(Stream.runDrain, Effect.flip)
+      assert.include(error, "unreadable")
+    }))
+
+  it.effect.prop(
+    "cut anywhere, the events are those of the whole text",
     [
       fc.array(
         fc.oneof(
@@ -76,13 +106,13 @@ describe("Sse.Decoder", () => {
       ),
       fc.array(fc.nat(), { maxLength: 8 })
     ],
-    ([parts, cuts]) => {
-      const text = parts.join("")
-      const bytes = encode(text)
-      const events = decodeCut(bytes, cuts.map((cut) => bytes.length === 0 ? 0 : cut % (bytes.length + 1)))
-      // the reference reads what the bytes say (a lone surrogate is encoded as U+FFFD)
-      assert.deepStrictEqual(events, reference(new TextDecoder().decode(bytes)))
-    },
-    { fastCheck: { numRuns: 2_000 } }
+    ([parts, cuts]) =>
+      Effect.gen(function*() {
+        const bytes = encode(parts.join(""))
+        const events = yield* decodeCut(bytes, cuts.map((cut) => bytes.length === 0 ? 0 : cut % (bytes.length + 1)))
+        // the reference reads what the bytes say (a lone surrogate is encoded as U+FFFD)
+        assert.deepStrictEqual(events, reference(new TextDecoder().decode(bytes)))
+      }),
+    { fastCheck: { numRuns: 500 } }
   )
 })

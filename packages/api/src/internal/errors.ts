@@ -110,15 +110,24 @@ export const parseBody = (text: string): Body => {
   return out
 }
 
-/** `Retry-After` as seconds or an HTTP date, relative to the Effect clock. */
+/**
+ * `Retry-After` as seconds or an HTTP date, relative to the Effect clock. A value past a day (a
+ * 400-digit number, a date years ahead) is read as a day: finite, and far past
+ * `Retry.maxRetryAfter`, so the call is not retried rather than waiting for ever.
+ */
 export const retryAfter = (value: string | undefined): Effect.Effect<Option.Option<Duration.Duration>> => {
   if (value === undefined) return Effect.succeed(Option.none())
   const trimmed = value.trim()
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Effect.succeed(Option.some(Duration.seconds(Number(trimmed))))
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Effect.succeed(Option.some(capped(Number(trimmed) * 1000)))
   const date = Date.parse(trimmed)
   if (Number.isNaN(date)) return Effect.succeed(Option.none())
-  return Effect.map(Clock.currentTimeMillis, (now) => Option.some(Duration.millis(Math.max(0, date - now))))
+  return Effect.map(Clock.currentTimeMillis, (now) => Option.some(capped(date - now)))
 }
+
+const longestRetryAfter = 24 * 60 * 60 * 1000
+
+const capped = (millis: number): Duration.Duration =>
+  Duration.millis(Number.isFinite(millis) ? Math.min(Math.max(0, millis), longestRetryAfter) : longestRetryAfter)
 
 /** Platform API error types that are not request error types (SPEC section 3). */
 const platformTypes = new Set([
@@ -147,7 +156,7 @@ export const fromStatus = (
   status: number,
   headers: HttpClientResponse.HttpClientResponse["headers"],
   text: string
-): Effect.Effect<FalError.FalError> => {
+): Effect.Effect<never, FalError.FalError> => {
   const meta = ResponseMeta.fromHeaders(headers)
   const body = parseBody(text)
   const requestId = context.requestId ?? meta.requestId ?? body.requestId
@@ -159,34 +168,36 @@ export const fromStatus = (
     ...(body.detail === undefined ? {} : { detail: body.detail }),
     meta
   }
-  if (status === 504 && meta.timeoutType === "user") return Effect.succeed(new FalError.StartTimeout(fields))
-  if (status === 401) return Effect.succeed(new FalError.Unauthorized(fields))
-  if (status === 403) return Effect.succeed(new FalError.Forbidden(fields))
-  if (status === 404) return Effect.succeed(new FalError.NotFound(fields))
+  if (status === 504 && meta.timeoutType === "user") return Effect.fail(new FalError.StartTimeout(fields))
+  if (status === 401) return Effect.fail(new FalError.Unauthorized(fields))
+  if (status === 403) return Effect.fail(new FalError.Forbidden(fields))
+  if (status === 404) return Effect.fail(new FalError.NotFound(fields))
   if (status === 429) {
     if (
       (context.operation === "submit" || context.operation === "run") && context.maxQueueLength === true &&
       meta.needsRetry !== true
     ) {
-      return Effect.succeed(new FalError.QueueFull(fields))
+      return Effect.fail(new FalError.QueueFull(fields))
     }
-    return Effect.map(
+    return Effect.flatMap(
       retryAfter(headers["retry-after"]),
-      (after) => new FalError.RateLimited({ ...fields, retryAfter: after })
+      (after) => Effect.fail(new FalError.RateLimited({ ...fields, retryAfter: after }))
     )
   }
   if (status === 422 || (status === 400 && errorType === "validation_error")) {
     const issues = body.issues ??
       [new FalError.ValidationIssue({ loc: [], msg: body.detail ?? "invalid input", type: "value_error" })]
-    return Effect.succeed(new FalError.ValidationError({ ...fields, issues }))
+    return Effect.fail(new FalError.ValidationError({ ...fields, issues }))
   }
-  if (errorType === "client_cancelled") return Effect.succeed(new FalError.Cancelled(fields))
+  if (errorType === "client_cancelled") return Effect.fail(new FalError.Cancelled(fields))
   // `Retry-After` is honoured on a 503 as on a 429
   const after = status === 503 ? retryAfter(headers["retry-after"]) : Effect.succeed(Option.none())
-  return Effect.map(after, (delay) => {
+  return Effect.flatMap(after, (delay): Effect.Effect<never, FalError.FalError> => {
     const withDelay = Option.isSome(delay) ? { ...fields, retryAfter: delay.value } : fields
-    if (errorType !== undefined && !platformTypes.has(errorType)) return new FalError.RequestFailed(withDelay)
-    if (status >= 500 || errorType === "not_implemented") return new FalError.ServerError(withDelay)
-    return new FalError.RequestFailed(withDelay)
+    if (errorType !== undefined && !platformTypes.has(errorType)) {
+      return Effect.fail(new FalError.RequestFailed(withDelay))
+    }
+    if (status >= 500 || errorType === "not_implemented") return Effect.fail(new FalError.ServerError(withDelay))
+    return Effect.fail(new FalError.RequestFailed(withDelay))
   })
 }

@@ -29,7 +29,7 @@ const run = (
   request: HttpClientRequest.HttpClientRequest,
   options: Payloads.DeleteOptions | undefined
 ) =>
-  withAdminCredential(Request.execute({
+  withAdminCredential(Request.executeWithClient({
     operation,
     request: HttpClientRequest.acceptJson(request),
     retry: options?.retry,

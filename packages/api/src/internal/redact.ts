@@ -93,10 +93,3 @@ export const error = (redact: Redactor) => (e: FalError.FalError): FalError.FalE
       return e
   }
 }
-
-/**
- * The platform `http.client` span's predicate that turns it off: its recorded exit holds the
- * request, authorization header included. One shared function, so a fiber that already has it
- * set is recognised and not set again.
- */
-export const platformSpanOff = (): boolean => true

@@ -110,7 +110,7 @@ const fetchPage = (
       HttpClientRequest.setUrlParams(cursor === null ? query : { ...query, cursor }),
       HttpClientRequest.acceptJson
     )
-    return waitOutRateLimits(withAdminCredential(Request.execute({
+    return waitOutRateLimits(withAdminCredential(Request.executeWithClient({
       operation,
       request,
       onResponse: (response) =>

@@ -1,7 +1,6 @@
 import * as InvalidRequestOptions from "@effect-fal/headers/InvalidRequestOptions"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Chunk from "effect/Chunk"
@@ -9,14 +8,13 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
+import type * as Retry from "../Retry.js"
 import { withoutAuthorization } from "./authorization.js"
 import * as Errors from "./errors.js"
 import * as Request from "./request.js"
@@ -143,128 +141,23 @@ const plan = <E, R>(
   })
 
 // ---------------------------------------------------------------------------------------------
-// errors
+// the calls: each goes through the call pipeline (`./request.ts`) as its own operation
 
-const transportError = (operation: string, error: HttpClientError.HttpClientError): FalError.TransportError => {
-  // `Errors.transport` classifies the cause; the operation name is the upload step's.
-  const classified = Errors.transport("status", error, undefined)
-  return new FalError.TransportError({
-    operation,
-    mayHaveReached: classified.mayHaveReached,
-    description: classified.description
-  })
-}
+/** Upload failures worth another attempt beyond the operation's rule: any 5xx, and a 408. */
+const transient = (error: FalError.FalError): boolean =>
+  (error._tag === "ServerError" || error._tag === "RequestFailed") &&
+  error.status !== undefined && (error.status >= 500 || error.status === 408)
 
-const statusError = (
-  service: Service,
-  response: HttpClientResponse.HttpClientResponse
-): Effect.Effect<never, FalError.FalError> =>
-  Effect.flatMap(
-    Effect.orElseSucceed(response.text, () => ""),
-    (text) =>
-      // The operation only tells a full queue from a rate limit for submits; an upload never sets `maxQueueLength`.
-      Effect.flip(Effect.map(
-        Errors.fromStatus({ operation: "status" }, response.status, response.headers, text),
-        Request.redactError(service)
-      ))
-  )
-
-const decodeError = (operation: string, status: number, error: ParseResult.ParseError) =>
-  new FalError.DecodeError({
-    operation,
-    status,
-    description: Errors.clip(ParseResult.TreeFormatter.formatErrorSync(error), 2000)
-  })
-
-/** A failure of the caller's stream (or of reading a Blob) while the transport reads a body; unwrapped after the request fails. */
-class SourceFailure<E> {
-  constructor(readonly error: E) {}
-}
-
-/** A request error whose cause is a body's source failing: that failure, as it was. */
-const unwrapSource = <E>(error: HttpClientError.HttpClientError): Option.Option<E | FalError.FalError> => {
-  const cause: unknown = error.cause
-  if (cause instanceof SourceFailure) {
-    const inner: SourceFailure<E | FalError.FalError> = cause
-    return Option.some(inner.error)
-  }
-  return Option.none()
-}
-
-/**
- * Sends a request; a non-2xx answer is the matching `FalError`, a dropped connection a
- * `TransportError`, and a failure of a streamed body's source that failure, as it was.
- */
-const send = <E = never>(
-  service: Service,
-  client: HttpClient.HttpClient,
-  operation: string,
-  request: HttpClientRequest.HttpClientRequest
-): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FalError.FalError> =>
-  client.execute(request).pipe(
-    Effect.catchAll((error): Effect.Effect<never, E | FalError.FalError> =>
-      Option.match(unwrapSource<E>(error), {
-        onSome: Effect.fail,
-        onNone: () =>
-          error._tag === "ResponseError" && error.reason === "StatusCode"
-            ? statusError(service, error.response)
-            : Effect.fail(transportError(operation, error))
-      })
-    ),
-    Effect.flatMap((response) =>
-      response.status >= 200 && response.status < 300 ? Effect.succeed(response) : statusError(service, response)
-    )
-  )
-
+/** Reads and decodes a JSON answer of an upload step. */
 const readJson = <A, I>(
-  operation: string,
+  operation: Retry.Operation,
   response: HttpClientResponse.HttpClientResponse,
   schema: Schema.Schema<A, I>
 ): Effect.Effect<A, FalError.FalError> =>
-  response.text.pipe(
-    Effect.mapError((error) => transportError(operation, error)),
-    Effect.flatMap((text) =>
-      Effect.try({
-        try: () => JSON.parse(text) as unknown,
-        catch: () =>
-          new FalError.DecodeError({
-            operation,
-            status: response.status,
-            description: `the body is not JSON: ${JSON.stringify(Errors.clip(text, 120))}`
-          })
-      })
-    ),
-    Effect.flatMap((json) =>
-      Schema.decodeUnknown(schema)(json).pipe(
-        Effect.mapError((error) => decodeError(operation, response.status, error))
-      )
-    )
+  Effect.flatMap(
+    Request.json(operation, response, undefined),
+    (json) => Request.decode(operation, schema, json, { status: response.status })
   )
-
-/** Part failures worth another attempt: no answer, a 5xx, a 408 or a 429. */
-const transient = (error: FalError.FalError): boolean => {
-  switch (error._tag) {
-    case "TransportError":
-    case "ServerError":
-    case "RateLimited":
-      return true
-    case "RequestFailed":
-      return error.status === 408 || (error.status !== undefined && error.status >= 500)
-    default:
-      return false
-  }
-}
-
-/**
- * Each part (and a replayable single PUT) is tried up to 3 more times after a transient failure,
- * with a short exponential backoff.
- */
-const retryTransient = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.retry(effect, {
-    schedule: Schedule.exponential("100 millis"),
-    times: 3,
-    while: (error) => FalError.isFalError(error) && transient(error)
-  })
 
 // ---------------------------------------------------------------------------------------------
 // the transfer
@@ -274,13 +167,14 @@ const Initiated = Schema.Struct({ upload_url: Schema.String, file_url: Schema.St
 const PartAnswer = Schema.Struct({ partNumber: Schema.Number, etag: Schema.String })
 
 /**
- * The client for the pre-signed upload URLs: the service's client, whose outermost step adds
- * `Authorization` for fal's bases, with one more step after it that takes the header off again.
- * A pre-signed URL may well lie under the storage base (the emulator serves both), and it must
- * never see the key.
+ * The pipeline for the pre-signed upload URLs: the service's, whose client adds `Authorization`
+ * for fal's bases, with one more step after it that takes the header off again. A pre-signed URL
+ * may well lie under the storage base (the emulator serves both), and it must never see the key.
  */
-export const uploadClient = (service: Service): HttpClient.HttpClient =>
-  HttpClient.mapRequest(service.httpClient, withoutAuthorization)
+export const uploadPipeline = (service: Service): Request.Pipeline => ({
+  ...service,
+  httpClient: HttpClient.mapRequest(service.httpClient, withoutAuthorization)
+})
 
 // Memory: the bytes are never copied whole. A `Uint8Array` is sent as views of itself; a `Blob`
 // (a file-backed one from `fs.openAsBlob` included) as slices streamed from the Blob, read again
@@ -288,17 +182,22 @@ export const uploadClient = (service: Service): HttpClient.HttpClient =>
 // and over: a fresh 10 MB buffer per part lives long enough to be promoted to the old generation
 // and piles up as garbage until the next full collection.
 
+/**
+ * A failure of the caller's stream (or of reading a Blob) while the transport reads a body. The
+ * transport reports it as a failed request; the body keeps the failure itself in a `Ref` so that
+ * the upload fails with it, as it was, rather than with a transport error.
+ */
+type SourceFailures<E> = Ref.Ref<Option.Option<E | FalError.FalError>>
+
 const readFailure = (cause: unknown) =>
-  new SourceFailure(
-    new FalError.TransportError({
-      operation: "upload",
-      mayHaveReached: true,
-      description: `reading the Blob failed: ${Errors.clip(String(cause))}`
-    })
-  )
+  new FalError.TransportError({
+    operation: "upload.put",
+    mayHaveReached: true,
+    description: `reading the Blob failed: ${Errors.clip(String(cause))}`
+  })
 
 /** A Blob's bytes as the transport reads them, in the Blob's own chunks; a new read each time it runs. */
-const blobBytes = (blob: Blob): Stream.Stream<Uint8Array, SourceFailure<FalError.FalError>> =>
+const blobBytes = (blob: Blob): Stream.Stream<Uint8Array, FalError.FalError> =>
   Stream.fromReadableStream({ evaluate: () => blob.stream(), onError: readFailure })
 
 const sizeMismatch = (declared: number, produced: string) =>
@@ -321,25 +220,28 @@ const exactly = <E, R>(source: SizedStream<E, R>): Stream.Stream<Uint8Array, E |
     )
   })
 
-/** The body of a single PUT, streamed; `counted` reports each chunk as the transport reads it. */
+/** The body of a single PUT, streamed; the count of bytes starts again with each attempt. */
 const singleBody = <E, R>(
   source: Plan<E, R>,
-  counted: (n: number) => Effect.Effect<void>
-): Stream.Stream<Uint8Array, SourceFailure<E | FalError.FalError>, R> => {
+  options: Options,
+  failures: SourceFailures<E>
+): Stream.Stream<Uint8Array, E | FalError.FalError, R> => {
   const data = source.data
-  const bytes: Stream.Stream<Uint8Array, E | FalError.FalError | SourceFailure<FalError.FalError>, R> =
-    data instanceof Uint8Array
-      ? Stream.map(
-        Stream.range(0, Math.ceil(data.byteLength / sliceSize) - 1, 1),
-        (index) => data.subarray(index * sliceSize, Math.min((index + 1) * sliceSize, data.byteLength))
-      )
-      : data instanceof Blob
-      ? blobBytes(data)
-      : exactly(data)
-  return bytes.pipe(
-    Stream.tap((chunk) => counted(chunk.byteLength)),
-    Stream.mapError((error) => error instanceof SourceFailure ? error : new SourceFailure(error))
-  )
+  const bytes: Stream.Stream<Uint8Array, E | FalError.FalError, R> = data instanceof Uint8Array
+    ? Stream.map(
+      Stream.range(0, Math.ceil(data.byteLength / sliceSize) - 1, 1),
+      (index) => data.subarray(index * sliceSize, Math.min((index + 1) * sliceSize, data.byteLength))
+    )
+    : data instanceof Blob
+    ? blobBytes(data)
+    : exactly(data)
+  return Stream.suspend(() => {
+    let sent = 0
+    return bytes.pipe(
+      Stream.tap((chunk) => report(options, sent += chunk.byteLength, source.size)),
+      Stream.tapError((error) => Ref.set(failures, Option.some(error)))
+    )
+  })
 }
 
 /**
@@ -409,22 +311,24 @@ const initiate = <E, R>(
   multipart: boolean
 ): Effect.Effect<typeof Initiated.Type, FalError.FalError> => {
   const step = multipart ? "initiate-multipart" : "initiate"
-  const operation = `upload.${step}`
-  const request = HttpClientRequest.post(`${service.urls.storage}/storage/upload/${step}`).pipe(
-    HttpClientRequest.setUrlParam("storage_type", "fal-cdn-v3"),
-    HttpClientRequest.bodyUnsafeJson({ content_type: source.contentType, file_name: source.fileName }),
-    source.lifecycle === undefined
-      ? (request) => request
-      : HttpClientRequest.setHeader(Lifecycle.headerName, source.lifecycle)
-  )
   // A repeated initiate only opens another upload session, left unused: safe to retry.
-  return retryTransient(send(service, service.httpClient, operation, request)).pipe(
-    Effect.flatMap((response) => readJson(operation, response, Initiated)),
+  return Request.execute(service, {
+    operation: "upload.initiate",
+    request: HttpClientRequest.post(`${service.urls.storage}/storage/upload/${step}`).pipe(
+      HttpClientRequest.setUrlParam("storage_type", "fal-cdn-v3"),
+      HttpClientRequest.bodyUnsafeJson({ content_type: source.contentType, file_name: source.fileName }),
+      source.lifecycle === undefined
+        ? (request) => request
+        : HttpClientRequest.setHeader(Lifecycle.headerName, source.lifecycle)
+    ),
+    retryAlso: transient,
+    onResponse: (response) => readJson("upload.initiate", response, Initiated)
+  }).pipe(
     Effect.filterOrFail(
       (answer) => URL.canParse(answer.upload_url),
       (answer) =>
         new FalError.DecodeError({
-          operation,
+          operation: "upload.initiate",
           description: `upload_url is not a URL: ${JSON.stringify(Errors.clip(answer.upload_url, 120))}`
         })
     )
@@ -439,6 +343,17 @@ const uploaded = <E, R>(source: Plan<E, R>, url: string, parts: number): Uploade
   parts
 })
 
+/** A failure of the caller's source, recorded by its body, in place of the transport error it caused. */
+const orSourceFailure = <A, E>(
+  failures: SourceFailures<E>,
+  effect: Effect.Effect<A, FalError.FalError>
+): Effect.Effect<A, E | FalError.FalError> =>
+  Effect.catchAll(
+    effect,
+    (error) =>
+      Effect.flatMap(Ref.get(failures), Option.match({ onNone: () => Effect.fail(error), onSome: Effect.fail }))
+  )
+
 const single = <E, R>(
   service: Service,
   source: Plan<E, R>,
@@ -446,24 +361,26 @@ const single = <E, R>(
 ): Effect.Effect<UploadedFile, E | FalError.FalError, R> =>
   Effect.gen(function*() {
     const initiated = yield* initiate(service, source, false)
-    const client = uploadClient(service)
-    const attempt = Effect.gen(function*() {
-      const loaded = yield* Ref.make(0)
-      const counted = (n: number) =>
-        Ref.updateAndGet(loaded, (total) => total + n).pipe(
-          Effect.flatMap((sent) => report(options, sent, source.size))
-        )
-      const context = yield* Effect.context<R>()
-      const body = HttpBody.stream(
-        Stream.provideContext(singleBody(source, counted), context),
-        source.contentType,
-        source.size
-      )
-      const request = HttpClientRequest.put(initiated.upload_url).pipe(HttpClientRequest.setBody(body))
-      yield* send<E>(service, client, "upload.put", request)
-    })
-    // A `Uint8Array` or a `Blob` can be read again; a caller's stream cannot.
-    yield* isSized(source.data) ? attempt : retryTransient(attempt)
+    const failures: SourceFailures<E> = yield* Ref.make(Option.none<E | FalError.FalError>())
+    const context = yield* Effect.context<R>()
+    const body = HttpBody.stream(
+      Stream.provideContext(singleBody(source, options, failures), context),
+      source.contentType,
+      source.size
+    )
+    // A `Uint8Array` or a `Blob` can be read again, so the PUT is retried (the signed URL takes
+    // the same bytes again, an answer lost after they were stored included); a caller's stream cannot.
+    yield* orSourceFailure(
+      failures,
+      Request.execute(uploadPipeline(service), {
+        operation: "upload.put",
+        request: HttpClientRequest.put(initiated.upload_url).pipe(HttpClientRequest.setBody(body)),
+        retry: isSized(source.data) ? false : undefined,
+        retryAlso: transient,
+        onResponse: (response) =>
+          Effect.asVoid(Effect.mapError(response.text, (error) => Errors.transport("upload.put", error, undefined)))
+      })
+    )
     if (source.size === 0) yield* report(options, 0, 0)
     return uploaded(source, initiated.file_url, 0)
   })
@@ -475,34 +392,36 @@ const multipart = <E, R>(
 ): Effect.Effect<UploadedFile, E | FalError.FalError, R> =>
   Effect.gen(function*() {
     const initiated = yield* initiate(service, source, true)
-    const client = uploadClient(service)
+    const pipeline = uploadPipeline(service)
     const target = new URL(initiated.upload_url)
     const at = (suffix: string) => `${target.origin}${target.pathname}/${suffix}${target.search}`
     const loaded = yield* Ref.make(0)
     const count = Math.ceil(source.size / partSize)
     const length = (number: number) => Math.min(partSize, source.size - (number - 1) * partSize)
     /** Sends a part (again after a transient failure: `body` is read anew each time) and reports it. */
-    const sendPart = (number: number, body: HttpBody.HttpBody) => {
-      const request = HttpClientRequest.put(at(String(number))).pipe(HttpClientRequest.setBody(body))
-      const operation = `upload.part ${number}`
-      return send<E>(service, client, operation, request).pipe(
-        Effect.flatMap((response) => readJson(operation, response, PartAnswer)),
-        Effect.filterOrFail(
-          (answer) => answer.partNumber === number,
-          (answer) =>
-            new FalError.DecodeError({
-              operation,
-              description: `the answer is for part ${answer.partNumber}, not ${number}`
-            })
-        ),
-        retryTransient,
+    const sendPart = (number: number, body: HttpBody.HttpBody) =>
+      Request.execute(pipeline, {
+        operation: "upload.part",
+        request: HttpClientRequest.put(at(String(number))).pipe(HttpClientRequest.setBody(body)),
+        retryAlso: transient,
+        onResponse: (response) =>
+          readJson("upload.part", response, PartAnswer).pipe(
+            Effect.filterOrFail(
+              (answer) => answer.partNumber === number,
+              (answer) =>
+                new FalError.DecodeError({
+                  operation: "upload.part",
+                  description: `the answer is for part ${answer.partNumber}, not ${number}`
+                })
+            )
+          )
+      }).pipe(
         Effect.tap(() =>
           Ref.updateAndGet(loaded, (n) => n + length(number)).pipe(
             Effect.flatMap((sent) => report(options, sent, source.size))
           )
         )
       )
-    }
     const data = source.data
     const numbers = Array.from({ length: count }, (_, index) => index + 1)
     /** A part of a `Uint8Array` is a view of it; a part of a `Blob` a slice, streamed. */
@@ -530,22 +449,16 @@ const multipart = <E, R>(
         return out
       }))
     const list = answers.map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag }))
-    const complete = HttpClientRequest.post(at("complete")).pipe(HttpClientRequest.bodyUnsafeJson({ parts: list }))
-    yield* send(service, client, "upload.complete", complete).pipe(Effect.flatMap((response) =>
-      response.text.pipe(
-        Effect.mapError((error) => transportError("upload.complete", error))
-      )
-    ))
+    // Completing twice names the same parts: a complete whose answer was lost is sent again.
+    yield* Request.execute(pipeline, {
+      operation: "upload.complete",
+      request: HttpClientRequest.post(at("complete")).pipe(HttpClientRequest.bodyUnsafeJson({ parts: list })),
+      retryAlso: transient,
+      onResponse: (response) =>
+        Effect.asVoid(Effect.mapError(response.text, (error) => Errors.transport("upload.complete", error, undefined)))
+    })
     return uploaded(source, initiated.file_url, list.length)
   })
-
-/**
- * Every `FalError` of an upload goes through the client's redactor, server text quoted by a
- * `DecodeError` or a transport description included; a failure of the caller's stream is left
- * as it was.
- */
-const redacted = (service: Service) => <E>(error: E | FalError.FalError): E | FalError.FalError =>
-  FalError.isFalError(error) ? Request.redactError(service)(error) : error
 
 /** `Storage.upload`: validate everything, initiate, send the bytes, return the CDN URL. */
 export const upload = <E = never, R = never>(
@@ -556,7 +469,6 @@ export const upload = <E = never, R = never>(
     const source = yield* plan(data, options)
     const service = yield* FalClient
     return yield* (source.size > singleLimit ? multipart(service, source, options) : single(service, source, options))
-      .pipe(Effect.mapError(redacted(service)))
   }).pipe(
-    Effect.withSpan("fal.storage.upload", { kind: "client" })
+    Effect.withSpan("fal.storage.upload", { kind: "client", captureStackTrace: false })
   )

@@ -1,8 +1,8 @@
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import * as Effect from "effect/Effect"
-import type * as Tracer from "effect/Tracer"
 import { FalClient, type Service } from "../FalClient.js"
-import type * as FalError from "../FalError.js"
+import * as FalError from "../FalError.js"
+import * as Errors from "./errors.js"
 import * as Request from "./request.js"
 import * as Storage from "./storage.js"
 
@@ -61,13 +61,17 @@ export const uploadInput = <I>(
         visiting.delete(value)
       }
     }
-    collect(input)
+    try {
+      collect(input)
+    } catch (error) {
+      return Effect.fail(unreadable(error))
+    }
     if (found.size === 0) return Effect.succeed(input as Uploaded<I>)
     return Effect.forEach(
       found,
       (file) => Effect.map(Storage.upload(file, options.upload ?? {}), (uploaded) => [file, uploaded.url] as const),
       { concurrency: options.concurrency ?? 4 }
-    ).pipe(Effect.map((pairs) => {
+    ).pipe(Effect.flatMap((pairs) => {
       const urls = new Map<unknown, string>(pairs)
       const replace = (value: unknown): unknown => {
         const url = urls.get(value)
@@ -89,19 +93,17 @@ export const uploadInput = <I>(
         return value
       }
       // The walk above replaced exactly the values `Uploaded<I>` maps to strings.
-      return replace(input) as Uploaded<I>
+      return Effect.try({ try: () => replace(input) as Uploaded<I>, catch: unreadable })
     }))
   })
-
-/** Whether `auto` has anything to do: the input holds files and the call did not say `autoUpload: false`. */
-export const wanted = (input: unknown, options: { readonly autoUpload?: boolean | undefined } | undefined): boolean =>
-  options?.autoUpload !== false && holdsFiles(input)
 
 /**
  * Automatic upload, the step `Fal.run` and `Queue.submit` (hence `subscribe`) take before they
  * serialise an input: its files are uploaded and replaced by their URLs, unless the call says
  * `autoUpload: false`. The model id and the request options are checked first, so that a call
- * refused anyway uploads nothing; an upload failure fails the call before it is sent.
+ * refused anyway uploads nothing; an upload failure fails the call before it is sent. An input
+ * that cannot be walked (a getter or a `Proxy` trap that throws, nesting too deep for the stack)
+ * is a `ValidationError`, as it would be when serialised: nothing is sent.
  */
 export const auto = (
   service: Service,
@@ -110,15 +112,31 @@ export const auto = (
   options: {
     readonly autoUpload?: boolean | undefined
     readonly options?: RequestOptions.RequestOptions | undefined
-  } | undefined,
-  /** The operation's span, when it is not the fiber's current span: the upload's span goes under it. */
-  parent?: Tracer.AnySpan
+  } | undefined
 ): Effect.Effect<unknown, FalError.FalError> =>
-  !wanted(input, options)
-    ? Effect.succeed(input)
-    : Request.modelId(modelId).pipe(
-      Effect.zipRight(Request.wire(service, options?.options)),
-      Effect.zipRight(uploadInput(input)),
-      Effect.provideService(FalClient, service),
-      Effect.withSpan("fal.storage.uploadInput", parent === undefined ? undefined : { parent })
-    )
+  options?.autoUpload === false ? Effect.succeed(input) : Effect.flatMap(
+    Effect.try({ try: () => holdsFiles(input), catch: unreadable }),
+    (found) =>
+      !found ? Effect.succeed(input) : Request.modelId(modelId).pipe(
+        Effect.zipRight(Request.wire(service, options?.options)),
+        Effect.zipRight(uploadInput(input)),
+        Effect.provideService(FalClient, service),
+        Effect.withSpan("fal.storage.uploadInput", { captureStackTrace: false })
+      )
+  )
+
+/** Why an input could not be walked, as the `ValidationError` serialising it would give. */
+export const unreadable = (error: unknown): FalError.ValidationError =>
+  new FalError.ValidationError({
+    issues: [
+      new FalError.ValidationIssue({
+        loc: ["body"],
+        msg: `the input cannot be read: ${
+          error instanceof RangeError
+            ? "it is nested too deeply"
+            : Errors.clip(error instanceof Error ? error.message : String(error), 200)
+        }`,
+        type: "json"
+      })
+    ]
+  })
