@@ -165,9 +165,10 @@ describe("Webhooks: hostile bodies, measured in a server process of its own", ()
         assert.isBelow(kept, 2 * MiB, `kept ${(kept / MiB).toFixed(1)} MiB`)
         const peak = hostile.peak - base
         assert.isBelow(peak, 24 * MiB, `peak ${(peak / MiB).toFixed(1)} MiB`)
-        // 25 MB read, hashed, verified, parsed: well under the 12 s the quadratic join took here
+        // 25 MB read, hashed, verified, parsed: 1.0 to 1.4 s measured on a loaded 2-core machine,
+        // where the platform's quadratic join took 12.6 s to read it alone
         assert.deepStrictEqual(read.requests.map((r) => r.status), [200])
-        assert.isBelow(read.requests[0].ms, 2500)
+        assert.isBelow(read.requests[0].ms, 5000)
       }).pipe(Effect.scoped, Effect.provide([NodeContext.layer, NodeHttpClient.layerUndici])),
     60_000
   )
