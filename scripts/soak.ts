@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as os from "node:os"
 import { loopback } from "../packages/api/test/utils/emulator.js"
 import { check, type Progress, soak } from "../packages/api/test/utils/soak.js"
+import { webhookFlood } from "./soak-webhooks.js"
 
 const number = (name: string, fallback: number): number => {
   const raw = process.env[name]
@@ -117,7 +118,7 @@ const program = Effect.gen(function*() {
   return 1
 })
 
-Effect.runPromise(program).then(
+Effect.runPromise(Effect.zipWith(program, webhookFlood(print), Math.max)).then(
   (code) => process.exit(code),
   (error) => {
     print(`soak: crashed: ${error instanceof Error ? error.message : String(error)}`)

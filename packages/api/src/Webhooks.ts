@@ -29,6 +29,7 @@
  *
  * @since 0.1.0
  */
+import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Headers from "@effect/platform/Headers"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -61,6 +62,18 @@ export const headerNames = internal.headerNames
  */
 export const toleranceSeconds: number = internal.toleranceSeconds
 
+/**
+ * The largest delivery body read by default, in bytes: 64 MiB. fal documents no size limit for
+ * its webhook deliveries. Their payload is the model's output, whose files are normally CDN URLs
+ * (a few KB); the largest come from outputs inlined as data URIs (`sync_mode`), megabytes to tens
+ * of megabytes for media. Change it with `maxBodySize` in {@link handler}'s and {@link verify}'s
+ * options; a larger body is rejected with `BodyTooLarge` (413).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxBodySize: number = internal.defaultMaxBodySize
+
 // --- errors ---------------------------------------------------------------------------------------
 
 /**
@@ -69,6 +82,8 @@ export const toleranceSeconds: number = internal.toleranceSeconds
  * - `InvalidTimestamp`: the timestamp is not Unix seconds;
  * - `StaleTimestamp` / `FutureTimestamp`: more than 300 s behind / ahead of now;
  * - `MalformedSignature`: the signature is not the hex of 64 bytes;
+ * - `BodyTooLarge`: the body is larger than the limit (`maxBodySize`, by default
+ *   {@link defaultMaxBodySize}), by its `content-length` or by the bytes read so far;
  * - `NoKeyVerifies`: no JWKS key verifies the signature (also after a refetch, when one was allowed);
  * - `KeysUnavailable`: no JWKS could be had and none is cached (fails closed);
  * - `UnreadableBody`: the request body could not be read;
@@ -104,7 +119,7 @@ const reject = (reason: RejectionReason, detail: string) => new WebhookRejected(
 /**
  * The status {@link handler} answers a rejection with: 503 when the keys are unavailable (not
  * the delivery's fault: fal will deliver again), 401 when the signature or the timestamp does not
- * hold, 400 otherwise.
+ * hold, 413 when the body is too large, 400 otherwise.
  *
  * @since 0.1.0
  * @category handler
@@ -117,6 +132,8 @@ export const statusOf = (reason: RejectionReason): number => {
     case "FutureTimestamp":
     case "NoKeyVerifies":
       return 401
+    case "BodyTooLarge":
+      return 413
     default:
       return 400
   }
@@ -188,10 +205,26 @@ export interface Delivery {
 }
 
 /**
+ * How much of a request body is read.
+ *
  * @since 0.1.0
  * @category options
  */
-export interface VerifyOptions<A, I, R> {
+export interface BodyOptions {
+  /**
+   * The largest body accepted, in bytes (a number, or a `FileSystem.Size` such as
+   * `FileSystem.MiB(16)`). Default {@link defaultMaxBodySize}. A larger body is rejected with
+   * `BodyTooLarge` as soon as its `content-length`, or the bytes read so far, pass it; the rest
+   * is not read.
+   */
+  readonly maxBodySize?: FileSystem.SizeInput | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export interface VerifyOptions<A, I, R> extends BodyOptions {
   /** Decodes the `payload` of `Ok` events. */
   readonly payload: Schema.Schema<A, I, R>
 }
@@ -247,35 +280,43 @@ const decodeEvent = <A, I, R>(
 
 const verifyWith = <A, I, R>(
   request: HttpServerRequest.HttpServerRequest | Delivery,
-  payload: Schema.Schema<A, I, R>
+  payload: Schema.Schema<A, I, R>,
+  maxBodySize: FileSystem.SizeInput | undefined
 ): Effect.Effect<WebhookEvent<A>, WebhookRejected, WebhookKeys | R> =>
   Effect.gen(function*() {
-    const delivery = yield* internal.readDelivery(request, reject)
-    const signed = yield* internal.checkHeaders(delivery, reject)
-    yield* Effect.annotateCurrentSpan("fal.request_id", signed.requestId)
-    yield* verifySignature(signed)
-    return yield* decodeEvent(delivery.body, payload)
+    // Everything that needs no body first: a delivery failing it is answered with its body unread.
+    const checked = yield* internal.checkHeaders(internal.headersOf(request), reject)
+    yield* Effect.annotateCurrentSpan("fal.request_id", checked.requestId)
+    const body = yield* internal.readBody(request, internal.maxBodySizeOf(maxBodySize), reject)
+    yield* verifySignature(internal.signedMessage(checked, body))
+    return yield* decodeEvent(body, payload)
   }).pipe(Effect.withSpan("Webhooks.verify"))
 
 /**
- * Verifies a delivery (headers, timestamp window, signature over the raw body) and only then
- * decodes it. Takes an `HttpServerRequest` (its body is read as bytes) or `{ headers, body }`.
+ * Verifies a delivery and only then decodes it. Takes an `HttpServerRequest` or
+ * `{ headers, body }`. First what needs no body (the four headers, the timestamp window, the
+ * signature's shape); then the body, at most `maxBodySize` bytes (default
+ * {@link defaultMaxBodySize}); then the signature over the raw body bytes.
  *
  * @since 0.1.0
  * @category verification
  */
-export function verify(
-  request: HttpServerRequest.HttpServerRequest | Delivery
-): Effect.Effect<WebhookEvent, WebhookRejected, WebhookKeys>
 export function verify<A, I, R>(
   request: HttpServerRequest.HttpServerRequest | Delivery,
   options: VerifyOptions<A, I, R>
 ): Effect.Effect<WebhookEvent<A>, WebhookRejected, WebhookKeys | R>
+export function verify(
+  request: HttpServerRequest.HttpServerRequest | Delivery,
+  options?: BodyOptions
+): Effect.Effect<WebhookEvent, WebhookRejected, WebhookKeys>
 export function verify<A, I, R>(
   request: HttpServerRequest.HttpServerRequest | Delivery,
-  options?: VerifyOptions<A, I, R>
+  options?: BodyOptions & Partial<VerifyOptions<A, I, R>>
 ): Effect.Effect<WebhookEvent<A> | WebhookEvent, WebhookRejected, WebhookKeys | R> {
-  return options === undefined ? verifyWith(request, Schema.Unknown) : verifyWith(request, options.payload)
+  const payload = options?.payload
+  return payload === undefined
+    ? verifyWith(request, Schema.Unknown, options?.maxBodySize)
+    : verifyWith(request, payload, options?.maxBodySize)
 }
 
 // --- deduplication --------------------------------------------------------------------------------
@@ -384,7 +425,7 @@ export const layerMemoryDeduplication = (window?: Duration.DurationInput): Layer
  * @since 0.1.0
  * @category handler
  */
-export interface HandlerOptions {
+export interface HandlerOptions extends BodyOptions {
   /** The window of the handler's own in-memory guard (when no `WebhookDeduplication` is provided). */
   readonly deduplicationWindow?: Duration.DurationInput | undefined
 }
@@ -463,6 +504,10 @@ export function handler<A, I, RP, E, R>(
   return payload === undefined
     // The first signature: `A` is `unknown`, and `Schema.Unknown` decodes exactly that. TypeScript
     // cannot tie the absent Schema to `A` inside an overloaded implementation, hence this one cast.
-    ? handle(onEvent, (request) => verifyWith(request, Schema.Unknown as Schema.Schema<A>), options)
-    : handle(onEvent, (request) => verifyWith(request, payload), options)
+    ? handle(
+      onEvent,
+      (request) => verifyWith(request, Schema.Unknown as Schema.Schema<A>, options?.maxBodySize),
+      options
+    )
+    : handle(onEvent, (request) => verifyWith(request, payload, options?.maxBodySize), options)
 }

@@ -3,7 +3,7 @@
 import { FalClient, Queue, WebhookKeys, Webhooks } from "@effect-fal/api"
 import { RequestOptions } from "@effect-fal/headers"
 import { FalEmulator, FalPlatform, WebhookSigner } from "@effect-fal/testing"
-import { HttpRouter, HttpServer } from "@effect/platform"
+import { FileSystem, HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { Deferred, Effect, Layer, Redacted, Schema } from "effect"
 import { createServer } from "node:http"
@@ -76,6 +76,13 @@ export const sharedDeduplication = (store: ClaimStore) =>
     complete: (requestId) => store.put(`fal-webhook:${requestId}`, "done", threeHours),
     release: (requestId) => store.remove(`fal-webhook:${requestId}`)
   })
+
+// --- a public endpoint: the body limit ---------------------------------------------------------
+
+// deliveries whose outputs are URLs only: a few MiB is plenty
+export const smallDeliveries = Webhooks.handler((event) => Effect.log(event.requestId), {
+  maxBodySize: FileSystem.MiB(4)
+})
 
 // --- 5. testing a receiver: sign deliveries with WebhookSigner ------------------------------------
 

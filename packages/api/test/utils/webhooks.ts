@@ -3,8 +3,9 @@ import { WebhookSigner } from "@effect-fal/testing"
 import { HttpClient, HttpClientRequest, HttpRouter, HttpServer } from "@effect/platform"
 import type { HttpApp } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, Layer, Ref, TestClock } from "effect"
+import { Context, Effect, Layer, Ref, Schema, TestClock } from "effect"
 import * as http from "node:http"
+import { Readable } from "node:stream"
 
 /** A fixed, realistic "now" for the TestClock: 2026-05-28. */
 export const now = 1_780_000_000_000
@@ -62,3 +63,82 @@ export const reasonOf = (effect: Effect.Effect<unknown, Webhooks.WebhookRejected
     Effect.flip,
     Effect.map((error) => error.reason)
   )
+
+export interface RawAnswer {
+  readonly status: number
+  readonly json: unknown
+  /** The body bytes the client produced before the answer came (the rest never was). */
+  readonly produced: number
+}
+
+/**
+ * POSTs over node:http (not through an `HttpClient`: the answer may come while the body is still
+ * being sent, and the server may close the connection then). The body is `body`, or `size` bytes
+ * of filler made as they are sent, never allocated whole. With `chunked`, no `content-length` is
+ * declared. Once the answer has come, the request is dropped: the rest of the body is not sent.
+ */
+export const rawPost = (
+  url: string,
+  options: {
+    readonly headers?: Record<string, string> | undefined
+    readonly body?: Uint8Array | string | undefined
+    readonly size?: number | undefined
+    readonly chunked?: boolean | undefined
+  }
+) =>
+  Effect.async<RawAnswer, Error>((resume) => {
+    const bytes = typeof options.body === "string" ? Buffer.from(options.body, "utf8") : options.body
+    const size = bytes?.byteLength ?? options.size ?? 0
+    const filler = Buffer.alloc(64 * 1024, 0x61)
+    let produced = 0
+    const source = new Readable({
+      read() {
+        if (produced >= size) return void this.push(null)
+        const n = Math.min(filler.byteLength, size - produced)
+        const chunk = bytes === undefined ? filler.subarray(0, n) : bytes.subarray(produced, produced + n)
+        produced += n
+        this.push(chunk)
+      }
+    })
+    const request = http.request(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(options.chunked === true ? {} : { "content-length": String(size) }),
+        ...options.headers
+      }
+    })
+    let answered = false
+    request.on("response", (response) => {
+      const parts: Array<Buffer> = []
+      response.on("data", (part: Buffer) => parts.push(part))
+      response.on("end", () => {
+        answered = true
+        const text = Buffer.concat(parts).toString("utf8")
+        resume(
+          Effect.succeed({ status: response.statusCode ?? 0, json: text === "" ? null : JSON.parse(text), produced })
+        )
+        source.destroy()
+        request.destroy()
+      })
+    })
+    // An error after the answer (the server closing while the body was still being sent) is expected.
+    request.on("error", (error) => {
+      if (!answered) resume(Effect.fail(error))
+    })
+    source.pipe(request)
+    return Effect.sync(() => {
+      source.destroy()
+      request.destroy()
+    })
+  })
+
+/** What utils/webhookReceiver.ts measured, as its `GET /stats` answers. */
+export const Stats = Schema.Struct({
+  heap: Schema.Number,
+  arrayBuffers: Schema.Number,
+  peak: Schema.Number,
+  requests: Schema.Array(Schema.Struct({ status: Schema.Number, ms: Schema.Number, bytesRead: Schema.Number }))
+})
+export type Stats = typeof Stats.Type
+export type RequestFigures = Stats["requests"][number]

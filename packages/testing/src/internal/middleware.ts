@@ -10,15 +10,20 @@
  */
 import { RequestOptions, ResponseMeta } from "@effect-fal/headers"
 import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
 import * as SortedMap from "effect/SortedMap"
+import * as Stream from "effect/Stream"
 import type * as FalPlatform from "../FalPlatform.js"
 import * as Fault from "../Fault.js"
 import * as Auth from "./auth.js"
@@ -34,23 +39,52 @@ const decoder = new TextDecoder()
 const wholeBodyLimit = 1024 * 1024
 
 /**
- * The request body. A body known to be small (a `content-length` up to {@link wholeBodyLimit}, or
- * neither that nor `transfer-encoding`: empty on the wire, or a Web `Request`, whose own
- * `arrayBuffer` is linear) comes whole from the platform's `arrayBuffer`, some 60 fiber steps.
- * Any other is read chunk by chunk and joined once: the Node request's `arrayBuffer` re-copies the
- * whole buffer on every chunk, quadratic on an upload of tens of MB. Reading every body as a
- * stream halved the emulator's throughput: some 700 fiber steps, more than the rest of a run.
+ * The largest request body the gateway reads: 128 MiB. fal's client uploads a file of up to 90 MB
+ * in one PUT (larger ones in 10 MB parts); a larger body is answered 413 unread.
+ */
+export const maxBodySize = 128 * 1024 * 1024
+
+class BodyTooLarge extends Data.TaggedError("BodyTooLarge") {}
+const bodyTooLarge = new BodyTooLarge()
+
+/**
+ * The request body, at most {@link maxBodySize} bytes: a declared `content-length` over it fails
+ * at once, nothing read. A body known to be small (a `content-length` up to
+ * {@link wholeBodyLimit}, or neither that nor `transfer-encoding`: empty on the wire, or a Web
+ * `Request`, whose own `arrayBuffer` is linear) comes whole from the platform's `arrayBuffer`
+ * (under the platform's own limit, `HttpIncomingMessage.withMaxBodySize`), some 60 fiber steps.
+ * Any other is read chunk by chunk, joined once, and no further than the limit: the Node
+ * request's `arrayBuffer` re-copies the whole buffer on every chunk, quadratic on an upload of
+ * tens of MB. Reading every body as a stream halved the emulator's throughput: some 700 fiber
+ * steps, more than the rest of a run. The stream is released with the request's scope, after the
+ * answer (on Node, releasing an unfinished body destroys the socket).
  */
 const readBody = (
   request: HttpServerRequest.HttpServerRequest
-): Effect.Effect<Uint8Array, HttpServerError.RequestError> => {
+): Effect.Effect<Uint8Array, HttpServerError.RequestError | BodyTooLarge> => {
   const length = request.headers["content-length"]
+  if (length !== undefined && Number(length) > maxBodySize) return Effect.fail(bodyTooLarge)
   const small = length === undefined
     ? request.headers["transfer-encoding"] === undefined
     : Number(length) <= wholeBodyLimit
-  return small
-    ? Effect.map(request.arrayBuffer, (buffer) => new Uint8Array(buffer))
-    : collectBytes(request.stream)
+  if (small) {
+    return request.arrayBuffer.pipe(
+      HttpIncomingMessage.withMaxBodySize(Option.some(maxBodySize)),
+      Effect.map((buffer) => new Uint8Array(buffer))
+    )
+  }
+  return Effect.flatMap(Effect.serviceOption(Scope.Scope), (scope) => {
+    const bounded = Stream.runFoldWhileScoped(
+      request.stream,
+      { size: 0, chunks: Chunk.empty<Uint8Array>() },
+      ({ size }) => size <= maxBodySize,
+      ({ chunks, size }, chunk: Uint8Array) => ({ size: size + chunk.byteLength, chunks: Chunk.append(chunks, chunk) })
+    )
+    return Effect.flatMap(
+      Option.isSome(scope) ? Scope.extend(bounded, scope.value) : Effect.scoped(bounded),
+      ({ chunks, size }) => size > maxBodySize ? Effect.fail(bodyTooLarge) : collectBytes(Stream.fromChunk(chunks))
+    )
+  })
 }
 
 /**
@@ -75,7 +109,11 @@ export const requestLog = (env: Env) =>
     const headers: Record<string, string> = {}
     for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v
     const query = Object.fromEntries(new URLSearchParams(located.search))
-    const body = yield* Effect.orElseSucceed(readBody(request), () => new Uint8Array(0))
+    const read = yield* Effect.either(readBody(request))
+    if (Either.isLeft(read) && read.left._tag === "BodyTooLarge") {
+      return json(413, { detail: `Request body larger than ${maxBodySize} bytes` })
+    }
+    const body = Either.getOrElse(read, () => new Uint8Array(0))
     const call: CallInfo = {
       gatewayId,
       base: target.base,
