@@ -23,6 +23,21 @@ export {
 }
 
 /**
+ * Marks every member of {@link FalError} defined here ({@link isFalError} also knows
+ * `InvalidRequestOptions`, which `@effect-fal/headers` defines).
+ *
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@effect-fal/api/FalError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
  * The decoded response headers, kept as `ResponseMeta.fromHeaders` returned them (not validated
  * again: an error is never lost to an odd header).
  */
@@ -77,6 +92,10 @@ export class InvalidModelId extends Schema.TaggedError<InvalidModelId>("@effect-
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return `Invalid model id ${JSON.stringify(this.modelId)}: ${this.reason}`
   }
@@ -93,6 +112,10 @@ export class InvalidRequestId extends Schema.TaggedError<InvalidRequestId>("@eff
   "InvalidRequestId",
   { requestId: Schema.String, reason: Schema.String }
 ) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
   /**
    * @since 0.1.0
    */
@@ -127,6 +150,10 @@ export class TransportError extends Schema.TaggedError<TransportError>("@effect-
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     const reached = this.mayHaveReached
       ? this.operation === "submit" || this.operation === "run"
@@ -152,6 +179,10 @@ export class StartTimeout extends Schema.TaggedError<StartTimeout>("@effect-fal/
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return `The request did not start before its start timeout${suffix(this)}`
   }
@@ -165,6 +196,10 @@ export class StartTimeout extends Schema.TaggedError<StartTimeout>("@effect-fal/
  * @category errors
  */
 export class QueueFull extends Schema.TaggedError<QueueFull>("@effect-fal/api/QueueFull")("QueueFull", known) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
   /**
    * @since 0.1.0
    */
@@ -184,6 +219,10 @@ export class RateLimited extends Schema.TaggedError<RateLimited>("@effect-fal/ap
   ...known,
   retryAfter: Schema.OptionFromSelf(Schema.DurationFromSelf)
 }) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
   /**
    * @since 0.1.0
    */
@@ -209,6 +248,10 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>("@effect-fal/
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return `The fal key was not accepted${suffix(this)}`
   }
@@ -221,6 +264,10 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>("@effect-fal/
  * @category errors
  */
 export class Forbidden extends Schema.TaggedError<Forbidden>("@effect-fal/api/Forbidden")("Forbidden", known) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
   /**
    * @since 0.1.0
    */
@@ -237,6 +284,10 @@ export class Forbidden extends Schema.TaggedError<Forbidden>("@effect-fal/api/Fo
  * @category errors
  */
 export class NotFound extends Schema.TaggedError<NotFound>("@effect-fal/api/NotFound")("NotFound", known) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
   /**
    * @since 0.1.0
    */
@@ -297,6 +348,10 @@ export class RequestFailed extends Schema.TaggedError<RequestFailed>("@effect-fa
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return `The request failed${suffix(this)}`
   }
@@ -320,6 +375,10 @@ export class ServerError extends Schema.TaggedError<ServerError>("@effect-fal/ap
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return `fal answered with a server error${suffix(this)}`
   }
@@ -340,6 +399,10 @@ export class DecodeError extends Schema.TaggedError<DecodeError>("@effect-fal/ap
   /**
    * @since 0.1.0
    */
+  readonly [TypeId]: TypeId = TypeId
+  /**
+   * @since 0.1.0
+   */
   override get message(): string {
     return `Could not decode the answer to ${this.operation}${suffix(this)}: ${this.description}`
   }
@@ -353,6 +416,10 @@ export class DecodeError extends Schema.TaggedError<DecodeError>("@effect-fal/ap
  * @category errors
  */
 export class Cancelled extends Schema.TaggedError<Cancelled>("@effect-fal/api/Cancelled")("Cancelled", known) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
   /**
    * @since 0.1.0
    */
@@ -378,6 +445,10 @@ export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>("@eff
     mayHaveReached: Schema.Boolean
   }
 ) {
+  /**
+   * @since 0.1.0
+   */
+  readonly [TypeId]: TypeId = TypeId
   /**
    * @since 0.2.0
    */
@@ -431,31 +502,12 @@ export type FalError =
   | Cancelled
   | DeadlineExceeded
 
-const tags: ReadonlySet<string> = new Set<FalError["_tag"]>([
-  "InvalidRequestOptions",
-  "InvalidModelId",
-  "InvalidRequestId",
-  "TransportError",
-  "StartTimeout",
-  "QueueFull",
-  "RateLimited",
-  "Unauthorized",
-  "Forbidden",
-  "NotFound",
-  "ValidationError",
-  "RequestFailed",
-  "ServerError",
-  "DecodeError",
-  "Cancelled",
-  "DeadlineExceeded"
-])
-
 /**
  * @since 0.1.0
  * @category guards
  */
 export const isFalError = (u: unknown): u is FalError =>
-  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && tags.has(u._tag) && u instanceof Error
+  Predicate.hasProperty(u, TypeId) || u instanceof InvalidRequestOptions
 
 /**
  * The request id an error carries, if any.

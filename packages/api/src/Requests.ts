@@ -22,6 +22,7 @@ import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import type { FalClient } from "./FalClient.js"
 import type { FalError } from "./FalError.js"
+import type { InvalidListOptions, Page, RequestRecord } from "./internal/requests.js"
 import * as internal from "./internal/requests.js"
 
 /**
@@ -50,46 +51,22 @@ export const Status: Schema.Literal<["success", "error", "user_error"]> = Schema
  */
 export type SortBy = "ended_at" | "duration"
 
-/**
- * One request of the history, decoded from the wire (`request_id`, `endpoint_id`, ...).
- *
- * @since 0.1.0
- * @category models
- */
-export class RequestRecord extends Schema.Class<RequestRecord>("@effect-fal/api/RequestRecord")({
-  requestId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("request_id")),
-  endpointId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("endpoint_id")),
-  startedAt: Schema.propertySignature(Schema.OptionFromNullishOr(Schema.DateTimeUtc, null)).pipe(
-    Schema.fromKey("started_at")
-  ),
-  sentAt: Schema.propertySignature(Schema.OptionFromNullishOr(Schema.DateTimeUtc, null)).pipe(
-    Schema.fromKey("sent_at")
-  ),
-  endedAt: Schema.propertySignature(Schema.OptionFromNullishOr(Schema.DateTimeUtc, null)).pipe(
-    Schema.fromKey("ended_at")
-  ),
-  statusCode: Schema.propertySignature(Schema.OptionFromNullishOr(Schema.Number, null)).pipe(
-    Schema.fromKey("status_code")
-  ),
-  /** Seconds. */
-  duration: Schema.OptionFromNullishOr(Schema.Number, null),
-  /** With `expand: ["payloads"]` only. */
-  jsonInput: Schema.optionalWith(Schema.Unknown, { as: "Option" }).pipe(Schema.fromKey("json_input")),
-  /** With `expand: ["payloads"]` only. */
-  jsonOutput: Schema.optionalWith(Schema.Unknown, { as: "Option" }).pipe(Schema.fromKey("json_output"))
-}) {}
-
-/**
- * One page of the history as the platform answered it.
- *
- * @since 0.1.0
- * @category models
- */
-export class Page extends Schema.Class<Page>("@effect-fal/api/RequestsPage")({
-  items: Schema.Array(RequestRecord),
-  nextCursor: Schema.propertySignature(Schema.NullOr(Schema.String)).pipe(Schema.fromKey("next_cursor")),
-  hasMore: Schema.propertySignature(Schema.Boolean).pipe(Schema.fromKey("has_more"))
-}) {}
+export {
+  /**
+   * One page of the history as the platform answered it.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Page,
+  /**
+   * One request of the history, decoded from the wire (`request_id`, `endpoint_id`, ...).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  RequestRecord
+} from "./internal/requests.js"
 
 /**
  * A page and the cursor that fetched it (`null` for the first page): resuming from `cursor`
@@ -126,23 +103,15 @@ export interface ListOptions {
   readonly cursor?: string | undefined
 }
 
-/**
- * Listing options that cannot be sent: nothing was sent.
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidListOptions extends Schema.TaggedError<InvalidListOptions>("@effect-fal/api/InvalidListOptions")(
-  "InvalidListOptions",
-  { option: Schema.String, reason: Schema.String }
-) {
+export {
   /**
+   * Listing options that cannot be sent: nothing was sent.
+   *
    * @since 0.1.0
+   * @category errors
    */
-  override get message(): string {
-    return `Invalid option ${this.option}: ${this.reason}`
-  }
-}
+  InvalidListOptions
+} from "./internal/requests.js"
 
 /**
  * The requests of an endpoint, one page fetched at a time as the stream is pulled. A `429` is

@@ -188,7 +188,7 @@ export const backoff = (options: {
  * | delete, deleteLegacy | 500 ms | 3 |
  * | list (request history pages) | 250 ms | 5 |
  * | upload.initiate, upload.put, upload.part, upload.complete | 100 ms | 3 |
- * | jwks (the webhook keys) | 250 ms | 2 |
+ * | jwks (the webhook keys: `WebhookKeys` fetches again after its refresh interval) | - | 0 |
  *
  * @since 0.1.0
  * @category defaults
@@ -207,7 +207,7 @@ export const defaults: { readonly [K in Operation]: Schedule.Schedule<unknown> }
   "upload.put": backoff({ base: "100 millis", retries: 3 }),
   "upload.part": backoff({ base: "100 millis", retries: 3 }),
   "upload.complete": backoff({ base: "100 millis", retries: 3 }),
-  jwks: backoff({ base: "250 millis", retries: 2 })
+  jwks: backoff({ base: "250 millis", retries: 0 })
 }
 
 /**

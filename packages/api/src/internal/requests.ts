@@ -4,13 +4,63 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { FalClient, withAdminCredential } from "../FalClient.js"
 import * as FalError from "../FalError.js"
 import type * as Requests from "../Requests.js"
-import { InvalidListOptions, Page } from "../Requests.js"
 import * as Retry from "../Retry.js"
 import * as Request from "./request.js"
+
+/**
+ * One request of the history, decoded from the wire (`request_id`, `endpoint_id`, ...).
+ */
+export class RequestRecord extends Schema.Class<RequestRecord>("@effect-fal/api/RequestRecord")({
+  requestId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("request_id")),
+  endpointId: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("endpoint_id")),
+  startedAt: Schema.propertySignature(Schema.OptionFromNullishOr(Schema.DateTimeUtc, null)).pipe(
+    Schema.fromKey("started_at")
+  ),
+  sentAt: Schema.propertySignature(Schema.OptionFromNullishOr(Schema.DateTimeUtc, null)).pipe(
+    Schema.fromKey("sent_at")
+  ),
+  endedAt: Schema.propertySignature(Schema.OptionFromNullishOr(Schema.DateTimeUtc, null)).pipe(
+    Schema.fromKey("ended_at")
+  ),
+  statusCode: Schema.propertySignature(Schema.OptionFromNullishOr(Schema.Number, null)).pipe(
+    Schema.fromKey("status_code")
+  ),
+  /** Seconds. */
+  duration: Schema.OptionFromNullishOr(Schema.Number, null),
+  /** With `expand: ["payloads"]` only. */
+  jsonInput: Schema.optionalWith(Schema.Unknown, { as: "Option" }).pipe(Schema.fromKey("json_input")),
+  /** With `expand: ["payloads"]` only. */
+  jsonOutput: Schema.optionalWith(Schema.Unknown, { as: "Option" }).pipe(Schema.fromKey("json_output"))
+}) {}
+
+/**
+ * One page of the history as the platform answered it.
+ */
+export class Page extends Schema.Class<Page>("@effect-fal/api/RequestsPage")({
+  items: Schema.Array(RequestRecord),
+  nextCursor: Schema.propertySignature(Schema.NullOr(Schema.String)).pipe(Schema.fromKey("next_cursor")),
+  hasMore: Schema.propertySignature(Schema.Boolean).pipe(Schema.fromKey("has_more"))
+}) {}
+
+/**
+ * Listing options that cannot be sent: nothing was sent.
+ */
+export class InvalidListOptions extends Schema.TaggedError<InvalidListOptions>("@effect-fal/api/InvalidListOptions")(
+  "InvalidListOptions",
+  { option: Schema.String, reason: Schema.String }
+) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `Invalid option ${this.option}: ${this.reason}`
+  }
+}
 
 /** The operation name of the history's pages: errors say "during list". */
 const operation = "list" satisfies Retry.Operation

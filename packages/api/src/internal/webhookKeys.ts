@@ -8,6 +8,8 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as crypto from "node:crypto"
+import { defaultTimeouts } from "../FalClient.js"
+import * as Request from "./request.js"
 
 export interface VerificationKey {
   readonly kid: string | undefined
@@ -66,24 +68,30 @@ export type Outcome =
  */
 export const makeFetched = (options: FetchedOptions) =>
   Effect.gen(function*() {
-    const client = options.transformClient(yield* HttpClient.HttpClient).pipe(HttpClient.filterStatusOk)
+    // The JWKS is public: the request goes through the application's client (not FalClient's,
+    // which would add the key for fal's `rest` base), on the call pipeline as operation `jwks`:
+    // its own limits and retries, no budget, nothing to redact.
+    const pipeline: Request.Pipeline = {
+      httpClient: options.transformClient(yield* HttpClient.HttpClient),
+      timeouts: defaultTimeouts,
+      retryBudget: Option.none(),
+      redact: (text) => text
+    }
     const state = yield* SynchronizedRef.make<State>({ cached: Option.none(), lastAttempt: Option.none() })
     const maxAge = Duration.toMillis(options.maxAge)
     const minInterval = Duration.toMillis(options.minRefreshInterval)
-
-    // The JWKS is public: the request carries no Authorization (the client is the application's,
-    // not FalClient's, which would add the key for fal's `rest` base).
-    const fetchKeys = client.execute(HttpClientRequest.get(options.url).pipe(HttpClientRequest.acceptJson)).pipe(
-      Effect.flatMap((response) => response.json),
-      Effect.scoped,
-      Effect.timeout("10 seconds"),
+    const fetchKeys = Request.execute(pipeline, {
+      operation: "jwks",
+      request: HttpClientRequest.get(options.url).pipe(HttpClientRequest.acceptJson),
+      onResponse: (response) => Request.json("jwks", response, undefined)
+    }).pipe(
+      Effect.mapError((error) => error.message),
       Effect.flatMap((body) =>
         Either.match(decodeJwks(body), {
           onLeft: () => Effect.fail("the response is not a JWKS"),
           onRight: ({ keys }) => Effect.succeed(keysOf(keys))
         })
-      ),
-      Effect.mapError((error) => typeof error === "string" ? error : error.message)
+      )
     )
 
     const attempt = (current: State, now: number): Effect.Effect<readonly [Outcome, State]> =>
