@@ -138,7 +138,9 @@ export const faultName = (fault: Fault.Fault): string =>
     Reset: () => "reset before",
     ResetAfter: () => "reset after",
     Delay: () => "delay 1s",
-    MalformedBody: () => "malformed body"
+    MalformedBody: () => "malformed body",
+    CutShort: () => "cut short",
+    CloseStreamAfter: (f) => `stream closed after ${Duration.format(Duration.decode(f.duration))}`
   })
 
 /**
