@@ -307,6 +307,27 @@ describe("lost answers, over loopback", () => {
       })
     ))
 
+  it.live("closeStreamAfter abrupt: the socket is destroyed mid-stream, the body read fails", () =>
+    withEmulator((bases, platform) =>
+      Effect.gen(function*() {
+        yield* platform.injectFault({
+          ...Fault.target("statusStream"),
+          fault: Fault.closeStreamAfter("200 millis", { abrupt: true })
+        })
+        const submitted = yield* call("POST", `${bases.queue}/fal-ai/slow`, { body: { seconds: 30 } })
+        const id = (submitted.json as { request_id: string }).request_id
+        const outcome = yield* Effect.promise(async () => {
+          const response = await fetch(`${bases.queue}/fal-ai/slow/requests/${id}/status/stream`, {
+            headers: { authorization: `Key ${FalPlatform.defaultKeys.user}` }
+          })
+          const body = await response.text().then(() => "read", (error: unknown) => `failed: ${String(error)}`)
+          return { status: response.status, body }
+        })
+        assert.strictEqual(outcome.status, 200)
+        assert.match(outcome.body, /^failed/)
+      })
+    ))
+
   it.live("closeStreamAfter: the status stream ends cleanly after the duration, before COMPLETED", () =>
     withEmulator((bases, platform) =>
       Effect.gen(function*() {
