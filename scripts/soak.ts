@@ -7,18 +7,65 @@
  * no result lost or misrouted, no duplicate job, no deletion applied twice, attempts within the
  * retry policy. It prints the figures and exits 1 on any violation.
  *
- * `SOAK_OPS` (default 20000), `SOAK_CONCURRENCY` (64), `SOAK_SEED` (1), `SOAK_FAULT_RATE`
- * (0.1), `SOAK_PER_CALL_SECONDS` (120), `SOAK_TIMEOUT_MINUTES` (60).
+ * Issue 23's faults are on by default: `500`, `502` and `504` and answers cut short on the status
+ * and result reads and the status stream, status streams closed after 50 ms, deletions applied and
+ * their answers cut short, and uploads (a tenth of the operations) whose initiate or PUT is
+ * applied and its answer lost; with them, a subscribe that fails although its job completed (and
+ * its request id was known) is a "lost completed result", and any is a violation.
+ * `--classic` (or `SOAK_LOST_ANSWERS=0`) runs the earlier fault mix alone.
+ *
+ * It prints a table of the outcome classes (ok, each `FalError` tag, hang, defect, ...) by
+ * operation, the faults injected, the attempts per call and the counters.
+ *
+ * Flags (or environment variables): `--ops` (`SOAK_OPS`, default 20000), `--concurrency`
+ * (`SOAK_CONCURRENCY`, 64), `--seed` (`SOAK_SEED`, 1), `--fault-rate` (`SOAK_FAULT_RATE`, 0.1),
+ * `--per-call-seconds` (`SOAK_PER_CALL_SECONDS`, 120), `--timeout-minutes`
+ * (`SOAK_TIMEOUT_MINUTES`, 60), `--classic`. Example: `pnpm soak -- --ops 20000`.
  */
 import { FalPlatform } from "@effect-fal/testing"
 import * as Effect from "effect/Effect"
 import * as os from "node:os"
 import { loopback } from "../packages/api/test/utils/emulator.js"
-import { check, type Progress, soak } from "../packages/api/test/utils/soak.js"
+import { check, kinds, type Progress, soak } from "../packages/api/test/utils/soak.js"
 import { webhookFlood } from "./soak-webhooks.js"
 
+/** `--name value` and `--name=value` flags; a bare `--` (from `pnpm soak -- ...`) is skipped. */
+const flags = new Map<string, string>()
+{
+  const args = process.argv.slice(2).filter((arg) => arg !== "--")
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    if (!arg.startsWith("--")) {
+      process.stderr.write(`unexpected argument ${JSON.stringify(arg)}\n`)
+      process.exit(2)
+    }
+    const [name, inline] = arg.slice(2).split("=", 2)
+    if (name === "classic") flags.set(name, "1")
+    else if (inline !== undefined) flags.set(name, inline)
+    else if (i + 1 < args.length) flags.set(name, args[++i])
+    else {
+      process.stderr.write(`--${name} needs a value\n`)
+      process.exit(2)
+    }
+  }
+}
+const flagOf: Record<string, string> = {
+  SOAK_OPS: "ops",
+  SOAK_CONCURRENCY: "concurrency",
+  SOAK_SEED: "seed",
+  SOAK_FAULT_RATE: "fault-rate",
+  SOAK_PER_CALL_SECONDS: "per-call-seconds",
+  SOAK_TIMEOUT_MINUTES: "timeout-minutes"
+}
+for (const name of flags.keys()) {
+  if (name !== "classic" && !Object.values(flagOf).includes(name)) {
+    process.stderr.write(`unknown flag --${name}\n`)
+    process.exit(2)
+  }
+}
+
 const number = (name: string, fallback: number): number => {
-  const raw = process.env[name]
+  const raw = flags.get(flagOf[name]) ?? process.env[name]
   if (raw === undefined || raw === "") return fallback
   const value = Number(raw)
   if (!Number.isFinite(value) || value <= 0) {
@@ -34,6 +81,7 @@ const seed = Math.floor(number("SOAK_SEED", 1))
 const faultRate = number("SOAK_FAULT_RATE", 0.1)
 const perCallSeconds = number("SOAK_PER_CALL_SECONDS", 120)
 const timeoutMinutes = number("SOAK_TIMEOUT_MINUTES", 60)
+const lostAnswers = !flags.has("classic") && process.env.SOAK_LOST_ANSWERS !== "0"
 
 const keys = [FalPlatform.defaultKeys.user, FalPlatform.defaultKeys.admin]
 /** Every printed line goes through this: no key, whatever an error quoted. */
@@ -60,15 +108,16 @@ const percent = (part: number, whole: number) => `${(100 * part / Math.max(whole
 const program = Effect.gen(function*() {
   const load = os.loadavg().map((l) => l.toFixed(2)).join(" ")
   print(
-    `soak: ${ops} operations, ${concurrency} in flight, ${
-      faultRate * 100
-    } % faults, seed ${seed}, per-call bound ${perCallSeconds} s, overall ${timeoutMinutes} min; load before ${load}, ${os.cpus().length} cores`
+    `soak: ${ops} operations, ${concurrency} in flight, ${faultRate * 100} % mixed faults${
+      lostAnswers ? " plus read faults and lost answers" : ""
+    }, seed ${seed}, per-call bound ${perCallSeconds} s, overall ${timeoutMinutes} min; load before ${load}, ${os.cpus().length} cores`
   )
   const report = yield* soak({
     ops,
     concurrency,
     seed,
     faultRate,
+    lostAnswers,
     perCall: `${perCallSeconds} seconds`,
     overall: `${timeoutMinutes} minutes`,
     progressEvery: tty ? "250 millis" : "1 second",
@@ -87,19 +136,34 @@ const program = Effect.gen(function*() {
   for (const [name, count] of Object.entries(f.faults).sort((a, b) => b[1] - a[1])) {
     print(`  fault ${name}: ${count}`)
   }
-  print("outcomes by operation:")
-  for (const [kind, counts] of Object.entries(f.outcomes)) {
-    const total = Object.values(counts).reduce((a, b) => a + b, 0)
-    print(
-      `  ${kind} (${total}): ${
-        Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ")
-      }`
-    )
+  print("outcome classes by operation:")
+  const shown = kinds.filter((kind) => Object.values(f.outcomes[kind]).some((n) => n > 0))
+  const rows = Object.entries(f.classes).sort((a, b) =>
+    Object.values(b[1]).reduce((x, y) => x + y, 0) - Object.values(a[1]).reduce((x, y) => x + y, 0)
+  )
+  const header = ["class", ...shown, "total"]
+  const table = [
+    header,
+    ...rows.map(([name, counts]) => [
+      name,
+      ...shown.map((kind) => String(counts[kind])),
+      String(shown.reduce((n, kind) => n + counts[kind], 0))
+    ]),
+    ["total", ...shown.map((kind) => String(Object.values(f.outcomes[kind]).reduce((a, b) => a + b, 0))), String(f.ops)]
+  ]
+  const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)))
+  for (const row of table) {
+    print(`  ${row.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join("  ")}`)
   }
   print("HTTP requests per logical call, by step (requests: calls):")
   for (const [step, histogram] of Object.entries(f.attempts)) {
     print(`  ${step}: ${Object.entries(histogram).map(([n, c]) => `${n}: ${c}`).join(", ")}`)
   }
+  print(
+    `lost completed results (subscribes failed after their job completed, request id known): ${f.lostCompletedResults}${
+      lostAnswers ? " (must be 0)" : ""
+    }`
+  )
   print(`subscribes failed (typed, with their request id) after their job completed: ${f.failedAfterCompletion}`)
   print(
     `subscribes whose submit answer a reset after handling dropped (job ran unfollowed): ${f.orphanedBySubmitReset}`

@@ -108,34 +108,39 @@ export class InvalidPurgeOptions extends Schema.TaggedError<InvalidPurgeOptions>
  * @since 0.1.0
  * @category errors
  */
-export class CheckpointError extends Schema.TaggedError<CheckpointError>("@effect-fal/api/CheckpointError")(
-  "CheckpointError",
-  { reason: Schema.String }
-) {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `Purge checkpoint: ${this.reason}`
-  }
-}
+export const CheckpointError: typeof internal.CheckpointError = internal.CheckpointError
 
 /**
- * One record of a checkpoint.
+ * @since 0.1.0
+ * @category errors
+ */
+export type CheckpointError = internal.CheckpointError
+
+/**
+ * Another purge holds the checkpoint: its lock file (`<checkpoint>.lock`) names a process alive
+ * on this host (or on another host, which cannot be checked). Carries the checkpoint's path, the
+ * lock file's and, when the lock file is readable, the owner's `pid` and `host`. Nothing was sent.
+ *
+ * @since 0.4.0
+ * @category errors
+ */
+export const CheckpointLocked: typeof internal.CheckpointLocked = internal.CheckpointLocked
+
+/**
+ * @since 0.4.0
+ * @category errors
+ */
+export type CheckpointLocked = internal.CheckpointLocked
+
+/**
+ * One record of a checkpoint: `Started` (the first run's cut-off and status filter), `Done` (a
+ * request's payloads are gone), `Page` (listing resumes at this cursor), `Completed` (the
+ * endpoint is fully purged).
  *
  * @since 0.1.0
  * @category models
  */
-export const Entry = Schema.Union(
-  /** The first run: its cut-off (ISO) and status filter. */
-  Schema.TaggedStruct("Started", { before: Schema.String, status: Schema.optional(Schema.String) }),
-  /** A request's payloads are gone (deleted, or found already gone). */
-  Schema.TaggedStruct("Done", { endpoint: Schema.String, requestId: Schema.String }),
-  /** Every request before this cursor is done: listing resumes here (`null`: the first page). */
-  Schema.TaggedStruct("Page", { endpoint: Schema.String, cursor: Schema.NullOr(Schema.String) }),
-  /** The endpoint is fully purged. */
-  Schema.TaggedStruct("Completed", { endpoint: Schema.String })
-)
+export const Entry: typeof internal.Entry = internal.Entry
 
 /**
  * @since 0.1.0
@@ -208,13 +213,33 @@ export const empty: State = internal.empty
 export const memory: Effect.Effect<Checkpoint> = internal.memory
 
 /**
+ * @since 0.4.0
+ * @category options
+ */
+export interface FileOptions {
+  /**
+   * When another purge holds the checkpoint, try again (every 100 ms) for up to this long before
+   * failing with {@link CheckpointLocked}. Default: fail at once.
+   */
+  readonly waitForLock?: Duration.DurationInput | undefined
+}
+
+/**
  * A checkpoint in a JSON-lines file, created if missing and appended to; held open for the scope.
+ *
+ * While open it holds a lock, `<path>.lock`, created exclusively with this process's pid and host
+ * and removed when the scope closes (after success, failure or interruption). A second purge on
+ * a locked checkpoint fails with {@link CheckpointLocked} (or waits, `waitForLock`); a lock left
+ * by a process no longer alive on this host is taken over.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const file = (path: string): Effect.Effect<Checkpoint, CheckpointError, FileSystem.FileSystem | Scope.Scope> =>
-  internal.file(path)
+export const file = (
+  path: string,
+  options?: FileOptions
+): Effect.Effect<Checkpoint, CheckpointError | CheckpointLocked, FileSystem.FileSystem | Scope.Scope> =>
+  internal.file(path, options)
 
 /**
  * @since 0.1.0
@@ -226,8 +251,11 @@ export const layerMemory: Layer.Layer<PurgeCheckpoint> = Layer.effect(PurgeCheck
  * @since 0.1.0
  * @category layers
  */
-export const layerFile = (path: string): Layer.Layer<PurgeCheckpoint, CheckpointError, FileSystem.FileSystem> =>
-  Layer.scoped(PurgeCheckpoint, file(path))
+export const layerFile = (
+  path: string,
+  options?: FileOptions
+): Layer.Layer<PurgeCheckpoint, CheckpointError | CheckpointLocked, FileSystem.FileSystem> =>
+  Layer.scoped(PurgeCheckpoint, file(path, options))
 
 /**
  * The deterministic `Idempotency-Key` of a request's deletion: a retried or resumed purge sends

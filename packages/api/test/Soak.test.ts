@@ -9,9 +9,17 @@ import * as Effect from "effect/Effect"
 import { loopback } from "./utils/emulator.js"
 import { check, type OpRecord, type Report, soak } from "./utils/soak.js"
 
-const smoke = soak({ ops: 150, concurrency: 32, seed: 7, perCall: "60 seconds", overall: "3 minutes" }).pipe(
-  Effect.provide(loopback({ adminKey: true, config: { demoRunners: 8 } }))
-)
+/**
+ * Issue 23's faults (500/502/504 and cut-short reads, status streams closed early, lost answers of
+ * deletions and uploads) and its property (no lost completed result). Off until the api retries
+ * reads and falls back from the stream; switch on here once it does.
+ */
+const lostAnswers = true
+
+const smoke = soak({ ops: 150, concurrency: 32, seed: 7, perCall: "60 seconds", overall: "3 minutes", lostAnswers })
+  .pipe(
+    Effect.provide(loopback({ adminKey: true, config: { demoRunners: 8 } }))
+  )
 
 describe("soak", () => {
   it.live(
@@ -44,6 +52,19 @@ describe("soak", () => {
         assert.match(
           violations(doctor((op) => op === sub ? { ...op, outcome: "typed", error: "TransportError" } : undefined)),
           /lost result/
+        )
+        // a subscribe failing after its job completed, its request id known: a lost completed
+        // result, counted always and a violation with issue 23's faults on
+        const lostCompleted = doctor((op) =>
+          op === sub ? { ...op, outcome: "typed", error: "ServerError", errorOperation: "result" } : undefined
+        )
+        assert.strictEqual(
+          check(lostCompleted).figures.lostCompletedResults,
+          verdict.figures.lostCompletedResults + 1
+        )
+        assert.match(
+          violations({ ...lostCompleted, options: { ...lostCompleted.options, lostAnswers: true } }),
+          /lost completed result: op \d+ \(subscribeStream\) job .* failed with ServerError \(in result\)/
         )
         // a submit the client gave up on (its headers timeout) while fal created the job: the
         // caller never learned the id, counted apart; the same failure without a timeout is lost

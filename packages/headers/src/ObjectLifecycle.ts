@@ -14,7 +14,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as HeaderCodec from "./HeaderCodec.js"
@@ -152,14 +151,35 @@ export const expiration = (lifecycle: ObjectLifecycle): Expiration | undefined =
 export const initialAcl = (lifecycle: ObjectLifecycle): InitialAcl | undefined =>
   isWithAcl(lifecycle) ? lifecycle.initialAcl : undefined
 
+/**
+ * The whole seconds of a duration, if it is a whole (safe-integer) number of seconds, read from
+ * the duration's own value: `Duration.toNanos` of a length held in milliseconds goes through a
+ * double, which is not exact past 2^53 ns, so a large whole number of seconds could be refused.
+ */
 const wholeSeconds = (duration: Duration.Duration): number | undefined => {
-  const millis = Duration.toMillis(duration)
-  if (Number.isSafeInteger(millis)) return millis % 1000 === 0 ? millis / 1000 : undefined
-  const nanos = Duration.toNanos(duration)
-  if (Option.isNone(nanos) || nanos.value % 1_000_000_000n !== 0n) return undefined
-  const seconds = Number(nanos.value / 1_000_000_000n)
-  return Number.isSafeInteger(seconds) ? seconds : undefined
+  const value = duration.value
+  switch (value._tag) {
+    case "Millis": {
+      if (!Number.isInteger(value.millis) || value.millis % 1000 !== 0) return undefined
+      const seconds = value.millis / 1000
+      return Number.isSafeInteger(seconds) ? seconds : undefined
+    }
+    case "Nanos": {
+      if (value.nanos % 1_000_000_000n !== 0n) return undefined
+      const seconds = Number(value.nanos / 1_000_000_000n)
+      return Number.isSafeInteger(seconds) ? seconds : undefined
+    }
+    case "Infinity":
+      return undefined
+  }
 }
+
+/**
+ * A decoded number of seconds (a safe integer) as a duration {@link wholeSeconds} reads back to
+ * the same number: in milliseconds while those fit a double exactly, else in nanoseconds.
+ */
+const fromSeconds = (seconds: number): Duration.Duration =>
+  Number.isSafeInteger(seconds * 1000) ? Duration.seconds(seconds) : Duration.nanos(BigInt(seconds) * 1_000_000_000n)
 
 const aclReason = (acl: InitialAcl): string | undefined => {
   if (acl.default !== undefined && !decisions.has(acl.default)) return decisionReason
@@ -249,7 +269,7 @@ const readAcl = (json: unknown): Either.Either<InitialAcl, string> => {
 
 const parse = (wire: string): Either.Either<ObjectLifecycle, string> => {
   const match = documented.exec(wire)
-  if (match !== null) return Either.right(match[1] === "null" ? "never" : Duration.seconds(Number(match[1])))
+  if (match !== null) return Either.right(match[1] === "null" ? "never" : fromSeconds(Number(match[1])))
   let json: unknown
   try {
     json = JSON.parse(wire)
@@ -263,7 +283,7 @@ const parse = (wire: string): Either.Either<ObjectLifecycle, string> => {
     const seconds = json[field]
     if (seconds === null) exp = "never"
     else if (typeof seconds === "number" && Number.isSafeInteger(seconds) && seconds >= 0) {
-      exp = Duration.seconds(seconds)
+      exp = fromSeconds(seconds)
     } else return Either.left(shape)
   }
   if (!(aclField in json)) return exp === undefined ? Either.left(shape) : Either.right(exp)

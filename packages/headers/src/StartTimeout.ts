@@ -61,39 +61,72 @@ export type Input = InternalDuration.Input
 export const minimum: Duration.Duration = Duration.millis(100)
 
 const nanosPerSecond = 1_000_000_000n
+const nanosPerMilli = 1_000_000n
+const maxSafeMillis = BigInt(Number.MAX_SAFE_INTEGER)
 const decimal = /^(\d+)(?:\.(\d+))?$/
 
-/** Exact decimal seconds for a finite duration, at nanosecond precision, without trailing zeros. */
+/**
+ * The exact length of a finite duration in nanoseconds. A duration held in milliseconds is read
+ * from its own value: `Duration.toNanos` goes through a double, which is not exact past 2^53 ns
+ * (about 104 days).
+ */
+const exactNanos = (duration: Duration.Duration): bigint => {
+  const value = duration.value
+  switch (value._tag) {
+    case "Nanos":
+      return value.nanos
+    case "Millis":
+      return Number.isSafeInteger(value.millis)
+        ? BigInt(value.millis) * nanosPerMilli
+        : Option.getOrThrow(Duration.toNanos(duration))
+    case "Infinity":
+      return Option.getOrThrow(Duration.toNanos(duration))
+  }
+}
+
+/**
+ * The one form the codec reads a length in: whole milliseconds that fit a double exactly as
+ * `Duration.millis`, anything else as `Duration.nanos`. Printing and reading it back gives the
+ * same value, whatever its size.
+ */
+const canonical = (nanos: bigint): Duration.Duration =>
+  nanos % nanosPerMilli === 0n && nanos / nanosPerMilli <= maxSafeMillis
+    ? Duration.millis(Number(nanos / nanosPerMilli))
+    : Duration.nanos(nanos)
+
+/**
+ * Exact decimal seconds for a finite duration, at nanosecond precision, without trailing zeros:
+ * what {@link parseSeconds} reads back to the same length.
+ */
 const printSeconds = (duration: Duration.Duration): string => {
-  const millis = Duration.toMillis(duration)
-  if (Number.isSafeInteger(millis)) {
+  const value = duration.value
+  if (value._tag === "Millis" && Number.isSafeInteger(value.millis)) {
     // Fast path: whole milliseconds, no BigInt arithmetic.
+    const millis = value.millis
     const rest = millis % 1000
     const whole = (millis - rest) / 1000
     return rest === 0 ? String(whole) : `${whole}.${String(rest).padStart(3, "0").replace(/0+$/, "")}`
   }
-  const nanos = Option.getOrThrow(Duration.toNanos(duration))
+  const nanos = exactNanos(duration)
   const whole = nanos / nanosPerSecond
   const fraction = (nanos % nanosPerSecond).toString().padStart(9, "0").replace(/0+$/, "")
   return fraction.length === 0 ? whole.toString() : `${whole}.${fraction}`
 }
 
-/** Reads decimal seconds exactly (digits past the ninth decimal are dropped). */
+/**
+ * Reads decimal seconds exactly, at nanosecond precision (digits past the ninth decimal are
+ * dropped, as {@link printSeconds} never writes them), into the {@link canonical} form.
+ */
 const parseSeconds = (wire: string): Either.Either<Duration.Duration, string> => {
   const match = decimal.exec(wire)
   if (match === null) return Either.left("must be a decimal number of seconds, such as \"30\" or \"0.5\"")
   const whole = match[1]
   const fraction = match[2] ?? ""
   if (whole.length <= 12 && fraction.length <= 3) {
-    // Fast path: whole milliseconds fit a double exactly.
+    // Fast path: whole milliseconds below 10^15 fit a double exactly.
     return Either.right(Duration.millis(Number(whole) * 1000 + Number(fraction.padEnd(3, "0"))))
   }
-  const nanos = BigInt(whole) * nanosPerSecond + BigInt(fraction.slice(0, 9).padEnd(9, "0"))
-  return Either.right(
-    nanos % 1_000_000n === 0n && nanos <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Duration.millis(Number(nanos / 1_000_000n))
-      : Duration.nanos(nanos)
-  )
+  return Either.right(canonical(BigInt(whole) * nanosPerSecond + BigInt(fraction.slice(0, 9).padEnd(9, "0"))))
 }
 
 /**

@@ -13,6 +13,28 @@
  * - `"runner"`: the next attempts of a model on its runners fail, so the queue's server-side
  *   retries (503/504/connection failures, up to 10 attempts) come into play.
  *
+ * A target can be narrowed to one {@link Operation} (`operation: "status"`, `"partPut"`, ...),
+ * and {@link target} builds one from the operation alone.
+ *
+ * Answers lost after the state change (the request was applied, the client cannot know it):
+ * - {@link resetAfter}: no answer at all (the socket is destroyed before the status line);
+ * - {@link cutShort}: the status line, the headers and part of the body, then the connection is
+ *   cut (the client sees a 200 whose body cannot be read);
+ * - on reads, a {@link status} `500`/`502`/`504` once, and {@link closeStreamAfter} for a proxy
+ *   that closes long-lived status streams.
+ *
+ * What a repeated request meets after its first answer was lost (the storage routes keep the
+ * session of an applied upload, as a real pre-signed URL stays valid until it expires):
+ * - a single `PUT` to the same signed URL stores the bytes again and answers `200`;
+ * - a part `PUT` stores the part again and answers the same `{"partNumber", "etag"}`;
+ * - a `complete` listing the same parts answers `200` with the same `{"file_url"}` (a completion
+ *   is not distinguishable from its repetition); listing other parts answers `409`; a part `PUT`
+ *   after completion answers `404`;
+ * - a second initiate is a new upload with new URLs (the first one is left unused);
+ * - a v1 payload deletion applied already answers `200` with the same body when it carries the
+ *   same `Idempotency-Key`; without one (and on the legacy route) `200` with each output link's
+ *   `exception: "File not found"`.
+ *
  * @example
  * ```ts
  * import { FalPlatform, Fault } from "@effect-fal/testing"
@@ -58,9 +80,22 @@ export type Fault = Data.TaggedEnum<{
   Delay: { readonly duration: Duration.DurationInput }
   /** Answer `200` with a truncated JSON body. */
   MalformedBody: {}
+  /**
+   * Handle the request, send the answer's status line, headers and its first `bytes` bytes of
+   * body (`undefined`: half of it, at least one byte short), then cut the connection (in memory:
+   * the body stream fails, so reading it fails with a `ResponseError`).
+   */
+  CutShort: { readonly bytes: number | undefined }
+  /**
+   * Answer normally, but end a streamed body (the SSE status stream) `duration` after it
+   * started, on the Clock of the fiber streaming it: cleanly (the stream ends without its last
+   * event), or, `abrupt`, by cutting the connection.
+   */
+  CloseStreamAfter: { readonly duration: Duration.DurationInput; readonly abrupt: boolean }
 }>
 
-const { $is, $match, Delay, MalformedBody, Reset, ResetAfter, Status } = Data.taggedEnum<Fault>()
+const { $is, $match, CloseStreamAfter, CutShort, Delay, MalformedBody, Reset, ResetAfter, Status } = Data
+  .taggedEnum<Fault>()
 
 export {
   /**
@@ -144,6 +179,110 @@ export const delay = (duration: Duration.DurationInput): Fault => Delay({ durati
 export const malformedBody: Fault = MalformedBody()
 
 /**
+ * A request handled, its status line, headers and part of its body sent, then the connection
+ * cut: the state changed (an upload stored, a deletion applied), the client received a `200`
+ * whose body it cannot read. `bytes`: how much of the body is sent (default: half of it, at least
+ * one byte short of the whole).
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const cutShort = (options?: { readonly bytes?: number | undefined }): Fault =>
+  CutShort({ bytes: options?.bytes })
+
+/**
+ * A proxy closing long-lived connections: a streamed answer (the SSE status stream) ends
+ * `duration` after it began, on the Clock of the fiber streaming it (the caller's `TestClock` in
+ * memory), before its last event. `abrupt: true` cuts the connection instead of ending the
+ * stream cleanly. With `times: Infinity`, every status stream is closed so.
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const closeStreamAfter = (
+  duration: Duration.DurationInput,
+  options?: { readonly abrupt?: boolean | undefined }
+): Fault => CloseStreamAfter({ duration, abrupt: options?.abrupt ?? false })
+
+/**
+ * One kind of request on the platform, for narrowing a {@link Target}:
+ * - `run`: `POST {run}/{model}`;
+ * - queue: `submit` (`POST {queue}/{model}`), `status` (`GET .../requests/{id}/status`),
+ *   `statusStream` (`GET .../status/stream`), `result` (`GET .../requests/{id}` or `/response`),
+ *   `cancel` (`PUT .../cancel`);
+ * - storage (SPEC section 8): `uploadInitiate`, `multipartInitiate`, `uploadPut` (the single
+ *   `PUT` to the signed URL), `partPut`, `multipartComplete`, and `cdnGet`;
+ * - `payloadsDelete` (`DELETE {api}/models/requests/{id}/payloads`), `payloadsDeleteLegacy`
+ *   (`PUT {rest}/requests/delete_io/{id}`), `history` (`GET {api}/models/requests/by-endpoint`).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type Operation =
+  | "run"
+  | "submit"
+  | "status"
+  | "statusStream"
+  | "result"
+  | "cancel"
+  | "uploadInitiate"
+  | "multipartInitiate"
+  | "uploadPut"
+  | "partPut"
+  | "multipartComplete"
+  | "cdnGet"
+  | "payloadsDelete"
+  | "payloadsDeleteLegacy"
+  | "history"
+
+/**
+ * The base each {@link Operation} is served on.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export const operationEndpoint: { readonly [O in Operation]: Target["endpoint"] } = {
+  run: "run",
+  submit: "queue",
+  status: "queue",
+  statusStream: "queue",
+  result: "queue",
+  cancel: "queue",
+  uploadInitiate: "storage",
+  multipartInitiate: "storage",
+  uploadPut: "upload",
+  partPut: "upload",
+  multipartComplete: "upload",
+  cdnGet: "cdn",
+  payloadsDelete: "api",
+  payloadsDeleteLegacy: "rest",
+  history: "api"
+}
+
+/**
+ * The target of one operation (optionally of one model), its endpoint filled in.
+ *
+ * @example
+ * ```ts
+ * import { Fault } from "@effect-fal/testing"
+ *
+ * // the next complete of a multipart upload is applied, then its answer is lost
+ * const injection: Fault.Injection = { ...Fault.target("multipartComplete"), fault: Fault.resetAfter }
+ * ```
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const target = (
+  operation: Operation,
+  options?: { readonly modelId?: string | undefined }
+): Target => ({
+  endpoint: operationEndpoint[operation],
+  operation,
+  ...(options?.modelId === undefined ? {} : { modelId: options.modelId })
+})
+
+/**
  * Where a fault applies. `endpoint: "runner"` targets a model's runs (`modelId` required there).
  *
  * @since 0.1.0
@@ -151,6 +290,8 @@ export const malformedBody: Fault = MalformedBody()
  */
 export interface Target {
   readonly endpoint: "run" | "queue" | "api" | "rest" | "cdn" | "storage" | "upload" | "runner"
+  /** Only this kind of request (see {@link Operation}); it must be served on `endpoint`. */
+  readonly operation?: Operation | undefined
   /** Only requests for this model id (its `owner/app` for status/result/cancel). */
   readonly modelId?: string | undefined
   /** Only this HTTP method. */
@@ -177,7 +318,8 @@ export interface Injection extends Target {
 }
 
 /**
- * What the gateway fails with when a {@link reset} or {@link resetAfter} fault fires: the transport renders it (the
+ * What the gateway fails with when a {@link reset} or {@link resetAfter} fault fires (and what
+ * the body of a {@link cutShort} answer fails with): the transport renders it (the
  * loopback server destroys the socket; the in-memory client fails with a transport
  * `RequestError`). An `HttpServer` of your own that mounts the gateway renders it as a 500
  * unless it handles this tag.

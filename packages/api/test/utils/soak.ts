@@ -5,9 +5,15 @@
  *
  * Used by `pnpm soak` (scripts/soak.ts, 20,000 operations) and by Soak.test.ts (a few hundred),
  * so the checker itself is tested.
+ *
+ * With `lostAnswers` (issue 23) the soak also injects `500`, `502` and `504` and answers cut short
+ * on the reads (status, result), status streams closed early, deletions applied and their answers
+ * cut short, uploads (a share of the operations) whose initiate or PUT is applied and its answer
+ * lost; and it checks that no subscribe fails although its job completed and the client knew its
+ * request id (the "lost completed result" count must be zero).
  */
 import type { FalClient } from "@effect-fal/api"
-import { Fal, FalError, Payloads, Queue } from "@effect-fal/api"
+import { Fal, FalError, Payloads, Queue, Storage } from "@effect-fal/api"
 import { FalPlatform, Fault } from "@effect-fal/testing"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -21,9 +27,16 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 
-export type Kind = "run" | "subscribeStream" | "subscribePoll" | "delete" | "deleteLegacy"
+export type Kind = "run" | "subscribeStream" | "subscribePoll" | "delete" | "deleteLegacy" | "upload"
 
-export const kinds: ReadonlyArray<Kind> = ["run", "subscribeStream", "subscribePoll", "delete", "deleteLegacy"]
+export const kinds: ReadonlyArray<Kind> = [
+  "run",
+  "subscribeStream",
+  "subscribePoll",
+  "delete",
+  "deleteLegacy",
+  "upload"
+]
 
 export interface Options {
   readonly ops: number
@@ -32,6 +45,12 @@ export interface Options {
   readonly faultRate?: number | undefined
   /** Drives the operation mix and the fault draws. Default 1. */
   readonly seed?: number | undefined
+  /**
+   * Issue 23's faults and property: read faults (`500`/`502`/`504`, answers cut short), status
+   * streams closed early, lost answers of deletions and uploads (and uploads in the mix), and no
+   * subscribe failing after its job completed. Default `false`.
+   */
+  readonly lostAnswers?: boolean | undefined
   /** A call that has not ended after this is a hang. Default 2 minutes. */
   readonly perCall?: Duration.DurationInput | undefined
   /** The whole run's bound. Default 60 minutes. */
@@ -75,7 +94,7 @@ export interface OpRecord {
 }
 
 export interface Report {
-  readonly options: Required<Pick<Options, "ops" | "concurrency" | "faultRate" | "seed">>
+  readonly options: Required<Pick<Options, "ops" | "concurrency" | "faultRate" | "seed" | "lostAnswers">>
   readonly records: ReadonlyArray<OpRecord>
   readonly log: ReadonlyArray<FalPlatform.HttpLogEntry>
   /** Every job the log leads to, by id. */
@@ -109,11 +128,22 @@ const mix: ReadonlyArray<readonly [Kind, number]> = [
   ["deleteLegacy", 0.1]
 ]
 
-export const plan = (ops: number, seed: number): ReadonlyArray<Kind> => {
+/** With lost answers: a tenth of the operations are uploads. */
+const mixWithUploads: ReadonlyArray<readonly [Kind, number]> = [
+  ["run", 0.25],
+  ["subscribeStream", 0.25],
+  ["subscribePoll", 0.2],
+  ["delete", 0.1],
+  ["deleteLegacy", 0.1],
+  ["upload", 0.1]
+]
+
+export const plan = (ops: number, seed: number, uploads = false): ReadonlyArray<Kind> => {
   const next = mulberry32(seed)
+  const weights = uploads ? mixWithUploads : mix
   return Array.from({ length: ops }, () => {
     let draw = next()
-    for (const [kind, weight] of mix) {
+    for (const [kind, weight] of weights) {
       if (draw < weight) return kind
       draw -= weight
     }
@@ -138,14 +168,52 @@ export const faultName = (fault: Fault.Fault): string =>
     Reset: () => "reset before",
     ResetAfter: () => "reset after",
     Delay: () => "delay 1s",
-    MalformedBody: () => "malformed body"
+    MalformedBody: () => "malformed body",
+    CutShort: () => "cut short",
+    CloseStreamAfter: (f) => `stream closed after ${Duration.format(Duration.decode(f.duration))}`
   })
 
 /**
- * Injects the faults: on every endpoint the workload uses, each kind with the probability that
- * makes the kinds' shares exact and their total `rate` (the gateway draws for them in order).
+ * Issue 23's faults, by target: the share of the matching requests each hits (after the mixed
+ * faults above, drawn first, missed them).
  */
-const injectFaults = (platform: FalPlatform.Service, rate: number) =>
+const lostAnswerFaults: ReadonlyArray<
+  readonly [Fault.Target, ReadonlyArray<readonly [Fault.Fault, number]>]
+> = [
+  [Fault.target("status", { modelId: echo }), [[Fault.status(500), 0.02], [Fault.status(502), 0.02], [
+    Fault.status(504),
+    0.02
+  ], [Fault.cutShort(), 0.02]]],
+  [Fault.target("result", { modelId: echo }), [[Fault.status(500), 0.03], [Fault.status(502), 0.03], [
+    Fault.status(504),
+    0.03
+  ], [Fault.cutShort(), 0.03]]],
+  [Fault.target("statusStream", { modelId: echo }), [[Fault.status(500), 0.03], [Fault.status(502), 0.03], [
+    Fault.status(504),
+    0.03
+  ], [Fault.closeStreamAfter("50 millis"), 0.05]]],
+  [Fault.target("payloadsDelete"), [[Fault.cutShort(), 0.05]]],
+  [Fault.target("payloadsDeleteLegacy"), [[Fault.cutShort(), 0.05]]],
+  [Fault.target("uploadInitiate"), [[Fault.resetAfter, 0.05], [Fault.status(502), 0.03]]],
+  [Fault.target("uploadPut"), [[Fault.resetAfter, 0.05], [Fault.cutShort(), 0.03], [Fault.status(503), 0.03]]]
+]
+
+/**
+ * Injects the faults: on every endpoint the workload uses, each kind with the probability that
+ * makes the kinds' shares exact and their total `rate` (the gateway draws for them in order);
+ * with `lostAnswers`, issue 23's faults after them.
+ */
+const injectFaults = (platform: FalPlatform.Service, rate: number, lostAnswers: boolean) =>
+  Effect.zipRight(
+    injectMixed(platform, rate),
+    lostAnswers
+      ? Effect.forEach(lostAnswerFaults, ([target, faults]) =>
+        Effect.forEach(faults, ([fault, probability]) =>
+          platform.injectFault({ ...target, fault, probability, times: Infinity })), { discard: true })
+      : Effect.void
+  )
+
+const injectMixed = (platform: FalPlatform.Service, rate: number) =>
   Effect.forEach(
     [
       { endpoint: "run", modelId: echo },
@@ -203,35 +271,43 @@ const operation = (
     const known = yield* Ref.make<string | undefined>(undefined)
     const onEnqueue = (submitted: Queue.Submitted) => Ref.set(known, submitted.requestId)
     let setupFailed = false
-    const call: Effect.Effect<{ echoed?: string; failedLinks?: number }, FalError.FalError, FalClient.FalClient> =
-      (() => {
-        switch (kind) {
-          case "run":
-            return Effect.map(Fal.run(echo, { token }), (r) => ({ echoed: tokenOf(r.data) }))
-          case "subscribeStream":
-          case "subscribePoll":
-            return Effect.map(
-              Queue.subscribe(echo, { token }, {
-                mode: kind === "subscribeStream" ? "stream" : "poll",
-                pollInterval: "50 millis",
-                onEnqueue
-              }),
-              (r) => ({ echoed: tokenOf(r.data) })
-            )
-          case "delete":
-          case "deleteLegacy":
-            return Effect.flatMap(Ref.get(known), (id) =>
-              id === undefined
-                ? Effect.succeed({})
-                : Effect.map(
-                  kind === "delete" ? Payloads.delete(id) : Payloads.deleteLegacy(id),
-                  (deletion) => ({
-                    echoed: deletion.requestId === id ? token : undefined,
-                    failedLinks: Payloads.failed(deletion).length
-                  })
-                ))
-        }
-      })()
+    const call: Effect.Effect<
+      { echoed?: string; failedLinks?: number; uploadedUrl?: string },
+      FalError.FalError,
+      FalClient.FalClient
+    > = (() => {
+      switch (kind) {
+        case "run":
+          return Effect.map(Fal.run(echo, { token }), (r) => ({ echoed: tokenOf(r.data) }))
+        case "subscribeStream":
+        case "subscribePoll":
+          return Effect.map(
+            Queue.subscribe(echo, { token }, {
+              mode: kind === "subscribeStream" ? "stream" : "poll",
+              pollInterval: "50 millis",
+              onEnqueue
+            }),
+            (r) => ({ echoed: tokenOf(r.data) })
+          )
+        case "upload":
+          return Effect.map(
+            Storage.upload(new TextEncoder().encode(token), { contentType: "text/plain", fileName: `${token}.txt` }),
+            (file) => ({ uploadedUrl: file.url })
+          )
+        case "delete":
+        case "deleteLegacy":
+          return Effect.flatMap(Ref.get(known), (id) =>
+            id === undefined
+              ? Effect.succeed({})
+              : Effect.map(
+                kind === "delete" ? Payloads.delete(id) : Payloads.deleteLegacy(id),
+                (deletion) => ({
+                  echoed: deletion.requestId === id ? token : undefined,
+                  failedLinks: Payloads.failed(deletion).length
+                })
+              ))
+      }
+    })()
     if (kind === "delete" || kind === "deleteLegacy") {
       const target = yield* Effect.exit(deletionTarget(setup, token))
       if (Exit.isSuccess(target)) yield* Ref.set(known, target.value)
@@ -254,12 +330,18 @@ const operation = (
       } satisfies OpRecord
     }
     if (Exit.isSuccess(exit)) {
+      // an upload echoes its token when the CDN file at the URL answered holds it
+      const uploadedUrl = exit.value.uploadedUrl
+      const echoed = uploadedUrl === undefined ? exit.value.echoed : Option.match(
+        yield* Effect.flatMap(FalPlatform.FalPlatform, (platform) => platform.file(uploadedUrl)),
+        { onNone: () => undefined, onSome: (file) => new TextDecoder().decode(file.content) }
+      )
       return {
         ...base,
         outcome: "ok",
         error: undefined,
         errorRequestId: undefined,
-        echoed: exit.value.echoed,
+        echoed,
         failedLinks: exit.value.failedLinks ?? 0
       } satisfies OpRecord
     }
@@ -310,13 +392,14 @@ export const soak = (
   Effect.gen(function*() {
     const seed = options.seed ?? 1
     const faultRate = options.faultRate ?? 0.1
+    const lostAnswers = options.lostAnswers ?? false
     const perCall = Duration.decode(options.perCall ?? "2 minutes")
     const platform = yield* FalPlatform.FalPlatform
     // deletion targets are made through the in-memory transport of the same platform, unfaulted
     // (the faults target the echo model, and the api and rest bases only)
     const setup = yield* Effect.provide(HttpClient.HttpClient, FalPlatform.layerHttpClient)
-    yield* injectFaults(platform, faultRate)
-    const kindsPlan = plan(options.ops, seed)
+    yield* injectFaults(platform, faultRate, lostAnswers)
+    const kindsPlan = plan(options.ops, seed, lostAnswers)
     const records: Array<OpRecord | undefined> = new Array(options.ops).fill(undefined)
     const counters = { done: 0, inFlight: 0, ok: 0, failed: 0 }
     const started = Date.now()
@@ -374,7 +457,7 @@ export const soak = (
       if (Option.isSome(job)) jobs.set(entry.id, job.value)
     }
     return {
-      options: { ops: options.ops, concurrency: options.concurrency, faultRate, seed },
+      options: { ops: options.ops, concurrency: options.concurrency, faultRate, seed, lostAnswers },
       records: records.filter((r): r is OpRecord => r !== undefined),
       log,
       jobs,
@@ -415,6 +498,14 @@ export interface Verdict {
     readonly attempts: Readonly<Record<string, Readonly<Record<number, number>>>>
     /** Subscribes that failed (typed, with their request id) although their job had completed. */
     readonly failedAfterCompletion: number
+    /**
+     * Lost completed results: subscribes that failed although their job completed on the platform
+     * and the client had learned its request id (the submit was answered). With `lostAnswers`,
+     * each is a violation.
+     */
+    readonly lostCompletedResults: number
+    /** Operations by outcome class (`ok`, the `FalError` tag, `hang`, `defect`, ...), per kind. */
+    readonly classes: Readonly<Record<string, Readonly<Record<Kind, number>>>>
     /** Runs that failed although their job completed (the answer was lost: a reset after it ran). */
     readonly runsLostAfterCompletion: number
     /**
@@ -436,12 +527,14 @@ const failedAttempt = (entry: FalPlatform.HttpLogEntry): boolean =>
 
 /** Whether the route ran (and so could create a job or apply a deletion). */
 const reachedRoute = (entry: FalPlatform.HttpLogEntry): boolean =>
-  entry.fault === undefined || Fault.is("Delay")(entry.fault) || Fault.is("ResetAfter")(entry.fault)
+  entry.fault === undefined || Fault.is("Delay")(entry.fault) || Fault.is("ResetAfter")(entry.fault) ||
+  Fault.is("CutShort")(entry.fault) || Fault.is("CloseStreamAfter")(entry.fault)
 
 /** A fault the caller cannot tell from success reaching fal: a non-idempotent call must not be re-sent. */
 const ambiguous = (entry: FalPlatform.HttpLogEntry): boolean =>
   entry.fault !== undefined &&
-  (Fault.is("Reset")(entry.fault) || Fault.is("ResetAfter")(entry.fault) || Fault.is("MalformedBody")(entry.fault))
+  (Fault.is("Reset")(entry.fault) || Fault.is("ResetAfter")(entry.fault) || Fault.is("MalformedBody")(entry.fault) ||
+    Fault.is("CutShort")(entry.fault))
 
 const bodyToken = (entry: FalPlatform.HttpLogEntry): string | undefined => {
   try {
@@ -468,7 +561,9 @@ export const check = (report: Report): Verdict => {
   const violate = (text: string) => violations.push(text)
   const seed = report.options.seed
   const reproduce =
-    `(reproduce: SOAK_SEED=${seed} SOAK_OPS=${report.options.ops} SOAK_CONCURRENCY=${report.options.concurrency} pnpm soak)`
+    `(reproduce: SOAK_SEED=${seed} SOAK_OPS=${report.options.ops} SOAK_CONCURRENCY=${report.options.concurrency} SOAK_LOST_ANSWERS=${
+      report.options.lostAnswers ? 1 : 0
+    } pnpm soak)`
 
   if (!report.finished) {
     violate(`the overall bound ended the run: ${report.records.length} of ${report.options.ops} operations ended`)
@@ -541,16 +636,29 @@ export const check = (report: Report): Verdict => {
     }
   }
   let failedAfterCompletion = 0
+  let lostCompletedResults = 0
+  const classes: Record<string, Record<Kind, number>> = {}
   let runsLostAfterCompletion = 0
   let orphanedBySubmitReset = 0
   let orphanedBySubmitTimeout = 0
 
   for (const op of report.records) {
-    bump(outcomes[op.kind], op.outcome === "typed" ? op.error ?? "typed" : op.outcome)
+    const outcomeClass = op.outcome === "typed" ? op.error ?? "typed" : op.outcome
+    bump(outcomes[op.kind], outcomeClass)
+    bump(
+      classes[outcomeClass] ??= Object.fromEntries(kinds.map((k) => [k, 0])) as Record<Kind, number>,
+      op.kind
+    )
     if (op.outcome !== "ok" && op.outcome !== "typed") {
       violate(
         `outcome: op ${op.index} (${op.kind}, token ${op.token}) ended as ${op.outcome}: ${op.error} ${reproduce}`
       )
+    }
+    if (op.kind === "upload") {
+      if (op.outcome === "ok" && op.echoed !== op.token) {
+        violate(`lost upload: op ${op.index} (upload) answered a URL whose file does not hold its bytes ${reproduce}`)
+      }
+      continue
     }
     const jobs = jobsByToken.get(op.token) ?? []
     if (op.kind === "run" || op.kind === "subscribeStream" || op.kind === "subscribePoll") {
@@ -586,6 +694,16 @@ export const check = (report: Report): Verdict => {
         )
       const answerLost = creator?.fault !== undefined && Fault.is("ResetAfter")(creator.fault)
       if (op.kind !== "run" && completed !== undefined && op.outcome !== "ok") {
+        if (op.requestId !== undefined || op.errorRequestId === completed.id) {
+          lostCompletedResults++
+          if (report.options.lostAnswers) {
+            violate(
+              `lost completed result: op ${op.index} (${op.kind}) job ${completed.id} completed, the call failed with ${op.error}${
+                op.errorOperation === undefined ? "" : ` (in ${op.errorOperation})`
+              } ${reproduce}`
+            )
+          }
+        }
         if (op.errorRequestId === completed.id) failedAfterCompletion++
         else if (answerLost && op.requestId === undefined) orphanedBySubmitReset++
         else if (op.requestId === undefined && op.errorOperation === "submit" && op.errorTimeout !== undefined) {
@@ -664,6 +782,8 @@ export const check = (report: Report): Verdict => {
       outcomes,
       attempts,
       failedAfterCompletion,
+      lostCompletedResults,
+      classes,
       runsLostAfterCompletion,
       orphanedBySubmitReset,
       orphanedBySubmitTimeout

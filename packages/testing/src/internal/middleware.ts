@@ -190,7 +190,8 @@ const subjectModel = (call: CallInfo): string | undefined => {
 
 /**
  * Applies the first pending fault matching the call, if any: an answer instead of the app, a
- * delay before it, or a reset before it or after it (the app runs, its answer is dropped). The
+ * delay before it, a reset before it or after it (the app runs, its answer is dropped), or its
+ * answer cut short or its stream closed early (`Faults.cutShort`, `Faults.closeStreamAfter`). The
  * fault is recorded for the request log (the call's `fired`).
  */
 export const faults = <E, R>(
@@ -234,7 +235,9 @@ const applyFault = <E, R>(
           )),
       Delay: (f) => Effect.zipRight(Effect.sleep(f.duration), app),
       MalformedBody: () =>
-        Effect.succeed(HttpServerResponse.text("{\"request_id\": \"", { contentType: "application/json" }))
+        Effect.succeed(HttpServerResponse.text("{\"request_id\": \"", { contentType: "application/json" })),
+      CutShort: (f) => Effect.map(app, (response) => Faults.cutShort(response, f.bytes)),
+      CloseStreamAfter: (f) => Effect.map(app, (response) => Faults.closeStreamAfter(response, f))
     })
   })
 

@@ -54,6 +54,11 @@ interface Session {
   readonly expirationSeconds: number | null | undefined
   readonly initialAcl: InitialAcl | undefined
   readonly parts: Map<number, { readonly bytes: Uint8Array; readonly etag: string }>
+  /**
+   * The parts a completed multipart upload was made of (`partNumber:etag`, in order): a repeated
+   * complete listing them answers as the first did. `undefined` until completed.
+   */
+  completedParts: string | undefined
 }
 
 const detail = (status: number, text: string) => HttpServerResponse.unsafeJson({ detail: text }, { status })
@@ -158,6 +163,12 @@ const segment = (fileName: string): string => {
  * `upload` (the pre-signed origin: `PUT /upload/:id`, `PUT /upload/:id/:part`,
  * `POST /upload/:id/complete`, each checking the URL's token and refusing `Authorization`), and
  * `cdn` (`GET /files/:id/:name` from `CdnFiles`).
+ *
+ * Repeated requests, as a client retrying after a lost answer makes them: a single `PUT` to the
+ * same signed URL stores the bytes again (idempotent, the session outlives the upload); a part
+ * `PUT` stores the part again (same bytes, same etag); a complete listing the same parts once
+ * completed answers `200` with the same `file_url`, one listing other parts `409`; a part `PUT`
+ * after completion `404`.
  */
 export const make = Effect.gen(function*() {
   const sessions = yield* Ref.make(new Map<string, Session>())
@@ -179,11 +190,8 @@ export const make = Effect.gen(function*() {
         initialAcl: session.initialAcl,
         kind: "input"
       })
-      yield* Ref.update(sessions, (map) => {
-        const next = new Map(map)
-        next.delete(session.id)
-        return next
-      })
+      // The session stays: a pre-signed URL is valid until it expires, so a PUT repeated after
+      // its answer was lost stores the bytes again and succeeds, as on S3-style storage.
     })
 
   const initiate = (multipart: boolean) =>
@@ -207,7 +215,8 @@ export const make = Effect.gen(function*() {
         fileUrl: `${config.cdnBase}/files/${id}/${segment(initiated.value.file_name)}`,
         expirationSeconds: lifecycle.expirationSeconds,
         initialAcl: lifecycle.initialAcl,
-        parts: new Map()
+        parts: new Map(),
+        completedParts: undefined
       }
       yield* Ref.update(sessions, (map) => new Map(map).set(id, session))
       return HttpServerResponse.unsafeJson({
@@ -251,6 +260,8 @@ export const make = Effect.gen(function*() {
       Effect.gen(function*() {
         const session = yield* presigned(true)
         if (HttpServerResponse.isServerResponse(session)) return session
+        // as on S3, the parts of a completed upload are gone (NoSuchUpload)
+        if (session.completedParts !== undefined) return detail(404, "the upload was completed")
         const params = yield* HttpRouter.params
         const partNumber = Number(params.part)
         if (!Number.isSafeInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
@@ -271,6 +282,13 @@ export const make = Effect.gen(function*() {
         if (Option.isNone(completed) || completed.value.parts.length === 0) {
           return detail(400, "the body must be JSON {\"parts\": [{\"partNumber\", \"etag\"}, ...]}")
         }
+        const listed = completed.value.parts.map((part) => `${part.partNumber}:${part.etag}`).join(",")
+        if (session.completedParts !== undefined) {
+          // a complete repeated after its answer was lost answers as the first one did
+          return session.completedParts === listed
+            ? HttpServerResponse.unsafeJson({ file_url: session.fileUrl })
+            : detail(409, "the upload was completed with other parts")
+        }
         const chunks: Array<Uint8Array> = []
         let previous = 0
         for (const part of completed.value.parts) {
@@ -283,6 +301,9 @@ export const make = Effect.gen(function*() {
           chunks.push(stored.bytes)
         }
         yield* store(session, concat(chunks))
+        session.completedParts = listed
+        // the file holds the bytes now: the parts are not kept twice
+        session.parts.clear()
         return HttpServerResponse.unsafeJson({ file_url: session.fileUrl })
       })
     )
