@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { FalClient, withAdminCredential } from "../FalClient.js"
+import { FalClient, type Service, withAdminCredential } from "../FalClient.js"
 import * as FalError from "../FalError.js"
 import type * as Payloads from "../Payloads.js"
 import type * as Retry from "../Retry.js"
@@ -68,34 +68,44 @@ const idempotencyHeaders = (
     return encoded.headers
   })
 
-export const delete_ = Effect.fn("fal.delete", { kind: "client" })(function*(
+const deletion = (
+  operation: "delete" | "deleteLegacy",
+  url: (service: Service, id: string) => HttpClientRequest.HttpClientRequest,
+  requestId: string,
+  options: Payloads.DeleteOptions | Payloads.DeleteLegacyOptions | undefined
+): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
+  Effect.gen(function*() {
+    const service = yield* FalClient
+    const id = yield* validId(requestId)
+    const headers = yield* idempotencyHeaders(options?.idempotencyKey)
+    return yield* run(operation, id, HttpClientRequest.setHeaders(url(service, id), headers), options)
+  }).pipe(
+    Effect.tap(Request.annotate),
+    Effect.withSpan(`fal.${operation}`, {
+      kind: "client",
+      captureStackTrace: false,
+      attributes: { "fal.request_id": requestId }
+    })
+  )
+
+export const delete_ = (
   requestId: string,
   options?: Payloads.DeleteOptions
-): Effect.fn.Return<Payloads.PayloadDeletion, FalError.FalError, FalClient> {
-  yield* Effect.annotateCurrentSpan("fal.request_id", requestId)
-  const service = yield* FalClient
-  const id = yield* validId(requestId)
-  const headers = yield* idempotencyHeaders(options?.idempotencyKey)
-  const request = HttpClientRequest.del(`${service.urls.api}/models/requests/${id}/payloads`).pipe(
-    HttpClientRequest.setHeaders(headers)
+): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
+  deletion(
+    "delete",
+    (service, id) => HttpClientRequest.del(`${service.urls.api}/models/requests/${id}/payloads`),
+    requestId,
+    options
   )
-  const result = yield* run("delete", id, request, options)
-  yield* Request.annotate(result)
-  return result
-})
 
-export const deleteLegacy = Effect.fn("fal.deleteLegacy", { kind: "client" })(function*(
+export const deleteLegacy = (
   requestId: string,
   options?: Payloads.DeleteLegacyOptions
-): Effect.fn.Return<Payloads.PayloadDeletion, FalError.FalError, FalClient> {
-  yield* Effect.annotateCurrentSpan("fal.request_id", requestId)
-  const service = yield* FalClient
-  const id = yield* validId(requestId)
-  const headers = yield* idempotencyHeaders(options?.idempotencyKey)
-  const request = HttpClientRequest.put(`${service.urls.rest}/requests/delete_io/${id}`).pipe(
-    HttpClientRequest.setHeaders(headers)
+): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
+  deletion(
+    "deleteLegacy",
+    (service, id) => HttpClientRequest.put(`${service.urls.rest}/requests/delete_io/${id}`),
+    requestId,
+    options
   )
-  const result = yield* run("deleteLegacy", id, request, options)
-  yield* Request.annotate(result)
-  return result
-})

@@ -6,9 +6,9 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { FalClient } from "../FalClient.js"
 import type * as FalError from "../FalError.js"
-import * as Payloads from "../Payloads.js"
 import * as Purge from "../Purge.js"
 import type * as Requests from "../Requests.js"
+import * as PayloadsInternal from "./payloads.js"
 import * as Request from "./request.js"
 import * as RequestsInternal from "./requests.js"
 
@@ -96,7 +96,9 @@ const deleteOne = (
   endpointId: string,
   requestId: string
 ): Effect.Effect<Purge.PurgeEvent, never, FalClient> =>
-  RequestsInternal.waitOutRateLimits(Payloads.delete(requestId, { idempotencyKey: Purge.idempotencyKey(requestId) }))
+  RequestsInternal.waitOutRateLimits(
+    PayloadsInternal.delete_(requestId, { idempotencyKey: Purge.idempotencyKey(requestId) })
+  )
     .pipe(
       Effect.map((deletion): Purge.PurgeEvent => ({ _tag: "Deleted", endpointId, requestId, deletion })),
       Effect.catchAll((error): Effect.Effect<Purge.PurgeEvent> =>
@@ -112,7 +114,7 @@ const count = (counters: Counters, event: Purge.PurgeEvent): void => {
   switch (event._tag) {
     case "Deleted": {
       counters.deleted++
-      const removed = Payloads.deleted(event.deletion).length
+      const removed = event.deletion.links.filter((link) => link.error._tag === "None").length
       counters.filesRemoved += removed
       counters.filesFailed += event.deletion.links.length - removed
       return

@@ -311,14 +311,18 @@ export const open = (
 // reading answers
 // -----------------------------------------------------------------------------
 
-/** Operations whose body is read by a GET: an incomplete body is a transport failure, safe to retry. */
+/**
+ * Operations whose answer can be asked for again: the GETs, and the v1 deletion (every attempt
+ * carries the same `Idempotency-Key`). An incomplete body is a transport failure, safe to retry.
+ */
 const isRead = (operation: Retry.Operation) =>
-  operation === "status" || operation === "statusStream" || operation === "result" || operation === "list"
+  operation === "status" || operation === "statusStream" || operation === "result" || operation === "list" ||
+  operation === "delete"
 
 /**
  * Reads the body as JSON. A dropped connection is a `TransportError`; a body that is not JSON is
- * a `DecodeError`, except on a read (an idempotent GET), where a truncated body is a
- * `TransportError`, retried like any transport fault.
+ * a `DecodeError`, except where the answer can be asked for again (`isRead`), where a truncated
+ * body is a `TransportError`, retried like any transport fault.
  */
 export const json = (
   operation: Retry.Operation,
