@@ -422,6 +422,39 @@ export const urlsConfig: Config.Config<Partial<Urls>> = Config.all({
   return overrides
 }))
 
+/** The first problem a `ConfigError` names: where, and what. */
+const firstProblem = (
+  error: ConfigError.ConfigError
+): { readonly path: string; readonly missing: boolean; readonly message: string } => {
+  switch (error._op) {
+    case "And":
+    case "Or":
+      return firstProblem(error.left)
+    case "MissingData":
+      return { path: error.path.join("."), missing: true, message: error.message }
+    case "InvalidData":
+    case "SourceUnavailable":
+    case "Unsupported":
+      return { path: error.path.join("."), missing: false, message: error.message }
+  }
+}
+
+/**
+ * A configuration value that is missing or unusable, as an `InvalidConfiguration` naming it and
+ * what to do (the message of a `Config.redacted` value never holds the value).
+ */
+const fromConfigError = (error: ConfigError.ConfigError): InvalidConfiguration => {
+  const problem = firstProblem(error)
+  return new InvalidConfiguration({
+    option: problem.path,
+    reason: problem.missing
+      ? problem.path === "FAL_KEY"
+        ? "is not set: set FAL_KEY to your fal API key, or pass `key` to FalClient.layer"
+        : "is not set: set it in the environment, or pass the value to FalClient.layer"
+      : `is not usable: ${problem.message}`
+  })
+}
+
 /**
  * A client configured from `Config` values: by default `FAL_KEY` (required), `FAL_ADMIN_KEY`
  * (optional) and the optional base URL overrides of {@link urlsConfig}. Each can be replaced
@@ -443,7 +476,7 @@ export const urlsConfig: Config.Config<Partial<Urls>> = Config.all({
  */
 export const layerConfig = (
   options?: ConfigOptions
-): Layer.Layer<FalClient, ConfigError.ConfigError | InvalidConfiguration, HttpClient.HttpClient> =>
+): Layer.Layer<FalClient, InvalidConfiguration, HttpClient.HttpClient> =>
   Layer.effect(
     FalClient,
     Effect.gen(function*() {
@@ -452,7 +485,7 @@ export const layerConfig = (
         key: key ?? Config.redacted("FAL_KEY"),
         adminKey: adminKey ?? Config.option(Config.redacted("FAL_ADMIN_KEY")),
         urls: urls ?? urlsConfig
-      })
+      }).pipe(Effect.mapError(fromConfigError))
       return yield* make({
         ...rest,
         key: values.key,

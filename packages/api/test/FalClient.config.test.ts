@@ -43,6 +43,22 @@ describe("FalClient.layerConfig with Config values", () => {
         Either.isRight(ok) && ok.right.urls.storage === "http://127.0.0.1:9/storage" && !ok.right.hasAdminKey
       )
       const bad = yield* build([["FAL_KEY", "k"], ["FAL_API_URL", "not a url"]])
-      assert.isTrue(Either.isLeft(bad) && String(bad.left).includes("FAL_API_URL"))
+      assert.isTrue(Either.isLeft(bad) && bad.left._tag === "InvalidConfiguration" && bad.left.option === "FAL_API_URL")
+    }))
+
+  it.effect("FAL_KEY unset is an InvalidConfiguration that says to set it or pass a key", () =>
+    Effect.gen(function*() {
+      const fake = yield* Fake.make(() => Fake.json(200, {}))
+      const error = yield* Effect.provide(
+        FalClient.FalClient,
+        FalClient.layerConfig().pipe(
+          Layer.provide(Layer.succeed(HttpClient.HttpClient, fake.client)),
+          Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map())))
+        )
+      ).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "InvalidConfiguration")
+      assert.strictEqual(error.option, "FAL_KEY")
+      assert.include(error.message, "set FAL_KEY")
+      assert.include(error.message, "FalClient.layer")
     }))
 })
