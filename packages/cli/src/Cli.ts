@@ -2,10 +2,11 @@
  * The `effect-fal` command: `purge` (bulk payload deletion with progress and a checkpoint) and
  * `requests` (an endpoint's request history). Keys come from `FAL_ADMIN_KEY` / `FAL_KEY` and are
  * never printed; base URLs from `FAL_RUN_URL`, `FAL_QUEUE_URL`, `FAL_API_URL`, `FAL_REST_URL`,
- * or `--api-url`. The HTTP transport is the `HttpClient` in context (the bin provides undici).
+ * `FAL_STORAGE_URL`, or `--api-url`. The HTTP transport is the `HttpClient` in context (the bin
+ * provides undici).
  *
  * Exit codes ({@link exitCode}): 0 done, 1 some requests failed or fal answered an error,
- * 2 bad input (nothing was sent).
+ * 2 bad input (nothing was sent). {@link main} prints every failure as one line on stderr.
  *
  * @since 0.1.0
  */
