@@ -116,7 +116,7 @@ const invalid = (text: string) => ValidationError.invalidValue(HelpDoc.p(text))
 const shortUnits: Record<string, string> = { s: "seconds", m: "minutes", h: "hours", d: "days", w: "weeks" }
 
 /**
- * A duration not in the past: Effect's duration input (`7 days`, `36 hours`, `90 minutes`) or its
+ * A duration, not negative: Effect's duration input (`7 days`, `36 hours`, `90 minutes`) or its
  * short form, a number and one of s, m, h, d, w (`7d`, `36h`, `90m`, `0s`: everything ended so far).
  *
  * @since 0.1.0
