@@ -2,17 +2,20 @@
  * The `effect-fal` command: `purge` (bulk payload deletion with progress and a checkpoint) and
  * `requests` (an endpoint's request history). Keys come from `FAL_ADMIN_KEY` / `FAL_KEY` and are
  * never printed; base URLs from `FAL_RUN_URL`, `FAL_QUEUE_URL`, `FAL_API_URL`, `FAL_REST_URL`,
- * or `--api-url`. The HTTP transport is the `HttpClient` in context (the bin provides undici).
+ * `FAL_STORAGE_URL`, or `--api-url`. The HTTP transport is the `HttpClient` in context (the bin
+ * provides undici).
  *
  * Exit codes ({@link exitCode}): 0 done, 1 some requests failed or fal answered an error,
- * 2 bad input (nothing was sent).
+ * 2 bad input (nothing was sent). {@link main} prints every failure as one line on stderr.
  *
  * @since 0.1.0
  */
-import { FalClient, Payloads, Purge, Requests } from "@effect-fal/api"
+import { FalClient, type FalError, Payloads, Purge, Requests } from "@effect-fal/api"
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as Primitive from "@effect/cli/Primitive"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Cause from "effect/Cause"
@@ -29,6 +32,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { stripVTControlCharacters } from "node:util"
 
 /**
  * Where the progress line goes: on a terminal it is redrawn in place (`interactive`), else
@@ -83,32 +87,52 @@ export class MissingKey extends Schema.TaggedError<MissingKey>("@effect-fal/cli/
    * @since 0.1.0
    */
   override get message(): string {
-    return "Set FAL_ADMIN_KEY (payload deletion needs ADMIN scope) or FAL_KEY"
+    return "no key: set FAL_ADMIN_KEY (payload deletion needs ADMIN scope) or FAL_KEY"
+  }
+}
+
+/**
+ * Bad input found after the command line was parsed: a configuration variable or flag with an
+ * unusable value, or flags that do not go together. `problem` names what is wrong and `fix` how
+ * to put it right; neither ever holds a key. Nothing was sent (exit code 2).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidInput extends Schema.TaggedError<InvalidInput>("@effect-fal/cli/InvalidInput")("InvalidInput", {
+  problem: Schema.String,
+  fix: Schema.String
+}) {
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    return `${this.problem}: ${this.fix}`
   }
 }
 
 const invalid = (text: string) => ValidationError.invalidValue(HelpDoc.p(text))
 
-const units: Record<string, (n: number) => Duration.Duration> = {
-  s: Duration.seconds,
-  m: Duration.minutes,
-  h: Duration.hours,
-  d: Duration.days,
-  w: Duration.weeks
-}
+const shortUnits: Record<string, string> = { s: "seconds", m: "minutes", h: "hours", d: "days", w: "weeks" }
 
 /**
- * A duration written `<n><unit>`, unit one of s, m, h, d, w (`7d`, `36h`), not negative (`0s`: everything ended so far).
+ * A duration, not negative: Effect's duration input (`7 days`, `36 hours`, `90 minutes`) or its
+ * short form, a number and one of s, m, h, d, w (`7d`, `36h`, `90m`, `0s`: everything ended so far).
  *
  * @since 0.1.0
  * @category parsing
  */
 export const parseAge = (flag: string, text: string): Either.Either<Duration.Duration, string> => {
-  const match = /^\s*(-?\d+(?:\.\d+)?)\s*([smhdw])\s*$/.exec(text)
-  if (match === null) return Either.left(`--${flag}: ${JSON.stringify(text)} is not a duration like 7d, 36h or 90m`)
-  const value = Number(match[1])
-  if (!(value >= 0)) return Either.left(`--${flag}: the duration must not be negative, not ${text.trim()}`)
-  return Either.right(units[match[2]](value))
+  const input = text.trim()
+  const unit = shortUnits[input.slice(-1)]
+  const amount = input.slice(0, -1).trim()
+  const long = unit !== undefined && amount !== "" && Number.isFinite(Number(amount)) ? `${amount} ${unit}` : input
+  const problem = `--${flag}: ${JSON.stringify(text)} is not a duration; write 7d, 36h, 90m, 1w or "7 days"`
+  if (input.startsWith("-")) return Either.left(`--${flag}: the duration must not be negative, not ${input}`)
+  return Option.match(Duration.decodeUnknown(long), {
+    onNone: () => Either.left(problem),
+    onSome: Either.right
+  })
 }
 
 const parseInstant = (flag: string, text: string): Either.Either<DateTime.Utc, string> =>
@@ -136,16 +160,43 @@ const status = Options.choice("status", ["success", "error", "user_error"]).pipe
   Options.withDescription("Only requests of this status class")
 )
 
-const cutoff = Options.text("older-than").pipe(
-  Options.withDescription("Purge requests that ended longer ago than this: 7d, 36h, 90m, 1w"),
+const olderThan = Options.text("older-than").pipe(
+  Options.withDescription("Purge requests that ended longer ago than this: 7d, 36h, 90m, 1w or \"7 days\""),
   Options.mapEffect((text) => fromEither(parseAge("older-than", text))),
-  Options.orElseEither(
-    Options.text("before").pipe(
-      Options.withDescription("Purge requests that ended before this date: 2026-11-01 or an ISO date-time"),
-      Options.mapEffect((text) => fromEither(parseInstant("before", text)))
-    )
-  )
+  Options.optional
 )
+
+// `Options.date`'s own parser (`Primitive.date`), with a message that names the flag
+const before = Options.text("before").pipe(
+  Options.withDescription("Purge requests that ended before this date: 2026-11-01 or an ISO date-time"),
+  Options.mapEffect((text) =>
+    Effect.mapError(
+      Primitive.validate(Primitive.date, Option.some(text), CliConfig.defaultConfig),
+      (reason) => invalid(`--before: ${reason}; write a date like 2026-11-01 or an ISO date-time`)
+    )
+  ),
+  Options.optional
+)
+
+/** Exactly one cut-off: `--older-than` or `--before`. */
+const cutoffOf = (
+  olderThan: Option.Option<Duration.Duration>,
+  before: Option.Option<Date>
+): Effect.Effect<{ readonly olderThan: Duration.Duration } | { readonly before: DateTime.Utc }, InvalidInput> => {
+  if (Option.isSome(olderThan) && Option.isSome(before)) {
+    return Effect.fail(
+      new InvalidInput({
+        problem: "--older-than and --before were both given",
+        fix: "give one cut-off, either --older-than 7d or --before 2026-11-01"
+      })
+    )
+  }
+  if (Option.isSome(olderThan)) return Effect.succeed({ olderThan: olderThan.value })
+  if (Option.isSome(before)) return Effect.succeed({ before: DateTime.unsafeMake(before.value) })
+  return Effect.fail(
+    new InvalidInput({ problem: "no cut-off", fix: "give --older-than (e.g. 7d) or --before (e.g. 2026-11-01)" })
+  )
+}
 
 const concurrency = Options.integer("concurrency").pipe(
   Options.withDefault(4),
@@ -155,43 +206,74 @@ const concurrency = Options.integer("concurrency").pipe(
   )
 )
 
+const urlVariables = {
+  run: "FAL_RUN_URL",
+  queue: "FAL_QUEUE_URL",
+  api: "FAL_API_URL",
+  rest: "FAL_REST_URL",
+  storage: "FAL_STORAGE_URL"
+} as const
+
+const defaultUrlHint: { readonly [K in keyof FalClient.Urls]: string } = FalClient.defaultUrls
+
 /**
  * A `FalClient` from the environment: the admin key (else the key), the base URLs from
- * `FAL_*_URL`, `--api-url` over `FAL_API_URL`.
+ * `FAL_*_URL`, `--api-url` over `FAL_API_URL`. Every unusable value fails as an
+ * {@link InvalidInput} naming the variable or flag it came from (never the value of a key).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerClient = (
   apiUrlOverride: Option.Option<string>
-): Layer.Layer<FalClient.FalClient, MissingKey | ValidationError.ValidationError, HttpClient.HttpClient> =>
+): Layer.Layer<FalClient.FalClient, MissingKey | InvalidInput, HttpClient.HttpClient> =>
   Layer.unwrapEffect(Effect.gen(function*() {
-    const read = <A>(config: Config.Config<A>) =>
-      Effect.mapError(config, (error) => invalid(`configuration: ${error.message}`))
-    const key = yield* read(Config.option(Config.redacted("FAL_KEY")))
-    const adminKey = yield* read(Config.option(Config.redacted("FAL_ADMIN_KEY")))
+    const read = <A>(name: string, config: Config.Config<A>) =>
+      Effect.mapError(
+        config,
+        () => new InvalidInput({ problem: `${name} could not be read`, fix: `check the value of ${name}` })
+      )
+    const key = yield* read("FAL_KEY", Config.option(Config.redacted("FAL_KEY")))
+    const adminKey = yield* read("FAL_ADMIN_KEY", Config.option(Config.redacted("FAL_ADMIN_KEY")))
+    const keyFrom = Option.isSome(key) ? "FAL_KEY" : "FAL_ADMIN_KEY"
     const mainKey = Option.orElse(key, () => adminKey)
     if (Option.isNone(mainKey)) return yield* new MissingKey()
-    const url = (name: string) => read(Config.option(Config.url(name)).pipe(Config.map(Option.map(String))))
     const urls: { -readonly [K in keyof FalClient.Urls]?: string } = {}
-    for (
-      const [name, variable] of [["run", "FAL_RUN_URL"], ["queue", "FAL_QUEUE_URL"], ["api", "FAL_API_URL"], [
-        "rest",
-        "FAL_REST_URL"
-      ], ["storage", "FAL_STORAGE_URL"]] as const
-    ) {
-      const value = yield* url(variable)
+    const sources: { -readonly [K in keyof FalClient.Urls]: string } = { ...urlVariables }
+    for (const name of Object.keys(urlVariables) as Array<keyof FalClient.Urls>) {
+      const value = yield* read(urlVariables[name], Config.option(Config.string(urlVariables[name])))
       if (Option.isSome(value)) urls[name] = value.value
     }
     if (Option.isSome(apiUrlOverride)) {
-      const parsed = yield* Effect.try({
-        try: () => new URL(apiUrlOverride.value),
-        catch: () => invalid(`--api-url: ${JSON.stringify(apiUrlOverride.value)} is not a URL`)
-      })
-      urls.api = parsed.toString().replace(/\/$/, "")
+      urls.api = apiUrlOverride.value
+      sources.api = "--api-url"
+    }
+    // FalClient checks every key and URL; its complaint is put in terms of the variable or flag
+    const explain = (error: FalError.InvalidConfiguration): InvalidInput => {
+      if (error.option === "key" || error.option === "adminKey") {
+        const variable = error.option === "key" ? keyFrom : "FAL_ADMIN_KEY"
+        return new InvalidInput({
+          problem: `${variable} ${error.reason}`,
+          fix: variable === "FAL_ADMIN_KEY"
+            ? "set it to a fal key with ADMIN scope, or unset it to use FAL_KEY"
+            : "set it to your fal key (key-id:key-secret), or unset it"
+        })
+      }
+      const base = (Object.keys(urlVariables) as Array<keyof FalClient.Urls>).find((name) =>
+        error.option === `urls.${name}`
+      )
+      if (base !== undefined) {
+        return new InvalidInput({
+          problem: `${sources[base]}: ${error.reason}`,
+          fix: sources[base] === "--api-url"
+            ? `give the Platform API base URL, e.g. ${defaultUrlHint.api}`
+            : `set it to an absolute http(s) URL such as ${defaultUrlHint[base]}, or unset it`
+        })
+      }
+      return new InvalidInput({ problem: `configuration: ${error.reason}`, fix: `check ${error.option}` })
     }
     return FalClient.layer({ key: mainKey.value, adminKey: Option.getOrUndefined(adminKey), urls }).pipe(
-      Layer.mapError((error) => invalid(`configuration: ${error.message}`))
+      Layer.mapError(explain)
     )
   }))
 
@@ -219,11 +301,75 @@ export const progressLine = (progress: {
   } req/s  ETA ${eta}`
 }
 
+/**
+ * What a checkpoint held when a purge started: the endpoints an earlier run completed (skipped
+ * whole: nothing of theirs is listed again) and those it had started (resumed from the recorded
+ * page).
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export interface Resumed {
+  readonly path: string
+  readonly completed: ReadonlyArray<string>
+  readonly started: ReadonlyArray<string>
+}
+
+/**
+ * @since 0.2.0
+ * @category rendering
+ */
+export const resumedFrom = (path: string, state: Purge.State, endpoints: ReadonlyArray<string>): Resumed => ({
+  path,
+  completed: endpoints.filter((id) => state.endpoints.get(id)?.completed === true),
+  started: endpoints.filter((id) => {
+    const endpoint = state.endpoints.get(id)
+    return endpoint !== undefined && !endpoint.completed
+  })
+})
+
+/**
+ * The summary line: the cut-off and the counts; with a checkpoint, what it covered (endpoints an
+ * earlier run completed are not listed again, so their requests are in none of the counts).
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const summaryLine = (
+  summary: Purge.PurgeSummary,
+  options: { readonly dryRun: boolean; readonly resumed: Option.Option<Resumed> }
+): string => {
+  const counts = [
+    `cut-off ${DateTime.formatIso(summary.cutoff)}`,
+    `listed ${summary.listed}`,
+    options.dryRun ? `would delete ${summary.wouldDelete}` : `deleted ${summary.deleted}`,
+    `already gone ${summary.alreadyGone}`,
+    `files removed ${summary.filesRemoved}`,
+    `failures ${summary.failures}`,
+    `skipped (checkpoint) ${summary.skipped}`
+  ].join(", ")
+  return Option.match(options.resumed, {
+    onNone: () => counts,
+    onSome: (resumed) => {
+      const parts = [
+        ...(resumed.completed.length > 0
+          ? [`already completed by an earlier run, not listed again: ${resumed.completed.join(", ")}`]
+          : []),
+        ...(resumed.started.length > 0 ? [`resumed from the recorded page: ${resumed.started.join(", ")}`] : [])
+      ]
+      return parts.length === 0
+        ? `${counts}; checkpoint ${resumed.path}: a fresh start`
+        : `${counts}; checkpoint ${resumed.path}: ${parts.join("; ")}`
+    }
+  })
+}
+
 const purge = Command.make(
   "purge",
   {
     endpoints,
-    cutoff,
+    olderThan,
+    before,
     status,
     concurrency,
     dryRun: Options.boolean("dry-run").pipe(Options.withDescription("List what would be deleted; delete nothing")),
@@ -235,12 +381,15 @@ const purge = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
+      const cutoff = yield* cutoffOf(args.olderThan, args.before)
       const terminal = yield* Terminal
       const started = yield* Clock.currentTimeMillis
       const progress = { listed: 0, deleted: 0, gone: 0, failed: 0, elapsedMs: 0 }
+      // what an earlier run with the same checkpoint already did, said in the summary
+      let resumed: Option.Option<Resumed> = Option.none()
       const options = (checkpoint: Purge.Checkpoint | undefined): Purge.PurgeOptions => ({
         endpoints: args.endpoints,
-        ...(Either.isLeft(args.cutoff) ? { olderThan: args.cutoff.left } : { before: args.cutoff.right }),
+        ...cutoff,
         status: Option.getOrUndefined(args.status),
         concurrency: args.concurrency,
         dryRun: args.dryRun,
@@ -269,18 +418,7 @@ const purge = Command.make(
               break
             case "Summary": {
               if (terminal.interactive) yield* terminal.redraw(`${progressLine(progress)}\n`)
-              const s = event.summary
-              yield* Console.log(
-                [
-                  `cut-off ${DateTime.formatIso(s.cutoff)}`,
-                  `listed ${s.listed}`,
-                  args.dryRun ? `would delete ${s.wouldDelete}` : `deleted ${s.deleted}`,
-                  `already gone ${s.alreadyGone}`,
-                  `files removed ${s.filesRemoved}`,
-                  `failures ${s.failures}`,
-                  `skipped (checkpoint) ${s.skipped}`
-                ].join(", ")
-              )
+              yield* Console.log(summaryLine(event.summary, { dryRun: args.dryRun, resumed }))
               return
             }
           }
@@ -295,7 +433,12 @@ const purge = Command.make(
         )
       const failures = yield* Option.match(args.checkpoint, {
         onNone: () => run(undefined),
-        onSome: (path) => Effect.scoped(Effect.flatMap(Purge.file(path), run))
+        onSome: (path) =>
+          Effect.scoped(Effect.gen(function*() {
+            const checkpoint = yield* Purge.file(path)
+            resumed = Option.some(resumedFrom(path, yield* checkpoint.load, args.endpoints))
+            return yield* run(checkpoint)
+          }))
       }).pipe(Effect.provide(layerClient(args.apiUrl)))
       if (failures > 0) return yield* new PurgeFailures({ failures })
     })
@@ -308,10 +451,11 @@ const requests = Command.make(
     since: Options.text("since").pipe(
       Options.withDescription("Requests that ended since: a duration ago (24h, 7d) or a date (default: 24h)"),
       Options.mapEffect((text) =>
-        Either.isRight(parseAge("since", text))
-          ? Effect.flatMap(fromEither(parseAge("since", text)), (age) =>
-            Effect.map(Clock.currentTimeMillis, (now) => DateTime.unsafeMake(now - Duration.toMillis(age))))
-          : fromEither(parseInstant("since", text))
+        Either.match(parseAge("since", text), {
+          onLeft: () => fromEither(parseInstant("since", text)),
+          onRight: (age) =>
+            Effect.map(Clock.currentTimeMillis, (now) => DateTime.unsafeMake(now - Duration.toMillis(age)))
+        })
       ),
       Options.optional
     ),
@@ -356,19 +500,103 @@ export const command = Command.make("effect-fal").pipe(
 
 /**
  * Runs the command on `argv` (the whole `process.argv`: the first two entries are skipped).
+ * `version` is what `--version` and `--help` print (the bin reads it from its `package.json`).
  *
  * @since 0.1.0
  * @category running
  */
-export const run = Command.run(command, { name: "effect-fal", version: "0.1.0" })
+export const run = (
+  argv: ReadonlyArray<string>,
+  options: { readonly version: string }
+) => Command.run(command, { name: "effect-fal", version: options.version })(argv)
 
 /**
- * Whether an error is a usage error `@effect/cli` already printed.
+ * Whether an error is a usage error `@effect/cli` already printed: its own `ValidationError`s,
+ * raised while parsing the command line. The command's handlers never raise one (their bad
+ * input is an {@link InvalidInput}), so each failure is printed exactly once.
  *
  * @since 0.1.0
  * @category running
  */
 export const isUsageError = (error: unknown): boolean => ValidationError.isValidationError(error)
+
+/**
+ * The one line `effect-fal` prints on stderr for a failed run, or none when `@effect/cli` has
+ * already printed it (a usage error) or the run succeeded. It names what went wrong and, for bad
+ * input, how to fix it; errors of `@effect-fal/api` never hold a key.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const failureLine = (exit: Exit.Exit<unknown, unknown>): Option.Option<string> => {
+  if (Exit.isSuccess(exit)) return Option.none()
+  if (Cause.isInterruptedOnly(exit.cause)) return Option.some("effect-fal: interrupted")
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure) && isUsageError(failure.value)) return Option.none()
+  const error = Option.isSome(failure) ? failure.value : Cause.squash(exit.cause)
+  const text = error instanceof Error ? error.message : String(error)
+  const prefix = Option.isSome(failure) ? "effect-fal" : "effect-fal: unexpected error"
+  return Option.some(`${prefix}: ${text.split("\n")[0]}`)
+}
+
+/**
+ * Runs the command and prints its failure, if any, as one line on the `Console`'s error
+ * stream ({@link failureLine}); the exit says which exit code to use ({@link exitCode}).
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const main = (argv: ReadonlyArray<string>, options: { readonly version: string }) =>
+  run(argv, options).pipe(
+    Effect.onExit((exit) =>
+      Option.match(failureLine(exit), { onNone: () => Effect.void, onSome: (line) => Console.error(line) })
+    )
+  )
+
+/**
+ * A `Console` for a process whose output may be piped: `@effect/cli` renders its help and
+ * messages with ANSI styles and a trailing newline of their own; this console drops the styles
+ * on a stream that is not a terminal (or when `NO_COLOR` is set) and the extra newline always,
+ * so `--version` prints one line and `--help | less` shows plain text.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const plainConsole = (streams: { readonly stdoutIsTTY: boolean; readonly stderrIsTTY: boolean }) =>
+  Console.consoleWith((current) => {
+    const clean = (tty: boolean) => (args: ReadonlyArray<unknown>) =>
+      args.map((arg) => {
+        if (typeof arg !== "string") return arg
+        const trimmed = arg.endsWith("\n") ? arg.slice(0, -1) : arg
+        return tty ? trimmed : stripVTControlCharacters(trimmed)
+      })
+    const out = clean(streams.stdoutIsTTY)
+    const err = clean(streams.stderrIsTTY)
+    return Effect.succeed<Console.Console>({
+      ...current,
+      log: (...args) => current.log(...out(args)),
+      error: (...args) => current.error(...err(args))
+    })
+  })
+
+/**
+ * The process's own console through {@link plainConsole}: styles only on a terminal, and never
+ * with `NO_COLOR` set.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerProcessConsole: Layer.Layer<never> = Layer.unwrapEffect(
+  Effect.suspend(() =>
+    Effect.map(
+      plainConsole({
+        stdoutIsTTY: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+        stderrIsTTY: process.stderr.isTTY === true && process.env.NO_COLOR === undefined
+      }),
+      Console.setConsole
+    )
+  )
+)
 
 /**
  * The process exit code of a run: 0 success, 2 bad input (nothing sent), 1 anything else.
@@ -381,7 +609,7 @@ export const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
   const failure = Cause.failureOption(exit.cause)
   if (Option.isNone(failure)) return Cause.isInterruptedOnly(exit.cause) ? 130 : 1
   const error = failure.value
-  if (ValidationError.isValidationError(error) || (error instanceof MissingKey)) return 2
+  if (ValidationError.isValidationError(error) || error instanceof MissingKey || error instanceof InvalidInput) return 2
   if (typeof error === "object" && error !== null && "_tag" in error) {
     const tag = String(error._tag)
     if (

@@ -1,25 +1,21 @@
 #!/usr/bin/env node
 /**
- * `effect-fal`: the command on Node, with undici as the transport.
+ * `effect-fal`: the command on Node, with undici as the transport. Its version is the one in the
+ * package's own `package.json`.
  */
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
-import { Cause, Effect, Layer, Option } from "effect"
+import { Effect, Layer } from "effect"
 import { Cli } from "./index.js"
+import { versionOf } from "./internal/packageVersion.js"
 
-const program = Cli.run(process.argv).pipe(
-  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici, Cli.layerProcessTerminal))
+const program = Cli.main(process.argv, { version: versionOf(import.meta.url, "@effect-fal/cli") }).pipe(
+  Effect.provide(
+    Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici, Cli.layerProcessTerminal, Cli.layerProcessConsole)
+  )
 )
 
-// the exit code tells a script what happened: 0 done, 1 failures, 2 bad input (see Cli.exitCode)
+// the exit code tells a script what happened: 0 done, 1 failures, 2 bad input (see Cli.exitCode);
+// Cli.main has printed what went wrong, in one line
 Effect.runPromiseExit(program).then((exit) => {
-  if (exit._tag === "Failure") {
-    // @effect/cli prints its own usage errors; the rest is reported here, by message only
-    const error = Cause.failureOption(exit.cause)
-    const text = Option.match(error, {
-      onNone: () => Cause.isInterruptedOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause),
-      onSome: (e) => (e instanceof Error ? e.message : String(e))
-    })
-    if (!(Option.isSome(error) && Cli.isUsageError(error.value))) process.stderr.write(`effect-fal: ${text}\n`)
-  }
   process.exitCode = Cli.exitCode(exit)
 })

@@ -2,7 +2,10 @@ import { Cli } from "@effect-fal/cli"
 import { NodeContext } from "@effect/platform-node"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Console, Effect, Exit, Layer } from "effect"
+import { ConfigProvider, Console, Effect, Either, Exit, Layer, TestClock } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as History from "../../api/test/utils/history.js"
 
 interface Captured {
@@ -31,7 +34,7 @@ const cli = (
       })
     )
     const exit = yield* Console.consoleWith((current) =>
-      Cli.run(["node", "effect-fal", ...args]).pipe(
+      Cli.main(["node", "effect-fal", ...args], { version: "0.0.0-test" }).pipe(
         Effect.provide(layer),
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
         Console.withConsole({
@@ -173,4 +176,104 @@ describe("effect-fal", () => {
       assert.strictEqual(plain.out.length, 120)
       assert.match(plain.out[0], /^[0-9a-f-]{36}\tfal-ai\/flux\/dev\t2026-11-01T01:59:00\.000Z\t500\t5\.00s$/)
     }))
+
+  it.effect("a bad --older-than is one message, without a complaint about --before", () =>
+    Effect.gen(function*() {
+      const harness = History.make(History.fixture(5))
+      const result = yield* cli(harness, ["purge", "-e", History.endpoint, "--older-than", "7"])
+      assert.strictEqual(result.code, 2)
+      assert.strictEqual(result.err.length, 1, result.err.join("\n"))
+      assert.include(result.err[0], "--older-than")
+      assert.include(result.err[0], "7d")
+      assert.notInclude(result.err.join("\n"), "--before")
+      assert.deepStrictEqual(harness.requests, [])
+    }))
+
+  it.effect("two cut-offs together are an error, and a bad --before is never ignored", () =>
+    Effect.gen(function*() {
+      const harness = History.make(History.fixture(5))
+      const both = yield* cli(harness, ["purge", "-e", History.endpoint, "--older-than", "1d", "--before", before])
+      assert.strictEqual(both.code, 2)
+      assert.deepStrictEqual(both.err, [
+        "effect-fal: --older-than and --before were both given: give one cut-off, either --older-than 7d or --before 2026-11-01"
+      ])
+      const badBefore = yield* cli(harness, [
+        "purge",
+        "-e",
+        History.endpoint,
+        "--older-than",
+        "1d",
+        "--before",
+        "yesterday"
+      ])
+      assert.strictEqual(badBefore.code, 2)
+      assert.strictEqual(badBefore.err.length, 1)
+      assert.include(badBefore.err[0], "--before: 'yesterday' is not a date")
+      const none = yield* cli(harness, ["purge", "-e", History.endpoint])
+      assert.strictEqual(none.code, 2)
+      assert.deepStrictEqual(none.err, [
+        "effect-fal: no cut-off: give --older-than (e.g. 7d) or --before (e.g. 2026-11-01)"
+      ])
+      assert.deepStrictEqual(harness.requests, [])
+    }))
+
+  it.effect("--older-than takes Effect's durations and the short forms", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2026, 11, 1))
+      for (const age of ["7 days", "1 day", "7d", "36h", "90m", "1w", "0s", "1.5 hours"]) {
+        const harness = History.make(History.fixture(3))
+        const result = yield* cli(harness, ["purge", "-e", History.endpoint, "--older-than", age, "--dry-run"])
+        assert.strictEqual(result.code, 0, `${age}: ${result.err.join("\n")}`)
+      }
+      assert.deepStrictEqual(Cli.parseAge("older-than", "7d"), Cli.parseAge("older-than", "7 days"))
+      for (const bad of ["7", "soon", "-7d", "-7 days", "d", "7 parsecs"]) {
+        assert.isTrue(Either.isLeft(Cli.parseAge("older-than", bad)), bad)
+      }
+    }))
+
+  it.effect("configuration mistakes are one line each, naming the variable or flag, exit 2, the key never", () =>
+    Effect.gen(function*() {
+      const harness = History.make(History.fixture(5))
+      const args = ["purge", "-e", History.endpoint, "--before", before]
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, Record<string, string>, string]> = [
+        [[...args, "--api-url", "notaurl"], { FAL_KEY: History.KEY }, "--api-url: \"notaurl\" is not an absolute URL"],
+        [args, { FAL_KEY: History.KEY, FAL_API_URL: "notaurl" }, "FAL_API_URL: \"notaurl\" is not an absolute URL"],
+        [args, { FAL_KEY: History.KEY, FAL_ADMIN_KEY: "" }, "FAL_ADMIN_KEY is empty"],
+        [args, { FAL_KEY: "", FAL_API_URL: History.apiUrl }, "FAL_KEY is empty"],
+        [args, { FAL_KEY: History.KEY, FAL_QUEUE_URL: "ftp://x" }, "FAL_QUEUE_URL: \"ftp://x\" is not an http(s) URL"],
+        [args, { FAL_API_URL: History.apiUrl }, "no key: set FAL_ADMIN_KEY"]
+      ]
+      for (const [argv, env, expected] of cases) {
+        const result = yield* cli(harness, argv, { env })
+        assert.strictEqual(result.code, 2, expected)
+        assert.strictEqual(result.err.length, 1, result.err.join("\n"))
+        assert.isTrue(result.err[0].startsWith(`effect-fal: ${expected}`), result.err[0])
+        assert.notInclude([...result.out, ...result.err].join("\n"), History.KEY)
+      }
+      assert.deepStrictEqual(harness.requests, [])
+    }))
+
+  it.effect("a re-run with the same checkpoint says the checkpoint covered the endpoint", () =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-fal-cli-"))
+      const checkpoint = Path.join(dir, "purge.jsonl")
+      yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+      const harness = History.make(History.fixture(20))
+      const args = ["purge", "-e", History.endpoint, "--before", before, "--checkpoint", checkpoint]
+      const first = yield* cli(harness, args)
+      assert.strictEqual(first.code, 0)
+      const firstSummary = first.out[first.out.length - 1]
+      assert.include(firstSummary, "deleted 20")
+      assert.include(firstSummary, `checkpoint ${checkpoint}: a fresh start`)
+      const requestsBefore = harness.requests.length
+      const second = yield* cli(harness, args)
+      assert.strictEqual(second.code, 0)
+      const summary = second.out[second.out.length - 1]
+      assert.include(summary, "listed 0")
+      assert.include(
+        summary,
+        `checkpoint ${checkpoint}: already completed by an earlier run, not listed again: ${History.endpoint}`
+      )
+      assert.strictEqual(harness.requests.length, requestsBefore)
+    }).pipe(Effect.scoped))
 })

@@ -3,7 +3,9 @@
  * The standalone emulator: `fal-emulator [--port N] [--host H] [--key K] [--admin-key K] [--log]`
  * (in this repository: `pnpm emulator`). Prints the base URLs and keys, serves until Ctrl-C or
  * SIGTERM (exit 0). A bad or busy port is one line on stderr and exit 1. Importing this module
- * runs the command: it is the package's bin entry.
+ * runs the command: it is the package's bin entry. `--version` prints the version in the package's
+ * own `package.json` (the nearest one with a `name` above this file: the package's in the
+ * workspace, `dist/package.json` in the published form).
  *
  * @since 0.2.0
  */
@@ -26,7 +28,11 @@ import * as Exit from "effect/Exit"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Fs from "node:fs"
 import * as http from "node:http"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { stripVTControlCharacters } from "node:util"
 import * as FalPlatform from "./FalPlatform.js"
 import * as Gateway from "./Gateway.js"
 
@@ -142,6 +148,39 @@ const serve = (config: {
     )
   })
 
+/** The version in the nearest `package.json` with a name above this module (ours, or a packaging bug). */
+const packageVersion = (): string => {
+  for (let dir = Path.dirname(fileURLToPath(import.meta.url));; dir = Path.dirname(dir)) {
+    const file = Path.join(dir, "package.json")
+    const manifest: unknown = Fs.existsSync(file) ? JSON.parse(Fs.readFileSync(file, "utf8")) : undefined
+    if (typeof manifest === "object" && manifest !== null && "name" in manifest) {
+      if (manifest.name === "@effect-fal/testing" && "version" in manifest && typeof manifest.version === "string") {
+        return manifest.version
+      }
+      throw new Error(`${file} is not the manifest of @effect-fal/testing`)
+    }
+    if (Path.dirname(dir) === dir) throw new Error("no package.json of @effect-fal/testing above the bin")
+  }
+}
+
+/**
+ * `@effect/cli` ends its help and version text with a newline of its own, and styles it for a
+ * terminal: the extra newline is dropped, and the styles too on a stream that is not a terminal.
+ */
+const plainConsole = Console.consoleWith((current) => {
+  const clean = (tty: boolean) => (args: ReadonlyArray<unknown>) =>
+    args.map((arg) => {
+      if (typeof arg !== "string") return arg
+      const trimmed = arg.endsWith("\n") ? arg.slice(0, -1) : arg
+      return tty && process.env.NO_COLOR === undefined ? trimmed : stripVTControlCharacters(trimmed)
+    })
+  return Effect.succeed<Console.Console>({
+    ...current,
+    log: (...args) => current.log(...clean(process.stdout.isTTY === true)(args)),
+    error: (...args) => current.error(...clean(process.stderr.isTTY === true)(args))
+  })
+})
+
 /**
  * The `fal-emulator` command.
  *
@@ -159,7 +198,7 @@ export const command = Command.make("fal-emulator", { port, host, key, adminKey,
  * @category commands
  */
 export const run = (argv: ReadonlyArray<string>) =>
-  Command.run(command, { name: "fal-emulator", version: "0.2.0" })(argv).pipe(
+  Command.run(command, { name: "fal-emulator", version: packageVersion() })(argv).pipe(
     Effect.catchAll((error) =>
       Effect.zipRight(
         // @effect/cli has already printed its own message for a validation error
@@ -167,7 +206,8 @@ export const run = (argv: ReadonlyArray<string>) =>
         Effect.sync(() => void (process.exitCode = 1))
       )
     ),
-    Effect.provide(NodeContext.layer)
+    Effect.provide(NodeContext.layer),
+    Effect.provide(Layer.unwrapEffect(Effect.map(plainConsole, Console.setConsole)))
   )
 
 // runMain interrupts the command on SIGINT/SIGTERM and exits 0

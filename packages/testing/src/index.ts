@@ -36,3 +36,8 @@ export * as WebhookSigner from "./WebhookSigner.js"
  * @since 0.2.0
  */
 export * as StorageEmulator from "./StorageEmulator.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RequestHistory from "./RequestHistory.js"

@@ -1,11 +1,11 @@
 // The code shown in docs/webhooks.md, type-checked by tsc; `receiveInTest` is also run by
 // packages/api/test/Webhooks.test.ts; `receiveFromEmulator` by packages/api/test/Webhooks.emulator.test.ts.
-import { FalClient, Queue, WebhookKeys, Webhooks } from "@effect-fal/api"
+import { Queue, WebhookKeys, Webhooks } from "@effect-fal/api"
 import { RequestOptions } from "@effect-fal/headers"
 import { FalEmulator, FalPlatform, WebhookSigner } from "@effect-fal/testing"
 import { FileSystem, HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { Deferred, Effect, Layer, Redacted, Schema } from "effect"
+import { Deferred, Effect, Layer, Schema } from "effect"
 import { createServer } from "node:http"
 
 // --- 1. submit with a webhook ------------------------------------------------------------------
@@ -113,14 +113,8 @@ export const keysFromLoopback = (port: number) =>
 
 const Echo = Schema.Struct({ prompt: Schema.String })
 
-/** The loopback emulator, and a FalClient pointed at it. */
-export const EmulatorLive = Layer.unwrapEffect(
-  Effect.map(FalEmulator.FalEmulator, ({ urls }) =>
-    FalClient.layer({
-      key: Redacted.make(FalPlatform.defaultKeys.user),
-      urls: { run: urls.run, queue: urls.queue, api: urls.api, rest: urls.rest }
-    }))
-).pipe(Layer.provideMerge(FalEmulator.layer()))
+/** The loopback emulator, and a FalClient (and HttpClient) with every base on it. */
+export const EmulatorLive = FalEmulator.layerClient()
 
 export const receiveFromEmulator = Effect.gen(function*() {
   const received = yield* Deferred.make<Webhooks.WebhookEvent<typeof Echo.Type>>()
@@ -145,6 +139,5 @@ export const receiveFromEmulator = Effect.gen(function*() {
 }).pipe(
   Effect.scoped,
   Effect.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-  Effect.provide(EmulatorLive),
-  Effect.provide(NodeHttpClient.layerUndici)
+  Effect.provide(EmulatorLive)
 )

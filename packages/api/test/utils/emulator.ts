@@ -1,7 +1,7 @@
-import { FalClient } from "@effect-fal/api"
+import type { FalClient } from "@effect-fal/api"
 import { FalEmulator, FalPlatform } from "@effect-fal/testing"
-import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Layer, Redacted } from "effect"
+import type { Layer } from "effect"
+import { Redacted } from "effect"
 
 export const userKey = Redacted.make(FalPlatform.defaultKeys.user)
 export const adminKey = Redacted.make(FalPlatform.defaultKeys.admin)
@@ -14,20 +14,15 @@ export const inMemory = (
     readonly config?: FalPlatform.Config
   } = {}
 ): Layer.Layer<FalClient.FalClient | FalPlatform.FalPlatform> =>
-  FalClient.layer({
+  FalEmulator.layerClient({
+    transport: "memory",
     key: options.key ?? userKey,
-    adminKey: options.adminKey === true ? adminKey : undefined
-  }).pipe(Layer.orDie, Layer.provideMerge(FalPlatform.layerClient(options.config)))
+    adminKey: options.adminKey === true,
+    config: options.config
+  })
 
-/** The loopback emulator with a `FalClient` on undici pointed at its bases. */
+/** The loopback emulator with a `FalClient` on undici with every base on it. */
 export const loopback = (
   options: { readonly adminKey?: boolean; readonly config?: FalEmulator.Config } = {}
 ): Layer.Layer<FalClient.FalClient | FalPlatform.FalPlatform | FalEmulator.FalEmulator> =>
-  Layer.unwrapEffect(
-    Effect.map(FalEmulator.FalEmulator, ({ urls }) =>
-      FalClient.layer({
-        key: userKey,
-        adminKey: options.adminKey === true ? adminKey : undefined,
-        urls: { run: urls.run, queue: urls.queue, api: urls.api, rest: urls.rest, storage: urls.storage }
-      }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici)))
-  ).pipe(Layer.provideMerge(FalEmulator.layer(options.config)))
+  FalEmulator.layerClient({ adminKey: options.adminKey === true, config: options.config })

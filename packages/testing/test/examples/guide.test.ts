@@ -1,6 +1,7 @@
 /**
  * The examples of docs/testing.md, type-checked and run.
  */
+import { Fal, Storage } from "@effect-fal/api"
 import { FalEmulator, FalPlatform, Fault, Model } from "@effect-fal/testing"
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -87,4 +88,23 @@ layer(FalEmulator.layer(), { excludeTestServices: true })("loopback", (it) => {
       assert.strictEqual(response.status, 200)
       assert.deepStrictEqual(yield* Effect.promise(() => response.json()), { hello: "world" })
     }))
+})
+
+// --- a FalClient on the emulator, one layer ----------------------------------------------------
+
+describe("FalEmulator.layerClient", () => {
+  it.effect("a run and an upload, in memory", () =>
+    Effect.gen(function*() {
+      const platform = yield* FalPlatform.FalPlatform
+      const result = yield* Fal.run("fal-ai/echo", { hello: "world" })
+      assert.deepStrictEqual(result.data, { hello: "world" })
+      const file = yield* Storage.upload(new TextEncoder().encode("hi"), { contentType: "text/plain" })
+      assert.isTrue((yield* platform.files).some((stored) => stored.url === file.url))
+    }).pipe(Effect.provide(FalEmulator.layerClient({ transport: "memory" }))))
+
+  it.live("the same over loopback", () =>
+    Effect.gen(function*() {
+      const result = yield* Fal.run("fal-ai/echo", { hello: "world" })
+      assert.deepStrictEqual(result.data, { hello: "world" })
+    }).pipe(Effect.provide(FalEmulator.layerClient())))
 })
