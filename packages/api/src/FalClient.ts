@@ -1,6 +1,6 @@
 /**
  * The fal client service: credentials (`Redacted`), an optional ADMIN credential for payload
- * deletion, the four base URLs, and the application's `HttpClient`, decorated to send
+ * deletion, the five base URLs, and the application's `HttpClient`, decorated to send
  * `Authorization: Key ...` to fal's bases and to no other host.
  *
  * @example
@@ -181,10 +181,10 @@ export interface Service {
   readonly startTimeoutHeader: StartTimeout.HeaderName | undefined
   /**
    * The application's `HttpClient`, through `transformClient`, adding `Authorization` to requests
-   * for the four fal bases only (and removing it from any other request).
+   * for the five fal bases only (and removing it from any other request).
    */
   readonly httpClient: HttpClient.HttpClient
-  /** Whether a URL lies under one of the four fal bases. */
+  /** Whether a URL lies under one of the five fal bases. */
   readonly isFalUrl: (url: string) => boolean
 }
 

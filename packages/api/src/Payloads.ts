@@ -50,6 +50,11 @@ export interface PayloadDeletion {
   readonly requestId: string
   readonly links: ReadonlyArray<LinkResult>
   readonly meta: ResponseMeta.ResponseMeta
+  /**
+   * fal answered from its idempotency cache (`idempotent-replayed: true`): this answer is the one
+   * an earlier call with the same `Idempotency-Key` got, and nothing was deleted now.
+   */
+  readonly replayed: boolean
 }
 
 /**

@@ -193,6 +193,20 @@ describe("the request history on the emulator", () => {
 })
 
 describe("Payloads.purge on the emulator", () => {
+  it.effect("purging the same requests again reports them already gone, not deleted", () =>
+    Effect.gen(function*() {
+      yield* Seed.images(5, 64)
+      yield* TestClock.adjust("1 second")
+      const purge = Payloads.purge({ endpoints: ["fal-ai/image"], before: 1_000 }).pipe(
+        Stream.runCollect,
+        Effect.map(Chunk.toReadonlyArray)
+      )
+      const first = summaryOf(yield* purge)
+      const second = summaryOf(yield* purge)
+      assert.deepStrictEqual([first.deleted, first.alreadyGone], [5, 0])
+      assert.deepStrictEqual([second.deleted, second.alreadyGone, second.filesRemoved], [0, 5, 0])
+    }).pipe(Effect.provide(platformLayer())))
+
   it.effect(
     "a purge of 1,000 requests deletes every payload and output file, and no input file",
     () =>

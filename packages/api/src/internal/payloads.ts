@@ -47,7 +47,8 @@ const run = (
             link: link.link,
             error: Option.fromNullable(link.exception)
           })),
-          meta
+          meta,
+          replayed: response.headers["idempotent-replayed"] === "true"
         }))
       )
   }))

@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { FalClient } from "../FalClient.js"
 import type * as FalError from "../FalError.js"
+import type * as Payloads from "../Payloads.js"
 import * as Purge from "../Purge.js"
 import type * as Requests from "../Requests.js"
 import * as PayloadsInternal from "./payloads.js"
@@ -91,7 +92,19 @@ interface Counters {
   wouldDelete: number
 }
 
-/** Deletes one request's payloads; a `404` means already gone; other failures are outcomes too. */
+/**
+ * A deletion that removed nothing now: fal replayed an earlier call's answer (an earlier purge
+ * with the same key), or every file was already gone.
+ */
+const nothingLeft = (deletion: Payloads.PayloadDeletion) =>
+  deletion.replayed ||
+  (deletion.links.length > 0 &&
+    deletion.links.every((link) => Option.exists(link.error, (error) => /not found/i.test(error))))
+
+/**
+ * Deletes one request's payloads; a `404`, a replayed answer or files all gone mean already
+ * gone; other failures are outcomes too.
+ */
 const deleteOne = (
   endpointId: string,
   requestId: string
@@ -100,7 +113,11 @@ const deleteOne = (
     PayloadsInternal.delete_(requestId, { idempotencyKey: Purge.idempotencyKey(requestId) })
   )
     .pipe(
-      Effect.map((deletion): Purge.PurgeEvent => ({ _tag: "Deleted", endpointId, requestId, deletion })),
+      Effect.map((deletion): Purge.PurgeEvent =>
+        nothingLeft(deletion)
+          ? { _tag: "AlreadyGone", endpointId, requestId }
+          : { _tag: "Deleted", endpointId, requestId, deletion }
+      ),
       Effect.catchAll((error): Effect.Effect<Purge.PurgeEvent> =>
         Effect.succeed(
           error._tag === "NotFound"
