@@ -65,6 +65,11 @@ const known = {
   meta: Schema.optional(Meta)
 }
 
+/** A value quoted in a message, cut to a readable length (the field keeps it whole). */
+const quote = (value: string): string =>
+  JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value) +
+  (value.length > 80 ? ` (${value.length} characters)` : "")
+
 const suffix = (self: {
   readonly requestId?: string | undefined
   readonly status?: number | undefined
@@ -97,7 +102,7 @@ export class InvalidModelId extends Schema.TaggedError<InvalidModelId>("@effect-
    * @since 0.1.0
    */
   override get message(): string {
-    return `Invalid model id ${JSON.stringify(this.modelId)}: ${this.reason}`
+    return `Invalid model id ${quote(this.modelId)}: ${this.reason}`
   }
 }
 
@@ -120,7 +125,7 @@ export class InvalidRequestId extends Schema.TaggedError<InvalidRequestId>("@eff
    * @since 0.1.0
    */
   override get message(): string {
-    return `Invalid request id ${JSON.stringify(this.requestId)}: ${this.reason}`
+    return `Invalid request id ${quote(this.requestId)}: ${this.reason}`
   }
 }
 
