@@ -200,7 +200,7 @@ ${memory.markdown}
 ${emulator}
 ${upload}
 ${purge}`
-  writeFileSync(path.join(root, "docs", "benchmarks.md"), report.replace(/\n+$/, "\n"))
+  writeFileSync(path.join(root, "docs", "benchmarks.md"), report.replace(/\n{3,}/g, "\n\n").replace(/\n+$/, "\n"))
   console.log("written to docs/benchmarks.md")
   console.log("performance gates:")
   for (const gate of gates) console.log(`  ${gateLine(gate)}`)
