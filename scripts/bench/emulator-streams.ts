@@ -21,6 +21,7 @@ import * as Schema from "effect/Schema"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
+import { stamp } from "./report.js"
 
 const root = path.join(import.meta.dirname, "..", "..")
 const tsx = path.join(root, "node_modules", ".bin", "tsx")
@@ -172,15 +173,16 @@ const streams = Effect.gen(function*() {
 }).pipe(Effect.provide(FalEmulator.layer()))
 
 const main = async () => {
+  const started = stamp("npx tsx --import ./scripts/bench/built-register.mjs scripts/bench/emulator-streams.ts")
   const figures = await throughput()
   const h = await Effect.runPromise(streams)
   console.log(`## Emulator (@effect-fal/testing)
 
-Command: \`npx -y pnpm@10 bench\` (this section alone: \`npx tsx scripts/bench/emulator-streams.ts\`).
+${started}
 
 ### Throughput over history
 
-The loopback emulator in its own process (64 runners per demo model); ${batches} consecutive batches
+Method: the loopback emulator in its own process (64 runners per demo model); ${batches} consecutive batches
 of ${batch.toLocaleString("en-US")} synchronous \`fal-ai/echo\` runs over plain \`fetch\`, 64 in flight,
 after 500 warm-up runs. Each batch runs with every earlier request in the request log and the job
 records, so falling figures would show a cost growing with history. The CPU row is the emulator
@@ -194,7 +196,7 @@ cores.
 
 ### ${held.toLocaleString("en-US")} status streams and ${held.toLocaleString("en-US")} jobs held open
 
-One process holds both the emulator and the clients (\`fetch\`). A model with ${held} runners holds
+Method: one process holds both the emulator and the clients (\`fetch\`). A model with ${held} runners holds
 each request until a gate opens; ${held} jobs are submitted, then one SSE status stream per job is
 opened, 64 connections being set up at a time (open = its first event received; all stay open). Then the gate opens and every stream must end with its
 COMPLETED event. A stream wakes only for its own job, so the release costs one event per stream.

@@ -1,5 +1,5 @@
 /**
- * Memory per in-flight subscription (issue 13): `BENCH_MEMORY_HELD` (default 1,000) subscriptions
+ * Memory per in-flight subscription: `BENCH_MEMORY_HELD` (default 1,000) subscriptions
  * held open at once, effect-fal (`Queue.subscribe`, status stream) and `@fal-ai/client`
  * (`subscribe`, streaming mode), each client in a process of its own (`node --expose-gc`), so
  * their heaps do not mix.
@@ -33,6 +33,7 @@ import { createServer, type ServerResponse } from "node:http"
 import * as path from "node:path"
 import { createInterface, type Interface } from "node:readline"
 import { writeHeapSnapshot } from "node:v8"
+import { type Gate, gateLine, isMain, printGates, stamp, times } from "./report.js"
 
 const root = path.join(import.meta.dirname, "..", "..")
 const self = path.join(root, "scripts/bench/memory.ts")
@@ -338,7 +339,11 @@ const steps = async (
   return { client: name, server: serverKind, baseline, held: heldReading, after, seconds }
 }
 
-export const memorySection = async (): Promise<{ readonly markdown: string; readonly ok: boolean }> => {
+/** The gate: effect-fal's heap per held subscription at most this multiple of the official client's. */
+const bound = 1.25
+
+export const memorySection = async (): Promise<{ readonly markdown: string; readonly gates: ReadonlyArray<Gate> }> => {
+  const started = stamp("npx tsx --import ./scripts/bench/built-register.mjs scripts/bench/memory.ts")
   const results: Array<Measured | Failed> = []
   for (const serverKind of ["minimal", "emulator"] as const) {
     for (const name of ["effect-fal", "@fal-ai/client"]) {
@@ -349,32 +354,34 @@ export const memorySection = async (): Promise<{ readonly markdown: string; read
   }
   const per = (m: Measured) => (m.held.heap - m.baseline.heap) / held
   const measured = results.filter((m): m is Measured => !("failure" in m))
-  const ok = ["minimal", "emulator"].every((kind) => {
+  const gates = printGates((["minimal", "emulator"] as const).map((kind): Gate => {
+    const name = `Heap per held subscription, effect-fal / @fal-ai/client (${kind} server)`
     const ours = measured.find((m) => m.server === kind && m.client === "effect-fal")
     const theirs = measured.find((m) => m.server === kind && m.client === "@fal-ai/client")
     if (ours === undefined || theirs === undefined) {
-      console.log(`FAIL heap per held subscription (${kind}): a client did not complete (see the report)`)
-      return false
+      return { name, measured: "not measured (see the table)", bound: `<= ${bound.toFixed(2)}x`, pass: false }
     }
-    const pass = per(ours) <= per(theirs)
-    console.log(
-      `${pass ? "PASS" : "FAIL"} heap per held subscription (${kind}): effect-fal ${kib(per(ours))} KiB vs ` +
-        `@fal-ai/client ${kib(per(theirs))} KiB (target: at most)`
-    )
-    return pass
-  })
+    return {
+      name,
+      measured: `${times(per(ours) / per(theirs))} (${kib(per(ours))} KiB vs ${kib(per(theirs))} KiB)`,
+      bound: `<= ${bound.toFixed(2)}x`,
+      pass: per(ours) <= bound * per(theirs)
+    }
+  }))
   const markdown = `## Memory per in-flight subscription
 
-\`scripts/bench/memory.ts\`: ${held.toLocaleString("en-US")} subscriptions held open at once, each client in
-a process of its own (\`node --expose-gc\`), the server in another. effect-fal: \`Queue.subscribe\`
-(status stream) on undici, one \`runPromise\` per subscription; \`@fal-ai/client\`: \`subscribe\` in
-streaming mode. The client makes one warm-up subscription, then forces a GC and reads its heap
-(baseline); it starts the ${held} subscriptions 25 at a time; once every subscription has received
-its first status (IN_PROGRESS, on its open status stream), the client forces a GC and reads its heap (held); then the server completes every job,
-each subscription must return its result, and the client reads its heap after a forced GC (after).
-Servers: "minimal" is a loopback fal queue written in the script (submit, an SSE status stream
-that holds, result; no checks); "emulator" is \`@effect-fal/testing\`'s emulator with a model whose
-runners hold every request.
+${started}
+
+Method: ${held.toLocaleString("en-US")} subscriptions held open at once, each client in a process of its own
+(\`node --expose-gc\`), the server in another. effect-fal: \`Queue.subscribe\` (status stream) on
+undici, one \`runPromise\` per subscription; \`@fal-ai/client\`: \`subscribe\` in streaming mode.
+The client makes one warm-up subscription, then forces a GC and reads its heap (baseline); it
+starts the ${held} subscriptions 25 at a time; once every subscription has received its first status
+(IN_PROGRESS, on its open status stream), it forces a GC and reads its heap (held); then the
+server completes every job, each subscription must return its result, and the client reads its
+heap after a forced GC (after). Servers: "minimal" is a loopback fal queue written in the script
+(submit, an SSE status stream that holds, result; no checks); "emulator" is
+\`@effect-fal/testing\`'s emulator with a model whose runners hold every request.
 
 | server | client | heap per held subscription (KiB) | heap baseline (MiB) | heap held (MiB) | RSS held (MiB) | heap after (MiB) | run (s) |
 |---|---|---:|---:|---:|---:|---:|---:|
@@ -388,9 +395,9 @@ ${
     ).join("\n")
   }
 
-Target (issue 13): effect-fal's heap per held subscription at most \`@fal-ai/client\`'s: ${ok ? "met" : "**not met**"}.
+Gates: ${gates.map(gateLine).join("; ")}.
 `
-  return { markdown, ok }
+  return { markdown, gates }
 }
 
 const [role, name, urls] = process.argv.slice(2)
@@ -406,7 +413,7 @@ if (role === "minimal") {
       process.exit(1)
     }
   )
-} else if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(self)) {
+} else if (isMain(self)) {
   memorySection().then(({ markdown }) => {
     console.log(markdown)
     process.exit(0)

@@ -1,9 +1,11 @@
 /**
- * A profiling harness for the request path (issue 13): `node --cpu-prof --import tsx
+ * A profiling harness for the request path: `node --cpu-prof --import tsx
  * scripts/bench/profile-run.ts <variant> <calls>` runs one variant of scripts/bench/ratios.ts
- * (`fal-fibers`, `bare-fibers`, `fal-promise`, `bare-promise`; also `exec`, `decorated`, `timeout`
- * (the bare call under `Effect.timeout`) and `forked` (the bare call on a fiber of its own)) at 64 in
- * flight against the static server, so a CPU profile shows that variant alone. `ab-fibers` and
+ * (`fal-fibers`, `bare-fibers`, `fal-promise`, `bare-promise`; also `exec` (the call pipeline,
+ * `Request.executeWithClient`, without `Fal.run`'s preparation), `decorated` (FalClient's decorated
+ * `HttpClient` alone), `bounded` (the bare call under `Effect.timeoutFail` with the run's headers
+ * limit, the gate's baseline) and `forked` (the bare call on a fiber of its own)) at 64 in flight
+ * against the static server, so a CPU profile shows that variant alone. `ab-fibers` and
  * `ab-promise` interleave them all and print the CPU time per call of each; run them under
  * `node --expose-gc` so that each measurement starts with a collected heap.
  */
@@ -68,8 +70,16 @@ const main = async () => {
       bare,
       exec,
       decorated,
-      // the bare call under a limit that interrupts it, and on a fiber of its own (that limit's floor)
-      timeout: Effect.timeout(bare, "15 minutes"),
+      // the bare call under Fal.run's per-attempt headers limit, and on a fiber of its own
+      bounded: client.execute(
+        HttpClientRequest.post(`${run}/fal-ai/echo`).pipe(
+          HttpClientRequest.setHeader("authorization", `Key ${key}`),
+          HttpClientRequest.bodyUnsafeJson(input)
+        )
+      ).pipe(
+        Effect.timeoutFail({ duration: FalClient.defaultTimeouts.run.headers, onTimeout: () => "headers timeout" }),
+        Effect.flatMap((response) => response.json)
+      ),
       forked: Effect.flatMap(Effect.fork(bare), Fiber.join)
     }
     const once = async (n: number, variant: string) => {
@@ -92,7 +102,7 @@ const main = async () => {
     }
     // `ab` interleaves the fal and bare variants of the same mode, printing CPU per call of each
     const variants = variant.startsWith("ab-")
-      ? ["fal", "exec", "decorated", "bare", "timeout", "forked"].map((name) => `${name}-${variant.slice(3)}`)
+      ? ["fal", "exec", "decorated", "bare", "bounded", "forked"].map((name) => `${name}-${variant.slice(3)}`)
       : [variant]
     for (const v of variants) await once(2000, v)
     const rounds = variants.length > 1 ? 3 : 1

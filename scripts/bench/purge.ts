@@ -14,9 +14,9 @@ import { FalPlatform } from "@effect-fal/testing"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { execFileSync } from "node:child_process"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
+import { stamp } from "./report.js"
 
 const requests = Number(process.env.BENCH_PURGE_REQUESTS ?? "10000")
 const root = path.join(import.meta.dirname, "..", "..")
@@ -104,20 +104,23 @@ const at = (heaps: ReadonlyArray<number>, fraction: number) =>
   mib(heaps[Math.min(heaps.length - 1, Math.floor((heaps.length - 1) * fraction))] ?? 0)
 
 export const purgeSection = Effect.gen(function*() {
+  const started = stamp(
+    "node --expose-gc --import tsx --import ./scripts/bench/built-register.mjs scripts/bench/purge.ts"
+  )
   const rows: Array<Figures> = []
   for (const concurrency of [4, 16]) rows.push(yield* measure(concurrency))
   const gc = typeof Reflect.get(globalThis, "gc") === "function"
     ? "heap sampled after a full GC"
     : "heap sampled WITHOUT --expose-gc (includes garbage)"
-  const load = execFileSync("uptime", { encoding: "utf8" }).trim()
   return [
     "## Purge (Payloads.purge on the loopback emulator)",
     "",
-    `Method: \`node --expose-gc --import tsx scripts/bench/purge.ts\`: ${requests.toLocaleString("en-US")} real`,
+    started,
+    "",
+    `Method: ${requests.toLocaleString("en-US")} real`,
     "`fal-ai/echo` runs on the emulator (its own process), then one purge of all of them (pages of 100,",
     `a memory checkpoint), ${gc} at every page listed, in the purging process only. The heap at`,
     "the first, middle and last page shows whether memory grows with the history: it must not.",
-    `Load when measured: \`${load}\`.`,
     "",
     "| concurrency | deleted | seconds | requests/s | heap at 1st page (MiB) | at middle | at last page | heap max | rss max |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -1,5 +1,6 @@
 /**
- * Subscribe overhead (issue 13): the time `Queue.subscribe` takes beyond the model's own run time.
+ * Subscribe overhead: the time `Queue.subscribe` takes beyond the model's own run time, gated
+ * against a bare Effect program making the same three requests.
  *
  * `tsx scripts/bench/subscribe.ts` prints the markdown section. The loopback emulator runs in a
  * child process (`subscribe.ts server`) with a model `bench/sleep` that sleeps `BENCH_SUBSCRIBE_MS`
@@ -11,8 +12,8 @@
  *
  * Variants: effect-fal `Queue.subscribe` with the status stream and with polling (500 ms),
  * `@fal-ai/client` `subscribe` in streaming mode and with its default polling (500 ms), the same
- * streamed call made with the platform's `HttpClient` alone (no effect-fal: a reference for the
- * diagnosis, what an Effect program on this transport takes), and a breakdown of effect-fal's
+ * streamed call made with the platform's `HttpClient` alone (no effect-fal: the gate's baseline,
+ * what an Effect program on this transport takes), and a breakdown of effect-fal's
  * steps (`Queue.submit`, `Queue.statusStream` until COMPLETED, `Queue.result`, each timed) to show
  * where the time goes.
  */
@@ -34,6 +35,7 @@ import * as Stream from "effect/Stream"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
+import { type Gate, gateLine, isMain, printGates, stamp, times } from "./report.js"
 
 const root = path.join(import.meta.dirname, "..", "..")
 const tsx = path.join(root, "node_modules", ".bin", "tsx")
@@ -65,7 +67,7 @@ const Submitted = Schema.Struct({ status_url: Schema.String, response_url: Schem
 /**
  * One streamed subscribe with the platform's `HttpClient` alone, without effect-fal: submit, read
  * the status stream's lines until COMPLETED, read the result. No time limits, retries or spans:
- * a reference for the diagnosis (what an Effect program on this transport takes), not a target.
+ * what an Effect program on this transport takes, the gate's baseline.
  */
 const bareSubscribe = (urls: FalPlatform.Urls) =>
   Effect.gen(function*() {
@@ -112,7 +114,6 @@ interface Step {
   readonly steps?: Readonly<Record<string, number>>
 }
 
-/** One client's process: sequential calls, one JSON line of wall times (ms) per call. */
 /** The steps both clients' breakdowns share: submit, first event, COMPLETED, result returned. */
 const timeline = (t0: number, submitted: number, firstEvent: number, completed: number, returned: number) => {
   const steps: Record<string, number> = {
@@ -124,6 +125,7 @@ const timeline = (t0: number, submitted: number, firstEvent: number, completed: 
   return { total: returned - t0, steps }
 }
 
+/** One client's process: sequential calls, one JSON line of wall times (ms) per call. */
 const client = async (variant: Variant | "effect-fal steps" | "@fal-ai/client steps", urls: FalPlatform.Urls) => {
   let call: () => Promise<Step>
   let dispose = async () => {}
@@ -238,7 +240,13 @@ const runClient = (variant: string, urls: string): ReadonlyArray<Step> =>
   execFileSync(tsx, [self, "client", variant, urls], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
     .trim().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Step)
 
-export const subscribeSection = async (): Promise<{ readonly markdown: string; readonly ok: boolean }> => {
+/** The gate: effect-fal's overhead at most this multiple of the bare Effect program's. */
+const bound = 1.1
+
+export const subscribeSection = async (): Promise<
+  { readonly markdown: string; readonly gates: ReadonlyArray<Gate> }
+> => {
+  const started = stamp("npx tsx --import ./scripts/bench/built-register.mjs scripts/bench/subscribe.ts")
   const { child, urls } = await startServer()
   try {
     const totals = new Map<string, Array<number>>(variants.map((v) => [v, []]))
@@ -252,13 +260,13 @@ export const subscribeSection = async (): Promise<{ readonly markdown: string; r
     }
     const overhead = new Map([...totals].map(([name, values]) => [name, median(values) - modelMs]))
     const stream = overhead.get("effect-fal stream")!
-    const official = overhead.get("@fal-ai/client streaming")!
-    const ok = stream < official
     const bare = overhead.get("bare Effect HttpClient stream")!
-    const line = `${ok ? "PASS" : "FAIL"} subscribe overhead, effect-fal stream ${stream.toFixed(1)} ms vs ` +
-      `@fal-ai/client streaming ${official.toFixed(1)} ms (target: below; ` +
-      `bare Effect HttpClient ${bare.toFixed(1)} ms, for the diagnosis)`
-    console.log(line)
+    const gates = printGates([{
+      name: "Subscribe overhead, effect-fal stream / bare Effect HttpClient stream",
+      measured: `${times(stream / bare)} (${stream.toFixed(1)} ms vs ${bare.toFixed(1)} ms)`,
+      bound: `<= ${bound.toFixed(2)}x`,
+      pass: stream <= bound * bare
+    }])
     const stepNames = Object.keys(steps[0]?.steps ?? {})
     const step = (list: ReadonlyArray<Step>, name: string) => {
       const values = list.flatMap((s) => (s.steps?.[name] === undefined ? [] : [s.steps[name]]))
@@ -266,12 +274,16 @@ export const subscribeSection = async (): Promise<{ readonly markdown: string; r
     }
     const markdown = `## Subscribe overhead (Queue.subscribe beyond the model's run time)
 
-\`scripts/bench/subscribe.ts\`: the loopback emulator in its own process with a model that sleeps
-${modelMs} ms (8 runners, so nothing queues); each client in a process of its own, making sequential
-calls (1 warm-up, then ${calls}); ${rounds} interleaved rounds (every variant once per round, in turn).
-The figure is the median wall time of a call over the ${calls * rounds} calls of a variant, minus ${modelMs} ms.
-effect-fal on undici; \`@fal-ai/client\` with its default fetch. Both polling variants poll every 500 ms
-(both clients' default).
+${started}
+
+Method: the loopback emulator in its own process with a model that sleeps ${modelMs} ms (8 runners, so
+nothing queues); each client in a process of its own, making sequential calls (1 warm-up, then
+${calls}); ${rounds} interleaved rounds (every variant once per round, in turn). The figure is the median wall
+time of a call over the ${calls * rounds} calls of a variant, minus ${modelMs} ms. effect-fal on undici;
+\`@fal-ai/client\` with its default fetch; both polling variants poll every 500 ms (both clients'
+default). \`bare Effect HttpClient stream\` is the gate's baseline: the same three requests (submit,
+the status stream's lines read until COMPLETED, the result) made with the platform's
+\`HttpClient\` on undici alone, with no time limits, retries or spans.
 
 | variant | median overhead (ms) | median call (ms) | calls |
 |---|---:|---:|---:|
@@ -281,13 +293,7 @@ ${
       ).join("\n")
     }
 
-\`bare Effect HttpClient stream\` is not effect-fal: the same three requests (submit, the status
-stream's lines read until COMPLETED, the result) made with the platform's \`HttpClient\` on undici
-alone, with no time limits, retries or spans: what an Effect program on this transport takes, a
-reference for the diagnosis, not a target.
-
-Target (issue 13): effect-fal's status-stream figure below \`@fal-ai/client\`'s streaming figure, in
-the same run: ${ok ? "met" : "**not met**"} (${stream.toFixed(1)} ms vs ${official.toFixed(1)} ms).
+Gate: ${gates.map(gateLine).join("; ")}.
 
 Where the time goes: effect-fal's call made step by step with the public API (\`Queue.submit\`,
 \`Queue.statusStream\` run to its end, \`Queue.result\`), and \`@fal-ai/client\`'s streaming
@@ -301,7 +307,7 @@ ${stepNames.map((name) => `| ${name} | ${step(steps, name)} | ${step(officialSte
       median(officialSteps.map((s) => s.total)).toFixed(1)
     } |
 `
-    return { markdown, ok }
+    return { markdown, gates }
   } finally {
     child.removeAllListeners("exit")
     child.kill("SIGINT")
@@ -316,7 +322,7 @@ if (role === "server") {
     console.error(error)
     process.exit(1)
   })
-} else if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(self)) {
+} else if (isMain(self)) {
   subscribeSection().then(({ markdown }) => {
     console.log(markdown)
     process.exit(0)

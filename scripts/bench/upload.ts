@@ -23,6 +23,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { stamp } from "./report.js"
 
 /** 95 MB by default; `BENCH_UPLOAD_MB` sets another size (the children inherit it) to show memory stays flat. */
 const megabytes = Number(process.env.BENCH_UPLOAD_MB ?? "95")
@@ -124,6 +125,7 @@ const withServer = <A>(use: (base: string, files: () => Promise<ReadonlyArray<st
   })))
 
 const main = async (runs: number) => {
+  const started = stamp(`npx tsx --import ./scripts/bench/built-register.mjs scripts/bench/upload.ts ${runs}`)
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-fal-upload-"))
   const file = Path.join(dir, "upload.bin")
   const block = Crypto.randomBytes(1024 * 1024 + 7)
@@ -173,7 +175,9 @@ const main = async (runs: number) => {
     const lines = [
       "## Upload",
       "",
-      `\`scripts/bench/upload.ts\`: each client uploads the same file-backed ${megabytes} MB file to the loopback`,
+      started,
+      "",
+      `Method: each client uploads the same file-backed ${megabytes} MB file to the loopback`,
       "emulator (initiate on its storage base, 10 MB parts on its pre-signed upload base, complete) from",
       "its own child process; peak RSS is that process's `maxRSS`, so it shows what the client holds while",
       "uploading, not the file or the server. Peak ArrayBuffers is the most `process.memoryUsage().arrayBuffers`",
@@ -181,9 +185,7 @@ const main = async (runs: number) => {
       "second upload under `--expose-gc`, collecting garbage before each sample (every 200 ms): the bytes",
       "the client itself holds. The emulator checks every stored file's size.",
       "",
-      `${megabytes} MB (${size} bytes) upload, multipart (10 MB parts), loopback, ${runs} run(s) per client, node ${process.version}, ${Os.cpus().length} cores, load ${
-        Os.loadavg()[0].toFixed(1)
-      }`,
+      `${megabytes} MB (${size} bytes) upload, multipart (10 MB parts), loopback, ${runs} run(s) per client.`,
       "",
       "| client | median s | MiB/s | RSS before (MiB) | peak RSS (MiB) | peak - before (MiB) | peak ArrayBuffers (MiB) | live ArrayBuffers (MiB) |",
       "|---|---|---|---|---|---|---|---|"

@@ -1,0 +1,63 @@
+/**
+ * What every section of docs/benchmarks.md states besides its table: the command that measured
+ * it, the date, the machine and its load; and the performance gates, printed by the regression
+ * check as PASS or FAIL and written into the report with the measured figure and the bound.
+ */
+import * as os from "node:os"
+import * as path from "node:path"
+
+/** The machine: CPU, cores, memory, OS, Node. */
+export const machine = (): string =>
+  `${os.cpus()[0]?.model.trim() ?? "unknown CPU"}, ${os.cpus().length} cores, ` +
+  `${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`
+
+/** The load average over 1, 5 and 15 minutes. */
+export const load = (): string => os.loadavg().map((n) => n.toFixed(2)).join(", ")
+
+/** The date and time, to the minute, UTC. */
+export const now = (): string => `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`
+
+/** The command that writes the whole report. */
+export const benchCommand = "npx -y pnpm@10 bench"
+
+/** A section's provenance: its command, date, machine and the load when it started. */
+export const stamp = (command: string): string =>
+  [
+    `- Command: \`${command}\`${command === benchCommand ? "" : ` (this section alone; \`${benchCommand}\` runs all)`}`,
+    `- Date: ${now()}`,
+    `- Machine: ${machine()}; load average ${load()} at the start of the section`
+  ].join("\n")
+
+/** One performance gate, as measured. */
+export interface Gate {
+  readonly name: string
+  /** The measured figure, with the two sides it compares. */
+  readonly measured: string
+  readonly bound: string
+  readonly pass: boolean
+}
+
+/** The gate's line in the regression check's output. */
+export const gateLine = (gate: Gate): string =>
+  `${gate.pass ? "PASS" : "FAIL"} ${gate.name}: ${gate.measured} (bound: ${gate.bound})`
+
+/** The gates as a markdown table. */
+export const gateTable = (gates: ReadonlyArray<Gate>): string =>
+  [
+    "| gate | measured | bound | result |",
+    "|---|---|---|---|",
+    ...gates.map((g) => `| ${g.name} | ${g.measured} | ${g.bound} | ${g.pass ? "PASS" : "**FAIL**"} |`)
+  ].join("\n")
+
+/** Prints each gate's line and returns them. */
+export const printGates = (gates: ReadonlyArray<Gate>): ReadonlyArray<Gate> => {
+  for (const gate of gates) console.log(gateLine(gate))
+  return gates
+}
+
+/** Whether `file` (a module's `import.meta.filename`) is the script node was started with. */
+export const isMain = (file: string): boolean =>
+  process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(file)
+
+/** `ratio` as `1.23x`. */
+export const times = (ratio: number): string => `${ratio.toFixed(2)}x`
