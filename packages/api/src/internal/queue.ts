@@ -5,6 +5,7 @@
 import * as ErrorType from "@effect-fal/headers/ErrorType"
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -249,7 +250,7 @@ const closedEarly = (requestId: string) =>
     requestId
   })
 
-/** What a connection yields: a status, or word that it stayed open and alive past the keep-alive. */
+/** What a connection yields: a status, or word that it stayed open past its keep-alive. */
 type Item = Queue.Status | typeof Alive
 
 const Alive = { status: "ALIVE" } as const
@@ -259,8 +260,8 @@ const isStatus = (item: Item): item is Queue.Status => item !== Alive
 /**
  * One connection of the status stream, up to COMPLETED. Fails when the body goes silent (not
  * even a keep-alive comment) for `keepAlive`, when it closes before COMPLETED, or when an event
- * is not a status. Besides the statuses it yields `Alive` once per `keepAlive` in which bytes
- * came: the reconnect policy counts that as progress, like a status.
+ * is not a status. A connection that fails after staying open for `keepAlive` or longer yields
+ * `Alive` first: the reconnect policy counts that as progress, like a status.
  */
 const connection = (
   t: Target,
@@ -268,7 +269,8 @@ const connection = (
   keepAlive: Duration.Duration
 ): Stream.Stream<Item, FalError.FalError> =>
   Stream.unwrap(
-    Effect.map(
+    Effect.zipWith(
+      Clock.currentTimeMillis,
       Request.open(t.service, {
         operation: "statusStream",
         request: withLogs(HttpClientRequest.get(`${statusUrl(t)}/stream`), options?.logs).pipe(
@@ -278,20 +280,18 @@ const connection = (
         retry: false,
         timeouts: options?.timeouts ?? { headers: keepAlive }
       }),
-      ({ body, meta }) => {
+      (openedAt, { body, meta }): Stream.Stream<Item, FalError.FalError> => {
         let completed = false
-        let heard = false
-        const statuses = body.pipe(
-          Stream.timeoutFail(() => silent(t.requestId, keepAlive), keepAlive),
-          Stream.tap(() => Effect.sync(() => (heard = true))),
-          (bytes) =>
-            Sse.events(bytes, (reason) =>
-              new FalError.TransportError({
-                operation: "statusStream",
-                mayHaveReached: true,
-                description: `the status stream is unreadable: ${Errors.clip(reason, 200)}`,
-                requestId: t.requestId
-              })),
+        const statuses = Sse.events(
+          Stream.timeoutFail(body, () => silent(t.requestId, keepAlive), keepAlive),
+          (reason) =>
+            new FalError.TransportError({
+              operation: "statusStream",
+              mayHaveReached: true,
+              description: `the status stream is unreadable: ${Errors.clip(reason, 200)}`,
+              requestId: t.requestId
+            })
+        ).pipe(
           Stream.mapEffect((event) =>
             Effect.try({
               try: (): unknown => JSON.parse(event.data),
@@ -306,15 +306,11 @@ const connection = (
           Stream.takeUntil((status) => (completed = status.status === "COMPLETED")),
           Stream.concat(Stream.suspend(() => completed ? Stream.empty : Stream.fail(closedEarly(t.requestId))))
         )
-        const alive = Stream.fromSchedule(Schedule.spaced(keepAlive)).pipe(
-          Stream.filter(() => {
-            const was = heard
-            heard = false
-            return was
-          }),
-          Stream.as(Alive)
-        )
-        return Stream.merge(statuses, alive, { haltStrategy: "left" })
+        return Stream.catchAll(statuses, (error) =>
+          Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) =>
+            now - openedAt >= Duration.toMillis(keepAlive)
+              ? Stream.concat(Stream.succeed(Alive), Stream.fail(error))
+              : Stream.fail(error))))
       }
     )
   )

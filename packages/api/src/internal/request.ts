@@ -417,37 +417,29 @@ export const requestId = (id: string): Effect.Effect<string, FalError.InvalidReq
 export const wire = (
   service: Service,
   options: RequestOptions.RequestOptions | undefined
-): Effect.Effect<RequestOptions.Wire, InvalidRequestOptions> =>
-  options === undefined ? Effect.succeed({ headers: {}, query: {} }) : Either.match(
-    RequestOptions.toWire(
-      options,
-      service.startTimeoutHeader === undefined ? undefined : { startTimeoutHeader: service.startTimeoutHeader }
-    ),
-    { onLeft: Effect.fail, onRight: Effect.succeed }
+): Either.Either<RequestOptions.Wire, InvalidRequestOptions> =>
+  options === undefined ? Either.right({ headers: {}, query: {} }) : RequestOptions.toWire(
+    options,
+    service.startTimeoutHeader === undefined ? undefined : { startTimeoutHeader: service.startTimeoutHeader }
   )
 
 /** `input` as JSON text; an input that cannot be serialised is a `ValidationError`. */
-export const jsonText = (input: unknown): Effect.Effect<string, FalError.ValidationError> =>
-  Effect.suspend(() => {
-    let text: string | undefined
-    let reason = ""
-    try {
-      text = JSON.stringify(input)
-    } catch (error) {
-      reason = `: ${Errors.clip(error instanceof Error ? error.message : String(error), 200)}`
-    }
-    return text !== undefined ? Effect.succeed(text) : Effect.fail(
-      new FalError.ValidationError({
-        issues: [
-          new FalError.ValidationIssue({
-            loc: ["body"],
-            msg: `the input cannot be sent as JSON${reason}`,
-            type: "json"
-          })
-        ]
-      })
-    )
-  })
+export const jsonText = (input: unknown): Either.Either<string, FalError.ValidationError> => {
+  let text: string | undefined
+  let reason = ""
+  try {
+    text = JSON.stringify(input)
+  } catch (error) {
+    reason = `: ${Errors.clip(error instanceof Error ? error.message : String(error), 200)}`
+  }
+  return text !== undefined ? Either.right(text) : Either.left(
+    new FalError.ValidationError({
+      issues: [
+        new FalError.ValidationIssue({ loc: ["body"], msg: `the input cannot be sent as JSON${reason}`, type: "json" })
+      ]
+    })
+  )
+}
 
 /** A request to a model, prepared: its parsed id and the request that sends its input. */
 export interface ModelRequest {
@@ -465,16 +457,18 @@ export const modelRequest = (
   id: string,
   input: unknown,
   options: RequestOptions.RequestOptions | undefined
-): Effect.Effect<ModelRequest, FalError.InvalidModelId | InvalidRequestOptions | FalError.ValidationError> =>
-  Effect.gen(function*() {
-    const parsed = yield* modelId(id)
-    const encoded = yield* wire(service, options)
-    const body = yield* jsonText(input)
-    const request = HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed)}`, {
-      headers: encoded.headers,
-      urlParams: encoded.query,
-      acceptJson: true,
-      body: HttpBody.text(body, "application/json")
-    })
-    return { modelId: parsed, request }
-  })
+): Either.Either<ModelRequest, FalError.InvalidModelId | InvalidRequestOptions | FalError.ValidationError> =>
+  Either.flatMap(
+    ModelId.parse(id),
+    (parsed) =>
+      Either.flatMap(wire(service, options), (encoded) =>
+        Either.map(jsonText(input), (body) => ({
+          modelId: parsed,
+          request: HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed)}`, {
+            headers: encoded.headers,
+            urlParams: encoded.query,
+            acceptJson: true,
+            body: HttpBody.text(body, "application/json")
+          })
+        })))
+  )

@@ -6,6 +6,7 @@ import type { InvalidRequestOptions } from "@effect-fal/headers/InvalidRequestOp
 import { single } from "@effect-fal/headers/InvalidRequestOptions"
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Fal from "../Fal.js"
@@ -44,29 +45,34 @@ export const run = <A = unknown, I = unknown>(
   input: unknown,
   options?: Fal.CallOptions & { readonly output?: Schema.Schema<A, I> | undefined }
 ): Effect.Effect<Fal.Result<A>, FalError.FalError, FalClient> =>
-  Effect.gen(function*() {
-    const service = yield* FalClient
+  Effect.flatMap(FalClient, (service) => {
     const rejected = queueOnly(options?.options)
-    if (Option.isSome(rejected)) return yield* rejected.value
+    if (Option.isSome(rejected)) return Effect.fail(rejected.value)
     // automatic upload: files in the input become CDN URLs before it is serialised
-    const sent = yield* UploadInput.auto(service, modelId, input, options)
-    const { request } = yield* Request.modelRequest(service, service.urls.run, modelId, sent, options?.options)
-    return yield* Request.execute(service, {
-      operation: "run",
-      request,
-      retry: options?.retry,
-      timeouts: options?.timeouts,
-      deadline: options?.deadline,
-      onResponse: (response, meta) =>
-        Effect.map(
-          Effect.flatMap(
-            Request.json("run", response, meta.requestId),
-            (body) =>
-              Request.output("run", options?.output, body, { status: response.status, requestId: meta.requestId })
-          ),
-          (data): Fal.Result<A> => ({ requestId: meta.requestId, data, meta })
-        )
-    })
+    return Effect.flatMap(UploadInput.auto(service, modelId, input, options), (sent) =>
+      Either.match(Request.modelRequest(service, service.urls.run, modelId, sent, options?.options), {
+        onLeft: Effect.fail,
+        onRight: ({ request }) =>
+          Request.execute(service, {
+            operation: "run",
+            request,
+            retry: options?.retry,
+            timeouts: options?.timeouts,
+            deadline: options?.deadline,
+            onResponse: (response, meta) =>
+              Effect.map(
+                Effect.flatMap(
+                  Request.json("run", response, meta.requestId),
+                  (body) =>
+                    Request.output("run", options?.output, body, {
+                      status: response.status,
+                      requestId: meta.requestId
+                    })
+                ),
+                (data): Fal.Result<A> => ({ requestId: meta.requestId, data, meta })
+              )
+          })
+      }))
   }).pipe(
     Effect.tap(Request.annotate),
     Effect.withSpan("fal.run", { kind: "client", captureStackTrace: false, attributes: { "fal.model_id": modelId } })

@@ -37,12 +37,12 @@ const holdBackCr = <E, R>(text: Stream.Stream<string, E, R>): Stream.Stream<stri
   Stream.suspend(() => {
     let pending = false
     return text.pipe(
-      Stream.map((chunk) => {
+      Stream.filterMap((chunk) => {
         const whole = pending ? `\r${chunk}` : chunk
         pending = whole.endsWith("\r")
-        return pending ? whole.slice(0, -1) : whole
+        const ready = pending ? whole.slice(0, -1) : whole
+        return ready.length > 0 ? Option.some(ready) : Option.none()
       }),
-      Stream.filter((chunk) => chunk.length > 0),
       Stream.concat(Stream.suspend(() => pending ? Stream.make("\r") : Stream.empty))
     )
   })

@@ -1,5 +1,6 @@
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
 import * as Errors from "./errors.js"
@@ -114,16 +115,23 @@ export const auto = (
     readonly options?: RequestOptions.RequestOptions | undefined
   } | undefined
 ): Effect.Effect<unknown, FalError.FalError> =>
-  options?.autoUpload === false ? Effect.succeed(input) : Effect.flatMap(
-    Effect.try({ try: () => holdsFiles(input), catch: unreadable }),
-    (found) =>
-      !found ? Effect.succeed(input) : Request.modelId(modelId).pipe(
-        Effect.zipRight(Request.wire(service, options?.options)),
-        Effect.zipRight(uploadInput(input)),
-        Effect.provideService(FalClient, service),
-        Effect.withSpan("fal.storage.uploadInput", { captureStackTrace: false })
-      )
-  )
+  options?.autoUpload === false ? Effect.succeed(input) : Effect.suspend(() => {
+    let found: boolean
+    try {
+      found = holdsFiles(input)
+    } catch (error) {
+      return Effect.fail(unreadable(error))
+    }
+    return !found ? Effect.succeed(input) : Request.modelId(modelId).pipe(
+      Effect.zipRight(Either.match(Request.wire(service, options?.options), {
+        onLeft: Effect.fail,
+        onRight: Effect.succeed
+      })),
+      Effect.zipRight(uploadInput(input)),
+      Effect.provideService(FalClient, service),
+      Effect.withSpan("fal.storage.uploadInput", { captureStackTrace: false })
+    )
+  })
 
 /** Why an input could not be walked, as the `ValidationError` serialising it would give. */
 export const unreadable = (error: unknown): FalError.ValidationError =>
