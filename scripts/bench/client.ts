@@ -16,7 +16,7 @@ import * as Redacted from "effect/Redacted"
 export type ClientName = "effect-fal/undici" | "effect-fal/fetch" | "effect-fal/node-http" | "@fal-ai/client"
 
 const [name, urlsJson, total, concurrency] = process.argv.slice(2) as [ClientName, string, string, string]
-const urls = JSON.parse(urlsJson) as FalPlatform.Bases
+const urls = JSON.parse(urlsJson) as FalPlatform.Urls
 const requests = Number(total)
 const parallel = Number(concurrency)
 const key = FalPlatform.defaultKeys.user

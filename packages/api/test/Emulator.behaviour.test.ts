@@ -14,7 +14,7 @@ const { echo, image, slow, validate } = FalPlatform.demoModelIds
 
 const requestsTo = (base: FalPlatform.Base, method?: string) =>
   Effect.map(
-    Effect.flatMap(FalPlatform.FalPlatform, (p) => p.requests),
+    Effect.flatMap(FalPlatform.FalPlatform, (p) => p.httpLog),
     (log) => log.filter((r) => r.base === base && (method === undefined || r.method === method))
   )
 
@@ -102,8 +102,8 @@ describe("retries, as the emulator's request log shows them", () => {
         [full, notFound, invalid, forbidden, unauthorized].map((e) => e._tag),
         ["QueueFull", "NotFound", "ValidationError", "Forbidden", "Unauthorized"]
       )
-      const log = yield* Effect.flatMap(FalPlatform.FalPlatform, (p) => p.requests)
-      const count = (f: (r: FalPlatform.RequestLogEntry) => boolean) => log.filter(f).length
+      const log = yield* Effect.flatMap(FalPlatform.FalPlatform, (p) => p.httpLog)
+      const count = (f: (r: FalPlatform.HttpLogEntry) => boolean) => log.filter(f).length
       assert.strictEqual(count((r) => r.base === "run" && r.path === `/${slow}`), 1)
       assert.strictEqual(count((r) => r.base === "queue" && r.method === "POST"), 3)
       assert.strictEqual(count((r) => r.path.endsWith("/00000000-0000-4000-8000-0000000000ff/status")), 1)
@@ -137,12 +137,12 @@ describe("subscribe", () => {
       )
       yield* queued.await
       yield* Fiber.interrupt(fiber)
-      const cancels = (yield* platform.requests).filter((r) => r.method === "PUT" && r.path.endsWith("/cancel"))
+      const cancels = (yield* platform.httpLog).filter((r) => r.method === "PUT" && r.path.endsWith("/cancel"))
       assert.strictEqual(cancels.length, 1)
       const id = cancels[0].path.split("/")[4]
       // the runner frees up after 20 s: the cancelled request still never runs
       yield* TestClock.adjust("1 minute")
-      const record = Option.getOrThrow(yield* platform.request(id))
+      const record = Option.getOrThrow(yield* platform.job(id))
       assert.isTrue(record.cancelled)
       assert.isUndefined(record.startedAt)
       assert.strictEqual(record.attempts, 0)
@@ -158,7 +158,7 @@ describe("subscribe", () => {
       const [streamed, polled] = [yield* Fiber.join(a), yield* Fiber.join(b)]
       assert.deepStrictEqual(streamed.data, { prompt: "same" })
       assert.deepStrictEqual(streamed.data, polled.data)
-      const log = yield* Effect.flatMap(FalPlatform.FalPlatform, (p) => p.requests)
+      const log = yield* Effect.flatMap(FalPlatform.FalPlatform, (p) => p.httpLog)
       assert.isTrue(log.some((r) => r.path.endsWith(`${streamed.requestId}/status/stream`)))
       assert.isTrue(log.some((r) => r.path.endsWith(`${polled.requestId}/status`)))
       assert.isFalse(log.some((r) => r.path.endsWith(`${polled.requestId}/status/stream`)))
@@ -185,7 +185,7 @@ describe("over loopback HTTP (undici)", () => {
       })
       assert.deepStrictEqual(done.data, { slept: 0.2 })
       assert.strictEqual(statuses[statuses.length - 1], "COMPLETED")
-      const streamed = (yield* platform.requests).filter((r) => r.path.endsWith(`${done.requestId}/status/stream`))
+      const streamed = (yield* platform.httpLog).filter((r) => r.path.endsWith(`${done.requestId}/status/stream`))
       assert.strictEqual(streamed.length, 1)
       assert.strictEqual(streamed[0].status, 200)
 
@@ -198,9 +198,9 @@ describe("over loopback HTTP (undici)", () => {
       )
       yield* queued.await
       yield* Fiber.interrupt(fiber)
-      const cancel = yield* platform.awaitRequest((r) => r.method === "PUT" && r.path.endsWith("/cancel"))
+      const cancel = yield* platform.awaitHttpLog((r) => r.method === "PUT" && r.path.endsWith("/cancel"))
       const id = cancel.path.split("/")[4]
-      const record = Option.getOrThrow(yield* platform.request(id))
+      const record = Option.getOrThrow(yield* platform.job(id))
       assert.isTrue(record.cancelled)
       assert.isUndefined(record.startedAt)
     }).pipe(Effect.provide(Emulator.loopback())))
@@ -211,7 +211,7 @@ describe("payload deletion", () => {
     const platform = yield* FalPlatform.FalPlatform
     const input = yield* platform.uploadFile({ fileName: "in.png", contentType: "image/png", content: "input" })
     const result = yield* Queue.subscribe(image, { prompt: "p", num_images: 2, image_url: input }, { mode: "poll" })
-    const record = Option.getOrThrow(yield* platform.request(result.requestId))
+    const record = Option.getOrThrow(yield* platform.job(result.requestId))
     return { input, result, outputs: record.outputFiles }
   })
 
@@ -293,7 +293,7 @@ describe("webhooks", () => {
       yield* TestClock.adjust("1 minute")
       const deliveries = yield* platform.webhooks
       assert.isTrue(deliveries.length >= 1)
-      const log = yield* platform.requests
+      const log = yield* platform.httpLog
       assert.isFalse(log.some((r) => r.url.startsWith("https://hooks.example.com")))
       const submit = log.find((r) => r.base === "queue" && r.method === "POST")
       assert.strictEqual(submit?.query["fal_webhook"], "https://hooks.example.com/fal")

@@ -119,7 +119,7 @@ describe("FalError members from the emulator's conditions", () => {
       const error = yield* Queue.submit(echo, {}).pipe(Effect.flip)
       assert.strictEqual(error._tag, "TransportError")
       assert.isTrue(error._tag === "TransportError" && error.mayHaveReached)
-      assert.strictEqual((yield* platform.requests).length, 1)
+      assert.strictEqual((yield* platform.httpLog).length, 1)
     }).pipe(Effect.provide(Emulator.inMemory())))
 
   it.effect("DecodeError: a truncated JSON body", () =>
@@ -157,6 +157,6 @@ describe("FalError members from the emulator's conditions", () => {
         Payloads.deleteLegacy("123").pipe(Effect.flip)
       ]).pipe(Effect.map((errors) => errors.map((e) => e._tag)))
       assert.deepStrictEqual(tags, ["InvalidRequestOptions", "InvalidModelId", "InvalidRequestId", "InvalidRequestId"])
-      assert.strictEqual((yield* platform.requests).length, 0)
+      assert.strictEqual((yield* platform.httpLog).length, 0)
     }).pipe(Effect.provide(Emulator.inMemory({ adminKey: true }))))
 })

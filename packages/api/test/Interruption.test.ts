@@ -32,13 +32,13 @@ describe("interrupting subscribe", () => {
           })
         yield* Effect.forEach(Array.from({ length: 1000 }, (_, i) => i), one, { concurrency: 50, discard: true })
 
-        const log = yield* platform.requests
+        const log = yield* platform.httpLog
         const created = log.filter((entry) => entry.method === "POST" && entry.status === 200)
         assert.isAbove(created.length, 100, "enough interruptions came after fal created the job")
         assert.isBelow(created.length, 1000, "enough interruptions came before the submit answered")
         const left: Array<string> = []
         for (const entry of created) {
-          const record = yield* platform.request(entry.id)
+          const record = yield* platform.job(entry.id)
           if (Option.isSome(record) && record.value.status !== "COMPLETED" && !record.value.cancelled) {
             left.push(`${entry.id} ${record.value.modelId} ${record.value.status}`)
           }

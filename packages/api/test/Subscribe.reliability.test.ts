@@ -34,7 +34,7 @@ const faults: ReadonlyArray<readonly [string, Fault.Fault]> = [
 
 /** The GETs of one request at the platform: its status reads and its result reads. */
 const reads = (requestId: string) =>
-  Effect.map(FalPlatform.FalPlatform, (platform) => platform.requests).pipe(
+  Effect.map(FalPlatform.FalPlatform, (platform) => platform.httpLog).pipe(
     Effect.flatten,
     Effect.map((log) => log.filter((entry) => entry.method === "GET" && entry.path.includes(requestId)))
   )

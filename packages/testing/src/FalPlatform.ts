@@ -66,26 +66,12 @@ export interface Urls {
 }
 
 /**
- * @since 0.1.0
- * @category models
- * @deprecated Use {@link Urls}.
- */
-export type Bases = Urls
-
-/**
  * fal's default base URLs; the in-memory client answers these hosts.
  *
  * @since 0.2.0
  * @category constants
  */
 export const defaultUrls: Urls = Constants.defaultUrls
-
-/**
- * @since 0.1.0
- * @category constants
- * @deprecated Use {@link defaultUrls}.
- */
-export const defaultBases: Urls = defaultUrls
 
 /**
  * The keys every platform accepts unless configured otherwise: `user` has API scope, `admin`
@@ -197,13 +183,6 @@ export interface HttpLogEntry {
 }
 
 /**
- * @since 0.1.0
- * @category models
- * @deprecated Use {@link HttpLogEntry}.
- */
-export type RequestLogEntry = HttpLogEntry
-
-/**
  * A job: the state of a model request known to the queue (queued or sync).
  *
  * @since 0.2.0
@@ -232,13 +211,6 @@ export interface JobRecord {
   /** CDN URLs written by the model. */
   readonly outputFiles: ReadonlyArray<string>
 }
-
-/**
- * @since 0.1.0
- * @category models
- * @deprecated Use {@link JobRecord}.
- */
-export type RequestRecord = JobRecord
 
 /**
  * @since 0.1.0
@@ -334,20 +306,12 @@ export interface Service {
   readonly clearHttpLog: Effect.Effect<void>
   /** Waits until the HTTP request log holds an entry matching `predicate` (any status). */
   readonly awaitHttpLog: (predicate: (entry: HttpLogEntry) => boolean) => Effect.Effect<HttpLogEntry>
-  /** @deprecated Use `httpLog`. */
-  readonly requests: Effect.Effect<ReadonlyArray<HttpLogEntry>>
-  /** @deprecated Use `clearHttpLog`. */
-  readonly clearRequests: Effect.Effect<void>
-  /** @deprecated Use `awaitHttpLog`. */
-  readonly awaitRequest: (predicate: (entry: HttpLogEntry) => boolean) => Effect.Effect<HttpLogEntry>
   /** Makes the next `times` (default 1) matching requests fail. */
   readonly injectFault: (injection: Fault.Injection) => Effect.Effect<void>
   /** Removes every pending fault. */
   readonly clearFaults: Effect.Effect<void>
   /** A job (queued or sync request) by its request id. */
   readonly job: (requestId: string) => Effect.Effect<Option.Option<JobRecord>>
-  /** @deprecated Use `job`. */
-  readonly request: (requestId: string) => Effect.Effect<Option.Option<JobRecord>>
   /** Waits until the job reaches `status` (default `COMPLETED`). */
   readonly awaitStatus: (
     requestId: string,

@@ -70,7 +70,7 @@ describe("run", () => {
           },
           body: {}
         })
-        const [entry] = yield* platform.requests
+        const [entry] = yield* platform.httpLog
         assert.isTrue(Either.isRight(entry.options))
         if (Either.isLeft(entry.options)) return
         const options = entry.options.right
@@ -140,7 +140,7 @@ describe("run", () => {
           detail: "Model failed with runner_disconnected",
           error_type: "runner_disconnected"
         })
-        const record = yield* platform.request(r.headers.get("x-fal-request-id") ?? "")
+        const record = yield* platform.job(r.headers.get("x-fal-request-id") ?? "")
         assert.strictEqual(Option.map(record, (x) => x.attempts).pipe(Option.getOrUndefined), 1)
       })
     ))
@@ -325,7 +325,7 @@ describe("queue", () => {
 })
 
 describe("payload deletion", () => {
-  const setup = (urls: FalPlatform.Bases, platform: FalPlatform.Service) =>
+  const setup = (urls: FalPlatform.Urls, platform: FalPlatform.Service) =>
     Effect.gen(function*() {
       const input = yield* platform.uploadFile(
         { fileName: "input.png", contentType: "image/png", content: "png" },
@@ -343,7 +343,7 @@ describe("payload deletion", () => {
     withEmulator((urls, platform) =>
       Effect.gen(function*() {
         const { id, input, outputs } = yield* setup(urls, platform)
-        const record = yield* platform.request(id)
+        const record = yield* platform.job(id)
         assert.deepStrictEqual(Option.map(record, (r) => r.inputFiles).pipe(Option.getOrUndefined), [input])
         const r = yield* call("DELETE", `${urls.api}/models/requests/${id}/payloads`, { key: admin })
         assert.strictEqual(r.status, 200)
@@ -445,7 +445,7 @@ describe("faults", () => {
           Effect.tryPromise(() => fetch(`${urls.run}/fal-ai/echo`, { method: "POST", body: "{}" }))
         )
         assert.isTrue(Either.isLeft(reset), "the connection was destroyed")
-        assert.strictEqual((yield* platform.requests).filter((r) => r.status === "reset").length, 1)
+        assert.strictEqual((yield* platform.httpLog).filter((r) => r.status === "reset").length, 1)
 
         yield* platform.injectFault({ endpoint: "run", method: "POST", fault: Fault.malformedBody })
         const malformed = yield* call("POST", `${urls.run}/fal-ai/echo`, { body: {} })

@@ -29,12 +29,12 @@ describe("@fal-ai/client against the emulator", () => {
       Effect.gen(function*() {
         const result = yield* Effect.promise(() => fal.run("fal-ai/echo", { input: { prompt: "a cat" } }))
         assert.deepStrictEqual(result.data, { prompt: "a cat" })
-        const requests = yield* platform.requests
+        const requests = yield* platform.httpLog
         assert.strictEqual(requests.length, 1)
         assert.strictEqual(requests[0].base, "run")
         assert.strictEqual(requests[0].path, "/fal-ai/echo")
         assert.strictEqual(result.requestId, requests[0].id)
-        const record = yield* platform.request(result.requestId)
+        const record = yield* platform.job(result.requestId)
         assert.isTrue(Option.isSome(record) && record.value.mode === "sync")
       })
     ))
@@ -55,7 +55,7 @@ describe("@fal-ai/client against the emulator", () => {
         assert.deepStrictEqual(result.data, { slept: 0.3 })
         assert.strictEqual(statuses[statuses.length - 1], "COMPLETED")
         assert.isTrue(statuses.includes("IN_PROGRESS"))
-        const requests = yield* platform.requests
+        const requests = yield* platform.httpLog
         const statusCalls = requests.filter((r) => r.path.endsWith("/status"))
         assert.isTrue(statusCalls.length >= 2)
         assert.strictEqual(statusCalls[0].query.logs, "1")
@@ -78,7 +78,7 @@ describe("@fal-ai/client against the emulator", () => {
         assert.deepStrictEqual(result.data, { slept: 1.2 })
         assert.strictEqual(updates[updates.length - 1].status, "COMPLETED")
         assert.isTrue(updates.some((u) => u.status === "IN_PROGRESS"))
-        const requests = yield* platform.requests
+        const requests = yield* platform.httpLog
         assert.isTrue(requests.some((r) => r.path.endsWith("/status/stream") && r.status === 200))
         assert.isFalse(requests.some((r) => r.path.endsWith("/status")))
       })
@@ -149,7 +149,7 @@ describe("@fal-ai/client against the emulator", () => {
         const run = yield* Effect.fork(
           attempt(() => fal.run("fal-ai/slow", { input: { seconds: 1 }, startTimeout: 2 }))
         )
-        yield* platform.awaitRequest((r) => r.base === "run")
+        yield* platform.awaitHttpLog((r) => r.base === "run")
         yield* TestClock.adjust("2 seconds")
         const error = yield* Effect.flip(Fiber.join(run))
         assert.instanceOf(error, ApiError)
@@ -157,7 +157,7 @@ describe("@fal-ai/client against the emulator", () => {
         assert.strictEqual(error.status, 504)
         assert.strictEqual(error.timeoutType, "user")
         assert.isTrue(error.isUserTimeout)
-        const runs = (yield* platform.requests).filter((r) => r.base === "run")
+        const runs = (yield* platform.httpLog).filter((r) => r.base === "run")
         assert.strictEqual(runs.length, 1, "the official client does not retry a user timeout")
         assert.strictEqual(runs[0].headers["x-fal-request-timeout"], "2")
       })

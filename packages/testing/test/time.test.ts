@@ -18,7 +18,7 @@ import { send, submit } from "./utils/memory.js"
 const admin = FalPlatform.defaultKeys.admin
 
 const statusOf = (platform: FalPlatform.Service, id: string) =>
-  Effect.map(platform.request(id), (r) => Option.map(r, (x) => x.status).pipe(Option.getOrUndefined))
+  Effect.map(platform.job(id), (r) => Option.map(r, (x) => x.status).pipe(Option.getOrUndefined))
 
 describe("start timeout", () => {
   it.effect("expires while queued: 504 with X-Fal-Request-Timeout-Type: user", () =>
@@ -51,7 +51,7 @@ describe("start timeout", () => {
       const run = yield* Effect.fork(
         send("POST", "https://fal.run/fal-ai/slow", { body: {}, headers: { "X-Fal-Request-Timeout": "0.5" } })
       )
-      yield* platform.awaitRequest((r) => r.base === "run")
+      yield* platform.awaitHttpLog((r) => r.base === "run")
       yield* TestClock.adjust("500 millis")
       const answer = yield* Fiber.join(run)
       assert.strictEqual(answer.status, 504)
@@ -178,8 +178,7 @@ describe("queue order and routing", () => {
       for (let i = 0; i < 3; i++) yield* TestClock.adjust("1 second")
       const started = yield* Effect.forEach(
         [normal1, normal2, low],
-        (j) =>
-          Effect.map(platform.request(j.request_id), (r) => Option.map(r, (x) => x.startedAt).pipe(Option.getOrNull))
+        (j) => Effect.map(platform.job(j.request_id), (r) => Option.map(r, (x) => x.startedAt).pipe(Option.getOrNull))
       )
       assert.deepStrictEqual(started, [1000, 2000, 3000])
     }).pipe(Effect.provide(FalPlatform.layerClient())))
@@ -299,7 +298,7 @@ describe("status stream", () => {
         Effect.fork
       )
       const platform = yield* FalPlatform.FalPlatform
-      yield* platform.awaitRequest((r) => r.path.endsWith("/status/stream"))
+      yield* platform.awaitHttpLog((r) => r.path.endsWith("/status/stream"))
       for (let i = 0; i < 40; i++) yield* TestClock.adjust("1 second")
       yield* Fiber.join(reader)
       const text = (yield* Ref.get(chunks)).join("")
@@ -367,12 +366,12 @@ describe("in-memory transport", () => {
       const delayed = yield* platform.injectFault({ endpoint: "run", fault: Fault.delay("3 seconds") })
       assert.isUndefined(delayed)
       const run = yield* Effect.fork(send("POST", "https://fal.run/fal-ai/echo", { body: {} }))
-      yield* platform.awaitRequest((r) => r.base === "run")
+      yield* platform.awaitHttpLog((r) => r.base === "run")
       yield* TestClock.adjust("2 seconds")
       assert.isNull(yield* Fiber.poll(run).pipe(Effect.map(Option.getOrNull)))
       yield* TestClock.adjust("1 second")
       assert.strictEqual((yield* Fiber.join(run)).status, 200)
-      const log = yield* platform.requests
+      const log = yield* platform.httpLog
       assert.deepStrictEqual(log.map((r) => [r.base, r.status, r.receivedAt]), [
         ["queue", "reset", 0],
         ["run", 200, 0]

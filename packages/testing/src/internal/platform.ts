@@ -96,13 +96,9 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       httpLog,
       clearHttpLog,
       awaitHttpLog,
-      requests: httpLog,
-      clearRequests: clearHttpLog,
-      awaitRequest: awaitHttpLog,
       injectFault: (injection) => Faults.inject(env, injection),
       clearFaults: Faults.clear(env),
       job,
-      request: job,
       awaitStatus: (id, status = "COMPLETED") =>
         waitUntil(
           env,

@@ -39,7 +39,7 @@ export const call = (method: string, url: string, options: CallOptions = {}): Ef
 
 /** Runs `f` with a fresh loopback emulator. */
 export const withEmulator = <A, E>(
-  f: (urls: FalPlatform.Bases, platform: FalPlatform.Service) => Effect.Effect<A, E>,
+  f: (urls: FalPlatform.Urls, platform: FalPlatform.Service) => Effect.Effect<A, E>,
   config?: FalEmulator.Config
 ): Effect.Effect<A, E> =>
   Effect.gen(function*() {
