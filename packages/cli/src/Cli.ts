@@ -377,6 +377,13 @@ const purge = Command.make(
       Options.optional,
       Options.withDescription("A JSON-lines file recording progress; an interrupted purge resumes from it")
     ),
+    waitForLock: Options.text("wait-for-lock").pipe(
+      Options.withDescription(
+        "With --checkpoint: wait this long (e.g. 5m) for another purge holding the checkpoint to finish"
+      ),
+      Options.mapEffect((text) => fromEither(parseAge("wait-for-lock", text))),
+      Options.optional
+    ),
     apiUrl
   },
   (args) =>
@@ -435,7 +442,7 @@ const purge = Command.make(
         onNone: () => run(undefined),
         onSome: (path) =>
           Effect.scoped(Effect.gen(function*() {
-            const checkpoint = yield* Purge.file(path)
+            const checkpoint = yield* Purge.file(path, { waitForLock: Option.getOrUndefined(args.waitForLock) })
             resumed = Option.some(resumedFrom(path, yield* checkpoint.load, args.endpoints))
             return yield* run(checkpoint)
           }))
@@ -534,7 +541,11 @@ export const failureLine = (exit: Exit.Exit<unknown, unknown>): Option.Option<st
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure) && isUsageError(failure.value)) return Option.none()
   const error = Option.isSome(failure) ? failure.value : Cause.squash(exit.cause)
-  const text = error instanceof Error ? error.message : String(error)
+  const text = error instanceof Purge.CheckpointLocked
+    ? `${error.message}; wait with --wait-for-lock 5m, or remove the lock file if that purge is gone`
+    : error instanceof Error
+    ? error.message
+    : String(error)
   const prefix = Option.isSome(failure) ? "effect-fal" : "effect-fal: unexpected error"
   return Option.some(`${prefix}: ${text.split("\n")[0]}`)
 }

@@ -276,4 +276,32 @@ describe("effect-fal", () => {
       )
       assert.strictEqual(harness.requests.length, requestsBefore)
     }).pipe(Effect.scoped))
+
+  it.effect("a checkpoint held by another running purge is one line naming the lock and what to do; nothing is sent", () =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-fal-cli-"))
+      const checkpoint = Path.join(dir, "purge.jsonl")
+      yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+      // this very process holds it: alive on this host, so never taken over as stale
+      Fs.writeFileSync(
+        `${checkpoint}.lock`,
+        JSON.stringify({ pid: process.pid, host: Os.hostname(), since: new Date().toISOString() })
+      )
+      const harness = History.make(History.fixture(5))
+      const result = yield* cli(harness, [
+        "purge",
+        "-e",
+        History.endpoint,
+        "--before",
+        before,
+        "--checkpoint",
+        checkpoint
+      ])
+      assert.strictEqual(result.code, 1)
+      assert.strictEqual(result.err.length, 1)
+      assert.include(result.err[0], `lock file ${checkpoint}.lock`)
+      assert.include(result.err[0], `process ${process.pid}`)
+      assert.include(result.err[0], "--wait-for-lock")
+      assert.deepStrictEqual(harness.requests, [])
+    }).pipe(Effect.scoped))
 })
