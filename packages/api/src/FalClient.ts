@@ -157,7 +157,23 @@ export interface Options {
   readonly timeouts?: { readonly [K in Retry.Operation]?: Timeouts } | undefined
   /** The client-wide retry budget; `false` turns it off. On by default. */
   readonly retryBudget?: RetryBudget | false | undefined
+  /**
+   * The largest model input sent, in bytes of JSON; default {@link defaultMaxInputSize}. A larger
+   * input fails with a `ValidationError` before anything is sent.
+   */
+  readonly maxInputSize?: number | undefined
 }
+
+/**
+ * The default largest model input, as JSON: 32 MiB. fal documents no limit for a request body;
+ * files belong on its CDN (`Storage.upload`, or a `Blob` in the input, uploaded automatically)
+ * and their URLs in the input, so an input this large is almost always a file sent inline by
+ * mistake. The emulator of `@effect-fal/testing` answers a larger input with 413.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultMaxInputSize: number = 32 * 1024 * 1024
 
 /**
  * @since 0.1.0
@@ -177,6 +193,8 @@ export interface Service {
   }
   /** The client-wide retry budget, if on. */
   readonly retryBudget: Option.Option<Budget.Budget>
+  /** The largest model input sent, in bytes of JSON. */
+  readonly maxInputSize: number
   readonly urls: Urls
   readonly startTimeoutHeader: StartTimeout.HeaderName | undefined
   /**
@@ -370,6 +388,7 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
       redact: Redact.make(adminValue === undefined ? [keyValue] : [keyValue, adminValue]),
       timeouts,
       retryBudget,
+      maxInputSize: yield* positive("maxInputSize", options.maxInputSize, defaultMaxInputSize),
       urls,
       startTimeoutHeader: options.startTimeoutHeader,
       httpClient,

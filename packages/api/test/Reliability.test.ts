@@ -1,7 +1,8 @@
 /**
  * Inputs that must fail with a typed error and send nothing, and the time bounds of queue calls.
  */
-import { Fal, FalError, Queue } from "@effect-fal/api"
+import { Fal, FalClient, FalError, Queue } from "@effect-fal/api"
+import { FalEmulator } from "@effect-fal/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
 import * as Fake from "./utils/fake.js"
@@ -40,6 +41,33 @@ describe("inputs that cannot be read fail typed, and nothing is sent", () => {
         assert.strictEqual((yield* Ref.get(fake.log)).length, 0)
       }))
   }
+})
+
+describe("the size of an input", () => {
+  it.effect("an input over FalClient.defaultMaxInputSize is a ValidationError before anything is sent", () =>
+    Effect.gen(function*() {
+      const fake = yield* Fake.layer(() => Fake.json(200, {}))
+      const big = { prompt: "x".repeat(FalClient.defaultMaxInputSize) }
+      const run = yield* Fal.run("acme/model", big).pipe(Effect.flip, Effect.provide(fake.layer))
+      const submit = yield* Queue.submit("acme/model", big).pipe(Effect.flip, Effect.provide(fake.layer))
+      for (const error of [run, submit]) {
+        assert.strictEqual(error._tag, "ValidationError")
+        assert.include(error.message, "maxInputSize")
+      }
+      assert.strictEqual((yield* Ref.get(fake.log)).length, 0)
+    }))
+
+  it.effect("the emulator enforces the same limit: a client configured past it gets 413", () =>
+    Effect.gen(function*() {
+      const error = yield* Fal.run("fal-ai/echo", { prompt: "x".repeat(FalClient.defaultMaxInputSize) }).pipe(
+        Effect.flip,
+        Effect.provide(
+          FalEmulator.layerClient({ transport: "memory", client: { maxInputSize: 2 * FalClient.defaultMaxInputSize } })
+        )
+      )
+      assert.strictEqual(error._tag, "RequestFailed")
+      assert.strictEqual(error._tag === "RequestFailed" && error.status, 413)
+    }))
 })
 
 describe("request ids", () => {

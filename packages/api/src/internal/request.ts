@@ -441,6 +441,25 @@ export const jsonText = (input: unknown): Either.Either<string, FalError.Validat
   )
 }
 
+/** UTF-8 bytes of a text, counted only when its length says it may pass `limit`. */
+const withinSize = (text: string, limit: number): Either.Either<string, FalError.ValidationError> => {
+  // a UTF-16 unit is at most 3 bytes of UTF-8, and at least 1
+  if (text.length * 3 <= limit) return Either.right(text)
+  const bytes = text.length > limit ? text.length : new TextEncoder().encode(text).byteLength
+  return bytes <= limit ? Either.right(text) : Either.left(
+    new FalError.ValidationError({
+      issues: [
+        new FalError.ValidationIssue({
+          loc: ["body"],
+          msg: `the input is ${bytes} bytes as JSON, over the ${limit} allowed (FalClient option maxInputSize): ` +
+            "upload files with Storage.upload, or pass them as a Blob for the automatic upload",
+          type: "too_large"
+        })
+      ]
+    })
+  )
+}
+
 /** A request to a model, prepared: its parsed id and the request that sends its input. */
 export interface ModelRequest {
   readonly modelId: ModelId.ModelId
@@ -461,14 +480,17 @@ export const modelRequest = (
   Either.flatMap(
     ModelId.parse(id),
     (parsed) =>
-      Either.flatMap(wire(service, options), (encoded) =>
-        Either.map(jsonText(input), (body) => ({
-          modelId: parsed,
-          request: HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed)}`, {
-            headers: encoded.headers,
-            urlParams: encoded.query,
-            acceptJson: true,
-            body: HttpBody.text(body, "application/json")
-          })
-        })))
+      Either.flatMap(
+        wire(service, options),
+        (encoded) =>
+          Either.map(Either.flatMap(jsonText(input), (text) => withinSize(text, service.maxInputSize)), (body) => ({
+            modelId: parsed,
+            request: HttpClientRequest.post(`${base}/${ModelId.fullPath(parsed)}`, {
+              headers: encoded.headers,
+              urlParams: encoded.query,
+              acceptJson: true,
+              body: HttpBody.text(body, "application/json")
+            })
+          }))
+      )
   )

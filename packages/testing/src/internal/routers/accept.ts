@@ -15,6 +15,13 @@ import * as Webhooks from "../webhooks.js"
 
 const decoder = new TextDecoder()
 
+/**
+ * The largest model input the emulator takes, 32 MiB: the default of `@effect-fal/api`'s
+ * `FalClient.defaultMaxInputSize` (fal documents no limit), so that a client configured past it
+ * sees the 413 in tests.
+ */
+export const maxInputSize = 32 * 1024 * 1024
+
 const validModelId = (id: string): boolean =>
   id.split("/").length >= 2 && !id.includes("..") && !/[?#\s\p{Cc}]/u.test(id)
 
@@ -44,6 +51,9 @@ export const accept = (
     if (!validModelId(modelId)) return Either.left(detail(404, `Invalid model id: ${modelId}`))
     const models = yield* env.models.get
     if (!models.has(modelId)) return Either.left(detail(404, `Application '${modelId}' not found`))
+    if (call.body.byteLength > maxInputSize) {
+      return Either.left(detail(413, `Request body larger than ${maxInputSize} bytes`, "request_too_large"))
+    }
     const input = readJson(call.body)
     if (Either.isLeft(input)) return Either.left(detail(400, input.left, "bad_request"))
     const admitted = yield* Queue.submit(env, {
