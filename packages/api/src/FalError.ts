@@ -53,6 +53,10 @@ const Meta: Schema.Schema<ResponseMeta.ResponseMeta> = Schema.declare(
  * @category models
  */
 const known = {
+  /** The operation that failed (`run`, `submit`, `status`, ...), where the error came from an answer. */
+  operation: Schema.optional(Schema.String),
+  /** The model the call addressed, where known. */
+  modelId: Schema.optional(Schema.String),
   /** The request id (`x-fal-request-id`, the queue id, or the body's `request_id`). */
   requestId: Schema.optional(Schema.String),
   /** The HTTP status of the answer. */
@@ -71,12 +75,17 @@ const quote = (value: string): string =>
   (value.length > 80 ? ` (${value.length} characters)` : "")
 
 const suffix = (self: {
+  readonly operation?: string | undefined
+  readonly modelId?: string | undefined
   readonly requestId?: string | undefined
   readonly status?: number | undefined
   readonly errorType?: string | undefined
   readonly detail?: string | undefined
 }): string => {
   const parts: Array<string> = []
+  if (self.operation !== undefined) {
+    parts.push(self.modelId === undefined ? self.operation : `${self.operation} ${quote(self.modelId)}`)
+  }
   if (self.status !== undefined) parts.push(`status ${self.status}`)
   if (self.errorType !== undefined) parts.push(`error_type ${self.errorType}`)
   if (self.requestId !== undefined) parts.push(`request ${self.requestId}`)

@@ -4,7 +4,7 @@
 import { Fal, FalClient, FalError, Queue } from "@effect-fal/api"
 import { FalEmulator } from "@effect-fal/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Ref, TestClock } from "effect"
 import * as Fake from "./utils/fake.js"
 
 const id = "00000000-0000-4000-8000-0000000000aa"
@@ -67,6 +67,25 @@ describe("the size of an input", () => {
       )
       assert.strictEqual(error._tag, "RequestFailed")
       assert.strictEqual(error._tag === "RequestFailed" && error.status, 413)
+    }))
+})
+
+describe("what a failure prints", () => {
+  it.effect("a 401 names the operation, the model, the status and the request id, and points at the caller", () =>
+    Effect.gen(function*() {
+      const fake = yield* Fake.layer(() => Fake.json(401, { detail: "Invalid API key" }, { "x-fal-request-id": id }))
+      const exit = yield* Fal.run("acme/model", {}).pipe(Effect.provide(fake.layer), Effect.exit)
+      assert.isTrue(Exit.isFailure(exit))
+      const printed = Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""
+      const first = printed.split("\n")[0]
+      assert.include(first, "Unauthorized")
+      assert.include(first, "run \"acme/model\"")
+      assert.include(first, "status 401")
+      assert.include(first, `request ${id}`)
+      // no frame of where the library built the error, nor of Effect's runtime; the span names this file
+      assert.notInclude(printed, "redact.ts")
+      assert.notInclude(printed, "fiberRuntime")
+      assert.include(printed, "Reliability.test.ts")
     }))
 })
 

@@ -141,6 +141,7 @@ const platformTypes = new Set([
 
 export interface Context {
   readonly operation: Operation
+  readonly modelId?: string | undefined
   readonly requestId?: string | undefined
   /** The call set `fal_max_queue_length`: a 429 without `X-Fal-Needs-Retry: 1` means queue full. */
   readonly maxQueueLength?: boolean | undefined
@@ -162,6 +163,8 @@ export const fromStatus = (
   const requestId = context.requestId ?? meta.requestId ?? body.requestId
   const errorType = meta.errorType ?? body.errorType
   const fields = {
+    operation: context.operation,
+    ...(context.modelId === undefined ? {} : { modelId: context.modelId }),
     status,
     ...(requestId === undefined ? {} : { requestId }),
     ...(errorType === undefined ? {} : { errorType }),

@@ -76,20 +76,14 @@ const deletion = (
   options: Payloads.DeleteOptions | Payloads.DeleteLegacyOptions | undefined
 ): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
   Effect.gen(function*() {
+    yield* Effect.annotateCurrentSpan("fal.request_id", requestId)
     const service = yield* FalClient
     const id = yield* validId(requestId)
     const headers = yield* idempotencyHeaders(options?.idempotencyKey)
     return yield* run(operation, id, HttpClientRequest.setHeaders(url(service, id), headers), options)
-  }).pipe(
-    Effect.tap(Request.annotate),
-    Effect.withSpan(`fal.${operation}`, {
-      kind: "client",
-      captureStackTrace: false,
-      attributes: { "fal.request_id": requestId }
-    })
-  )
+  }).pipe(Effect.tap(Request.annotate))
 
-export const delete_ = (
+export const delete_ = Effect.fn("fal.delete", { kind: "client" })((
   requestId: string,
   options?: Payloads.DeleteOptions
 ): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
@@ -99,8 +93,9 @@ export const delete_ = (
     requestId,
     options
   )
+)
 
-export const deleteLegacy = (
+export const deleteLegacy = Effect.fn("fal.deleteLegacy", { kind: "client" })((
   requestId: string,
   options?: Payloads.DeleteLegacyOptions
 ): Effect.Effect<Payloads.PayloadDeletion, FalError.FalError, FalClient> =>
@@ -110,3 +105,4 @@ export const deleteLegacy = (
     requestId,
     options
   )
+)

@@ -87,10 +87,15 @@ const cancelUrl = (t: Target) => (trusted(t.service, t.ref.cancelUrl) ? t.ref.ca
 const withLogs = (request: HttpClientRequest.HttpClientRequest, logs: boolean | undefined) =>
   logs === false ? request : HttpClientRequest.setUrlParam(request, "logs", "1")
 
+const attributes = (ref: Queue.RequestRef) => ({ "fal.model_id": ref.modelId, "fal.request_id": ref.requestId })
+
+/** An operation's own attributes on the current span (the one `Effect.fn` made), before it runs. */
+const annotated = <A, E, R>(values: Record<string, string>, effect: Effect.Effect<A, E, R>) =>
+  Effect.zipRight(Effect.annotateCurrentSpan(values), effect)
+
 const span = (name: string, ref: Queue.RequestRef) =>
   [`fal.${name}`, {
     kind: "client",
-    captureStackTrace: false,
     attributes: { "fal.model_id": ref.modelId, "fal.request_id": ref.requestId }
   }] as const
 
@@ -98,52 +103,54 @@ const span = (name: string, ref: Queue.RequestRef) =>
 // submit
 // -----------------------------------------------------------------------------
 
-export const submit = <Id extends string>(
+export const submit = Effect.fn("fal.submit", { kind: "client" })(<Id extends string>(
   modelId: Id,
   input: unknown,
   options?: Queue.SubmitOptions
 ): Effect.Effect<Queue.Submitted<Id>, FalError.FalError, FalClient> =>
-  Effect.gen(function*() {
-    const service = yield* FalClient
-    // automatic upload: files in the input become CDN URLs before it is serialised
-    const sent = yield* UploadInput.auto(service, modelId, input, options)
-    const { modelId: id, request } = yield* Request.modelRequest(
-      service,
-      service.urls.queue,
-      modelId,
-      sent,
-      options?.options
-    )
-    return yield* Request.execute(service, {
-      operation: "submit",
-      request,
-      retry: options?.retry,
-      timeouts: options?.timeouts,
-      deadline: options?.deadline,
-      maxQueueLength: options?.options?.maxQueueLength !== undefined,
-      onResponse: (response, meta) =>
-        Request.json("submit", response, meta.requestId).pipe(
-          Effect.flatMap((json) =>
-            Request.decode("submit", SubmitWire, json, { status: response.status, requestId: meta.requestId })
-          ),
-          Effect.map((body): Queue.Submitted<Id> => {
-            const app = `${service.urls.queue}/${ModelId.appPath(id)}/requests/${body.request_id}`
-            return {
-              modelId,
-              requestId: body.request_id,
-              statusUrl: trusted(service, body.status_url) ? body.status_url : `${app}/status`,
-              responseUrl: trusted(service, body.response_url) ? body.response_url : app,
-              cancelUrl: trusted(service, body.cancel_url) ? body.cancel_url : `${app}/cancel`,
-              queuePosition: body.queue_position ?? undefined,
-              meta
-            }
-          })
-        )
+  annotated(
+    { "fal.model_id": modelId },
+    Effect.gen(function*() {
+      const service = yield* FalClient
+      // automatic upload: files in the input become CDN URLs before it is serialised
+      const sent = yield* UploadInput.auto(service, modelId, input, options)
+      const { modelId: id, request } = yield* Request.modelRequest(
+        service,
+        service.urls.queue,
+        modelId,
+        sent,
+        options?.options
+      )
+      return yield* Request.execute(service, {
+        operation: "submit",
+        modelId,
+        request,
+        retry: options?.retry,
+        timeouts: options?.timeouts,
+        deadline: options?.deadline,
+        maxQueueLength: options?.options?.maxQueueLength !== undefined,
+        onResponse: (response, meta) =>
+          Request.json("submit", response, meta.requestId).pipe(
+            Effect.flatMap((json) =>
+              Request.decode("submit", SubmitWire, json, { status: response.status, requestId: meta.requestId })
+            ),
+            Effect.map((body): Queue.Submitted<Id> => {
+              const app = `${service.urls.queue}/${ModelId.appPath(id)}/requests/${body.request_id}`
+              return {
+                modelId,
+                requestId: body.request_id,
+                statusUrl: trusted(service, body.status_url) ? body.status_url : `${app}/status`,
+                responseUrl: trusted(service, body.response_url) ? body.response_url : app,
+                cancelUrl: trusted(service, body.cancel_url) ? body.cancel_url : `${app}/cancel`,
+                queuePosition: body.queue_position ?? undefined,
+                meta
+              }
+            })
+          )
+      })
     })
-  }).pipe(
-    Effect.tap(Request.annotate),
-    Effect.withSpan("fal.submit", { kind: "client", captureStackTrace: false, attributes: { "fal.model_id": modelId } })
-  )
+  ).pipe(Effect.tap(Request.annotate))
+)
 
 // -----------------------------------------------------------------------------
 // status
@@ -213,6 +220,7 @@ const readStatus = (t: Target, options: Queue.StatusOptions | undefined) =>
     timeouts: options?.timeouts,
     deadline: options?.deadline,
     requestId: t.requestId,
+    modelId: t.ref.modelId,
     retryAlso: readRetryable("status", false),
     onResponse: (response, meta) =>
       Effect.flatMap(
@@ -221,11 +229,12 @@ const readStatus = (t: Target, options: Queue.StatusOptions | undefined) =>
       )
   })
 
-export const status = (
+export const status = Effect.fn("fal.status", { kind: "client" })((
   ref: Queue.RequestRef,
   options?: Queue.StatusOptions
 ): Effect.Effect<Queue.Status, FalError.FalError, FalClient> =>
-  Effect.flatMap(target(ref), (t) => readStatus(t, options)).pipe(Effect.withSpan(...span("status", ref)))
+  annotated(attributes(ref), Effect.flatMap(target(ref), (t) => readStatus(t, options)))
+)
 
 // -----------------------------------------------------------------------------
 // status stream
@@ -277,6 +286,7 @@ const connection = (
           HttpClientRequest.setHeader("accept", "text/event-stream")
         ),
         requestId: t.requestId,
+        modelId: t.ref.modelId,
         retry: false,
         timeouts: options?.timeouts ?? { headers: keepAlive }
       }),
@@ -299,6 +309,7 @@ const connection = (
                 new FalError.DecodeError({
                   operation: "statusStream",
                   requestId: t.requestId,
+                  modelId: t.ref.modelId,
                   description: `an event is not JSON: ${JSON.stringify(Errors.clip(event.data, 120))}`
                 })
             }).pipe(Effect.flatMap((json) => decodeStatus("statusStream", json, t.requestId, meta)))
@@ -405,6 +416,7 @@ const readResult = <A, I>(
     timeouts: options?.timeouts,
     deadline: options?.deadline,
     requestId: t.requestId,
+    modelId: t.ref.modelId,
     retryAlso: readRetryable("result", jobFailed),
     onResponse: (response, meta) =>
       Request.json("result", response, t.requestId).pipe(
@@ -413,47 +425,53 @@ const readResult = <A, I>(
         ),
         Effect.map((data): Queue.Result<A> => ({ requestId: t.requestId, data, meta }))
       )
-  }).pipe(Effect.tap(Request.annotate), Effect.withSpan(...span("result", t.ref)))
+  }).pipe(Effect.tap(Request.annotate))
 
-export const result = <A = unknown, I = unknown>(
+export const result = Effect.fn("fal.result", { kind: "client" })(<A = unknown, I = unknown>(
   ref: Queue.RequestRef,
   options?: Queue.ResultOptions & { readonly output?: Schema.Schema<A, I> | undefined }
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient> =>
-  Effect.flatMap(target(ref), (t) => readResult(t, options, false))
+  annotated(attributes(ref), Effect.flatMap(target(ref), (t) => readResult(t, options, false)))
+)
 
-export const cancel = (
+export const cancel = Effect.fn("fal.cancel", { kind: "client" })((
   ref: Queue.RequestRef,
   options?: Queue.CancelOptions
 ): Effect.Effect<Queue.CancelOutcome, FalError.FalError, FalClient> =>
-  Effect.flatMap(target(ref), (t) =>
-    Request.execute(t.service, {
-      operation: "cancel",
-      request: HttpClientRequest.put(cancelUrl(t)).pipe(HttpClientRequest.acceptJson),
-      retry: options?.retry,
-      timeouts: options?.timeouts,
-      deadline: options?.deadline,
-      requestId: t.requestId,
-      accept: (status) => (status >= 200 && status < 300) || status === 400,
-      onResponse: (response, meta) =>
-        response.text.pipe(
-          Effect.mapError((error) => Errors.transport("cancel", error, t.requestId)),
-          Effect.flatMap((text): Effect.Effect<Queue.CancelOutcome, FalError.FalError> => {
-            const state = Option.map(Schema.decodeUnknownOption(CancelWire)(text), (body) => body.status)
-            if (Option.contains(state, "ALREADY_COMPLETED")) {
-              return Effect.succeed({ _tag: "AlreadyCompleted", requestId: t.requestId, meta })
-            }
-            if (response.status === 400) {
-              return Errors.fromStatus(
-                { operation: "cancel", requestId: t.requestId },
-                response.status,
-                response.headers,
-                text
-              )
-            }
-            return Effect.succeed({ _tag: "CancellationRequested", requestId: t.requestId, meta })
-          })
-        )
-    })).pipe(Effect.withSpan(...span("cancel", ref)))
+  annotated(
+    attributes(ref),
+    Effect.flatMap(target(ref), (t) =>
+      Request.execute(t.service, {
+        operation: "cancel",
+        request: HttpClientRequest.put(cancelUrl(t)).pipe(HttpClientRequest.acceptJson),
+        retry: options?.retry,
+        timeouts: options?.timeouts,
+        deadline: options?.deadline,
+        requestId: t.requestId,
+        modelId: t.ref.modelId,
+        accept: (status) => (status >= 200 && status < 300) || status === 400,
+        onResponse: (response, meta) =>
+          response.text.pipe(
+            Effect.mapError((error) => Errors.transport("cancel", error, t.requestId)),
+            Effect.flatMap((text): Effect.Effect<Queue.CancelOutcome, FalError.FalError> => {
+              const state = Option.map(Schema.decodeUnknownOption(CancelWire)(text), (body) => body.status)
+              if (Option.contains(state, "ALREADY_COMPLETED")) {
+                return Effect.succeed({ _tag: "AlreadyCompleted", requestId: t.requestId, meta })
+              }
+              if (response.status === 400) {
+                return Errors.fromStatus(
+                  { operation: "cancel", requestId: t.requestId },
+                  response.status,
+                  response.headers,
+                  text
+                )
+              }
+              return Effect.succeed({ _tag: "CancellationRequested", requestId: t.requestId, meta })
+            })
+          )
+      }))
+  )
+)
 
 // -----------------------------------------------------------------------------
 // subscribe and resume
@@ -496,7 +514,7 @@ const followAndRead = <A, I, R, RBefore = never>(
     Effect.zipRight(Stream.runLast(onStatus === undefined ? follow : Stream.tap(follow, onStatus))),
     Effect.flatMap((last) =>
       Option.isSome(last)
-        ? readResult(t, inner, failed(last.value))
+        ? readResult(t, inner, failed(last.value)).pipe(Effect.withSpan(...span("result", t.ref)))
         : Effect.fail(closedEarly(t.requestId))
     )
   )
@@ -506,14 +524,14 @@ const followAndRead = <A, I, R, RBefore = never>(
   return Request.withDeadline("resume", options?.deadline, () => t.requestId, cancelling)
 }
 
-export const resume = <A = unknown, I = unknown, R = never>(
+export const resume = Effect.fn("fal.resume", { kind: "client" })(<A = unknown, I = unknown, R = never>(
   ref: Queue.RequestRef,
   options?: FollowAndReadOptions<A, I, R>
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient | R> =>
-  Effect.flatMap(target(ref), (t) => followAndRead(t, options)).pipe(
-    Effect.tap(Request.annotate),
-    Effect.withSpan(...span("resume", ref))
+  annotated(attributes(ref), Effect.flatMap(target(ref), (t) => followAndRead(t, options))).pipe(
+    Effect.tap(Request.annotate)
   )
+)
 
 /**
  * How long an interruption of `subscribe` waits for a submit in flight to answer. The submit
@@ -546,33 +564,35 @@ const settledSubmit = (
       ))
   )
 
-export const subscribe = <A = unknown, I = unknown, R = never, REnqueue = never>(
+export const subscribe = Effect.fn("fal.subscribe", { kind: "client" })(<
+  A = unknown,
+  I = unknown,
+  R = never,
+  REnqueue = never
+>(
   modelId: string,
   input: unknown,
   options?: Queue.SubscribeOptions<R, REnqueue> & { readonly output?: Schema.Schema<A, I> | undefined }
 ): Effect.Effect<Queue.Result<A>, FalError.FalError, FalClient | R | REnqueue> =>
-  Effect.suspend(() => {
-    let submittedId: string | undefined
-    const subscribing = Effect.gen(function*() {
-      const service = yield* FalClient
-      // the upload comes first and stays interruptible: before the submit there is no job to cancel
-      const sent = yield* UploadInput.auto(service, modelId, input, options)
-      const inner = options === undefined ? undefined : { ...options, deadline: undefined }
-      const submitted = yield* settledSubmit(
-        submit(modelId, sent, { ...inner, autoUpload: false }),
-        options?.cancelOnInterrupt !== false
-      )
-      submittedId = submitted.requestId
-      const t = yield* target(submitted)
-      const onEnqueue = options?.onEnqueue
-      return yield* followAndRead(t, inner, onEnqueue === undefined ? Effect.void : onEnqueue(submitted))
+  annotated(
+    { "fal.model_id": modelId },
+    Effect.suspend(() => {
+      let submittedId: string | undefined
+      const subscribing = Effect.gen(function*() {
+        const service = yield* FalClient
+        // the upload comes first and stays interruptible: before the submit there is no job to cancel
+        const sent = yield* UploadInput.auto(service, modelId, input, options)
+        const inner = options === undefined ? undefined : { ...options, deadline: undefined }
+        const submitted = yield* settledSubmit(
+          submit(modelId, sent, { ...inner, autoUpload: false }),
+          options?.cancelOnInterrupt !== false
+        )
+        submittedId = submitted.requestId
+        const t = yield* target(submitted)
+        const onEnqueue = options?.onEnqueue
+        return yield* followAndRead(t, inner, onEnqueue === undefined ? Effect.void : onEnqueue(submitted))
+      })
+      return Request.withDeadline("subscribe", options?.deadline, () => submittedId, subscribing)
     })
-    return Request.withDeadline("subscribe", options?.deadline, () => submittedId, subscribing)
-  }).pipe(
-    Effect.tap(Request.annotate),
-    Effect.withSpan("fal.subscribe", {
-      kind: "client",
-      captureStackTrace: false,
-      attributes: { "fal.model_id": modelId }
-    })
-  )
+  ).pipe(Effect.tap(Request.annotate))
+)

@@ -27,12 +27,16 @@ export const make = (keys: ReadonlyArray<string>): Redactor => {
 }
 
 const known = (redact: Redactor, error: {
+  readonly operation?: string | undefined
+  readonly modelId?: string | undefined
   readonly requestId?: string | undefined
   readonly status?: number | undefined
   readonly errorType?: string | undefined
   readonly detail?: string | undefined
   readonly meta?: FalError.StartTimeout["meta"]
 }) => ({
+  ...(error.operation === undefined ? {} : { operation: error.operation }),
+  ...(error.modelId === undefined ? {} : { modelId: error.modelId }),
   ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
   ...(error.status === undefined ? {} : { status: error.status }),
   ...(error.errorType === undefined ? {} : { errorType: error.errorType }),
@@ -47,7 +51,19 @@ const issues = (redact: Redactor, list: ReadonlyArray<FalError.ValidationIssue>)
  * The error with every text that may quote a server (detail, description, validation messages)
  * redacted. Errors without such text are returned as they are.
  */
-export const error = (redact: Redactor) => (e: FalError.FalError): FalError.FalError => {
+export const error = (redact: Redactor) => (e: FalError.FalError): FalError.FalError => concise(redacted(redact, e))
+
+/**
+ * The error with a stack of its first line only: it was made inside the library, so its frames
+ * say nothing to the caller. A printed cause shows the spans instead, `fal.<operation>` with the
+ * caller's own file and line.
+ */
+const concise = (e: FalError.FalError): FalError.FalError => {
+  e.stack = `${e.name}: ${e.message}`
+  return e
+}
+
+const redacted = (redact: Redactor, e: FalError.FalError): FalError.FalError => {
   switch (e._tag) {
     case "TransportError":
       return new FalError.TransportError({

@@ -81,6 +81,8 @@ export type RetryAlso = (error: FalError.FalError) => boolean
  */
 export interface Call<A> {
   readonly operation: Retry.Operation
+  /** The model addressed, named by the call's errors. */
+  readonly modelId?: string | undefined
   readonly request: HttpClientRequest.HttpClientRequest
   readonly requestId?: string | undefined
   readonly retry?: Retry.Override | undefined
@@ -169,7 +171,7 @@ const attempt = <A>(
     (span) =>
       pipeline.httpClient.execute(HttpClientRequest.setHeaders(request, HttpTraceContext.toHeaders(span))).pipe(
         Effect.catchAll((error) =>
-          fromHttpClientError({ operation: call.operation, requestId: seen.requestId }, error)
+          fromHttpClientError({ operation: call.operation, modelId: call.modelId, requestId: seen.requestId }, error)
         ),
         Effect.timeoutFail({
           duration: limit.headers,
@@ -181,6 +183,7 @@ const attempt = <A>(
           seen.requestId ??= meta.requestId
           const context = {
             operation: call.operation,
+            modelId: call.modelId,
             requestId: seen.requestId,
             maxQueueLength: call.maxQueueLength
           }

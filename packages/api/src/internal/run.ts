@@ -40,40 +40,42 @@ const queueOnly = (options: RequestOptions.RequestOptions | undefined): Option.O
 }
 
 /** `Fal.run`: validate, upload the input's files, `POST {run}/{model id}`, decode the output. */
-export const run = <A = unknown, I = unknown>(
+export const run = Effect.fn("fal.run", { kind: "client" })(<A = unknown, I = unknown>(
   modelId: string,
   input: unknown,
   options?: Fal.CallOptions & { readonly output?: Schema.Schema<A, I> | undefined }
 ): Effect.Effect<Fal.Result<A>, FalError.FalError, FalClient> =>
-  Effect.flatMap(FalClient, (service) => {
+  Effect.flatMap(Effect.zipRight(Effect.annotateCurrentSpan("fal.model_id", modelId), FalClient), (service) => {
     const rejected = queueOnly(options?.options)
     if (Option.isSome(rejected)) return Effect.fail(rejected.value)
     // automatic upload: files in the input become CDN URLs before it is serialised
-    return Effect.flatMap(UploadInput.auto(service, modelId, input, options), (sent) =>
-      Either.match(Request.modelRequest(service, service.urls.run, modelId, sent, options?.options), {
-        onLeft: Effect.fail,
-        onRight: ({ request }) =>
-          Request.execute(service, {
-            operation: "run",
-            request,
-            retry: options?.retry,
-            timeouts: options?.timeouts,
-            deadline: options?.deadline,
-            onResponse: (response, meta) =>
-              Effect.map(
-                Effect.flatMap(
-                  Request.json("run", response, meta.requestId),
-                  (body) =>
-                    Request.output("run", options?.output, body, {
-                      status: response.status,
-                      requestId: meta.requestId
-                    })
-                ),
-                (data): Fal.Result<A> => ({ requestId: meta.requestId, data, meta })
-              )
-          })
-      }))
-  }).pipe(
-    Effect.tap(Request.annotate),
-    Effect.withSpan("fal.run", { kind: "client", captureStackTrace: false, attributes: { "fal.model_id": modelId } })
-  )
+    return Effect.flatMap(
+      UploadInput.auto(service, modelId, input, options),
+      (sent) =>
+        Either.match(Request.modelRequest(service, service.urls.run, modelId, sent, options?.options), {
+          onLeft: Effect.fail,
+          onRight: ({ request }) =>
+            Request.execute(service, {
+              operation: "run",
+              modelId,
+              request,
+              retry: options?.retry,
+              timeouts: options?.timeouts,
+              deadline: options?.deadline,
+              onResponse: (response, meta) =>
+                Effect.map(
+                  Effect.flatMap(
+                    Request.json("run", response, meta.requestId),
+                    (body) =>
+                      Request.output("run", options?.output, body, {
+                        status: response.status,
+                        requestId: meta.requestId
+                      })
+                  ),
+                  (data): Fal.Result<A> => ({ requestId: meta.requestId, data, meta })
+                )
+            })
+        })
+    )
+  }).pipe(Effect.tap(Request.annotate))
+)

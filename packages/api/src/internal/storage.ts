@@ -461,7 +461,7 @@ const multipart = <E, R>(
   })
 
 /** `Storage.upload`: validate everything, initiate, send the bytes, return the CDN URL. */
-export const upload = <E = never, R = never>(
+export const upload = Effect.fn("fal.storage.upload", { kind: "client" })(<E = never, R = never>(
   data: Data<E, R>,
   options: Options = {}
 ): Effect.Effect<UploadedFile, E | FalError.FalError, FalClient | R> =>
@@ -469,6 +469,5 @@ export const upload = <E = never, R = never>(
     const source = yield* plan(data, options)
     const service = yield* FalClient
     return yield* (source.size > singleLimit ? multipart(service, source, options) : single(service, source, options))
-  }).pipe(
-    Effect.withSpan("fal.storage.upload", { kind: "client", captureStackTrace: false })
-  )
+  })
+)
