@@ -36,6 +36,13 @@ const cdnBytes = (url: string) =>
     Effect.provide(url.startsWith("https://") ? FalPlatform.layerHttpClient : NodeHttpClient.layerUndici)
   )
 
+/** A file's bytes from the CDN of the platform in context (the layer's own `HttpClient`). */
+const served = (url: string) =>
+  Effect.flatMap(HttpClient.HttpClient, (client) => Effect.flatMap(client.get(url), (response) => response.arrayBuffer))
+    .pipe(
+      Effect.map((buffer) => new Uint8Array(buffer))
+    )
+
 const sameBytes = (actual: Uint8Array, expected: Uint8Array) => {
   assert.strictEqual(actual.byteLength, expected.byteLength)
   assert.isTrue(Buffer.from(actual).equals(Buffer.from(expected)), "the bytes read back differ")
@@ -98,6 +105,30 @@ describe("Storage.upload through the loopback emulator", () => {
 })
 
 describe("uploaded files on the in-memory platform", () => {
+  it.live(
+    "answers lost after the upload steps were applied: the PUT, a part and the complete are sent again, and the upload succeeds",
+    () =>
+      Effect.gen(function*() {
+        const platform = yield* FalPlatform.FalPlatform
+        const lost = (operation: Fault.Operation) =>
+          platform.injectFault({ ...Fault.target(operation), fault: Fault.resetAfter, times: 1 })
+        yield* lost("uploadPut")
+        const small = bytesOf(1024 * 1024)
+        const single = yield* Storage.upload(small)
+        sameBytes(yield* served(single.url), small)
+        yield* lost("partPut")
+        yield* lost("multipartComplete")
+        const large = bytesOf(91 * 1024 * 1024)
+        const multi = yield* Storage.upload(large)
+        assert.strictEqual(multi.parts, 10)
+        sameBytes(yield* served(multi.url), large)
+        const steps = (yield* platform.httpLog).filter((r) => r.base === "upload").map((r) => r.status)
+        // each lost answer is one "reset" followed by the same request answered
+        assert.strictEqual(steps.filter((status) => status === "reset").length, 3)
+      }).pipe(Effect.provide(FalEmulator.layerClient({ transport: "memory", key: Emulator.userKey }))),
+    60_000
+  )
+
   it.effect("an upload's lifecycle runs out on the Effect clock: 404 after, for good", () =>
     Effect.gen(function*() {
       const expiring = yield* Storage.upload(Uint8Array.of(1, 2, 3), { lifecycle: { expiration: "1 hour" } })
