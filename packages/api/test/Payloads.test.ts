@@ -47,6 +47,22 @@ describe("Payloads", () => {
       assert.notStrictEqual(keys[3], keys[0])
     }))
 
+  it.effect("a v1 deletion whose 200 answer is cut short is retried with the same key", () =>
+    Effect.gen(function*() {
+      const whole = JSON.stringify({ cdn_delete_results: links })
+      const fake = yield* Fake.layer((_, i) =>
+        i === 0
+          ? new Response(whole.slice(0, 20), { status: 200, headers: { "content-type": "application/json" } })
+          : Fake.json(200, { cdn_delete_results: links }), { adminKey: true })
+      const fiber = yield* Effect.fork(Effect.provide(Payloads.delete(ID), fake.layer))
+      yield* TestClock.adjust("1 minute")
+      const deletion = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(Payloads.deleted(deletion), ["https://v3.fal.media/files/a/out.png"])
+      const keys = (yield* Ref.get(fake.log)).map((s) => s.headers["idempotency-key"])
+      assert.strictEqual(keys.length, 2)
+      assert.strictEqual(keys[0], keys[1])
+    }))
+
   it.effect("a given idempotency key is sent as is; an invalid one fails before sending", () =>
     Effect.gen(function*() {
       const fake = yield* Fake.layer(() => Fake.json(200, { cdn_delete_results: [] }))

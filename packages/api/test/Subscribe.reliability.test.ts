@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, TestClock } from "effect"
 import * as Emulator from "./utils/emulator.js"
 
-const { echo, fail } = FalPlatform.demoModelIds
+const { echo, fail, slow } = FalPlatform.demoModelIds
 
 /** Runs `effect` in a fiber, advancing the test clock until it ends (retries back off on the clock). */
 const settle = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -121,5 +121,28 @@ describe("subscribe never loses a completed job's result", () => {
       const id = Option.getOrThrow(FalError.requestId(failure))
       const results = (yield* reads(id)).filter((entry) => !entry.path.includes("/status"))
       assert.strictEqual(results.length, 1)
+    }).pipe(Effect.provide(Emulator.inMemory())))
+
+  it.effect("stream mode: a 500 on the first status stream answer is retried, and the result comes", () =>
+    Effect.gen(function*() {
+      const platform = yield* FalPlatform.FalPlatform
+      yield* platform.injectFault({ ...Fault.target("statusStream"), fault: Fault.status(500), times: 1 })
+      const exit = yield* settle(Queue.subscribe(echo, { prompt: "once" }))
+      assert.isTrue(Exit.isSuccess(exit), String(exit))
+    }).pipe(Effect.provide(Emulator.inMemory())))
+
+  it.effect("a proxy closes every status stream after 3 s; a job of 40 s completes in stream mode", () =>
+    Effect.gen(function*() {
+      const platform = yield* FalPlatform.FalPlatform
+      yield* platform.injectFault({
+        ...Fault.target("statusStream"),
+        fault: Fault.closeStreamAfter("3 seconds"),
+        times: Infinity
+      })
+      const exit = yield* settle(Queue.subscribe(slow, { seconds: 40 }))
+      assert.isTrue(Exit.isSuccess(exit), String(exit))
+      const streams = (yield* platform.httpLog).filter((entry) => entry.path.endsWith("/status/stream"))
+      // a connection every 3 s or so for 40 s: far more than the 5 reconnects allowed without progress
+      assert.isAbove(streams.length, 6)
     }).pipe(Effect.provide(Emulator.inMemory())))
 })
