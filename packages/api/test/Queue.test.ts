@@ -332,4 +332,42 @@ describe("Queue", () => {
       const log = yield* Ref.get(fake.log)
       assert.strictEqual(log.filter((s) => s.url.includes("/status/stream")).length, 1)
     }))
+
+  it.effect("a connection that stayed open past its keep-alive, with no status, counts as progress", () =>
+    Effect.gen(function*() {
+      const opened: Array<ReadableStreamDefaultController<Uint8Array>> = []
+      const fake = yield* Fake.layer((seen) => {
+        // were the stream given up, polling would meet this and fail
+        if (!seen.url.includes("/status/stream")) return Fake.json(500, { detail: "no polling here" })
+        return new Response(
+          new ReadableStream<Uint8Array>({ start: (controller) => void opened.push(controller) }),
+          { status: 200, headers: { "content-type": "text/event-stream" } }
+        )
+      })
+      const fiber = yield* Stream.runCollect(Queue.statusStream(ref, { keepAlive: "10 seconds" })).pipe(
+        Effect.provide(fake.layer),
+        Effect.fork
+      )
+      const comment = new TextEncoder().encode(": keep-alive\n\n")
+      // 8 connections, each alive 12 s on keep-alive comments alone, then closed: more than the 5
+      // reconnects in a row the policy allows without progress
+      for (let i = 0; i <= 8; i++) {
+        for (let waited = 0; opened.length <= i && waited < 10; waited++) yield* TestClock.adjust("1 second")
+        assert.strictEqual(opened.length, i + 1, `connection ${i + 1} was opened`)
+        const controller = opened[i]
+        if (i === 8) {
+          controller.enqueue(new TextEncoder().encode(event({ status: "COMPLETED" })))
+          controller.close()
+          break
+        }
+        for (let t = 0; t < 3; t++) {
+          controller.enqueue(comment)
+          yield* TestClock.adjust("4 seconds")
+        }
+        controller.close()
+      }
+      const statuses = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(Chunk.toArray(statuses).map((s) => s.status), ["COMPLETED"])
+      assert.isFalse((yield* Ref.get(fake.log)).some((s) => !s.url.includes("/status/stream")))
+    }))
 })
