@@ -183,6 +183,43 @@ export interface HttpLogEntry {
 }
 
 /**
+ * What happened on the realtime WebSocket (`{run}/{owner}/{app}/realtime`), in order: a
+ * connection opened (its token is never recorded), a frame received (`input` is the decoded
+ * input, `undefined` if the frame could not be decoded), a connection closed (its close code,
+ * 1001 when the server stopped it).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RealtimeEvent =
+  | {
+    readonly _tag: "Connected"
+    /** The connection's id (the gateway id of its upgrade request). */
+    readonly connection: string
+    readonly app: string
+    /** The path after the app, e.g. `/realtime`. */
+    readonly path: string
+    readonly maxBuffering: string | undefined
+    readonly at: number
+  }
+  | {
+    readonly _tag: "Message"
+    readonly connection: string
+    /** 0 for the connection's first frame. */
+    readonly seq: number
+    readonly kind: "binary" | "text"
+    readonly input: unknown
+    readonly at: number
+  }
+  | {
+    readonly _tag: "Closed"
+    readonly connection: string
+    readonly code: number
+    readonly reason: string
+    readonly at: number
+  }
+
+/**
  * A job: the state of a model request known to the queue (queued or sync).
  *
  * @since 0.2.0
@@ -302,6 +339,10 @@ export interface Service {
   readonly models: Effect.Effect<ReadonlyArray<string>>
   /** The HTTP request log: every HTTP request received so far, oldest first. */
   readonly httpLog: Effect.Effect<ReadonlyArray<HttpLogEntry>>
+  /** Every realtime WebSocket event so far (connections, frames received, closes), in order. */
+  readonly realtimeLog: Effect.Effect<ReadonlyArray<RealtimeEvent>>
+  /** Waits until the realtime log holds an event matching `predicate`. */
+  readonly awaitRealtimeLog: (predicate: (event: RealtimeEvent) => boolean) => Effect.Effect<RealtimeEvent>
   /** Forgets the HTTP request log. */
   readonly clearHttpLog: Effect.Effect<void>
   /** Waits until the HTTP request log holds an entry matching `predicate` (any status). */

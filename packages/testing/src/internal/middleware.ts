@@ -87,6 +87,9 @@ const readBody = (
   })
 }
 
+/** A URL with its `fal_jwt_token` (a temporary token: realtime, streaming) replaced by `<redacted>`. */
+const hideToken = (url: string): string => url.replace(/([?&]fal_jwt_token=)[^&#]*/g, "$1<redacted>")
+
 /**
  * Records every call to a known base in the HTTP request log, provides the platform's state
  * ({@link PlatformEnv}) and the {@link Call} to the app it wraps (in one step), and settles the
@@ -129,10 +132,10 @@ export const requestLog = (env: Env) =>
     const logged: FalPlatform.HttpLogEntry = {
       id: gatewayId,
       method: request.method,
-      url,
+      url: hideToken(url),
       base: call.base,
       path: call.path,
-      query,
+      query: query.fal_jwt_token === undefined ? query : { ...query, fal_jwt_token: "<redacted>" },
       headers: Object.fromEntries(
         Object.entries(headers).map(([k, v]) => [k, k === "authorization" ? Auth.redact(v) : v])
       ),

@@ -73,6 +73,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       idempotency: yield* SynchronizedRef.make(HashMap.empty<string, IdempotentAnswer>()),
       log: yield* Ref.make<HttpLog>({ next: 0, entries: SortedMap.empty(Order.number) }),
       faults: yield* Ref.make<ReadonlyArray<ActiveFault>>([]),
+      realtime: yield* Ref.make<ReadonlyArray<FalPlatform.RealtimeEvent>>([]),
       webhooks: yield* Ref.make<ReadonlyArray<FalPlatform.WebhookDelivery>>([]),
       topics: yield* SynchronizedRef.make(HashMap.empty<string, Topic>()),
       spawn: (effect) => Effect.sync(() => void runFork(effect)),
@@ -96,6 +97,13 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       httpLog,
       clearHttpLog,
       awaitHttpLog,
+      realtimeLog: Ref.get(env.realtime),
+      awaitRealtimeLog: (predicate) =>
+        waitUntil(
+          env,
+          "realtime",
+          Effect.map(Ref.get(env.realtime), (events) => Option.fromNullable(events.find(predicate)))
+        ),
       injectFault: (injection) => Faults.inject(env, injection),
       clearFaults: Faults.clear(env),
       job,

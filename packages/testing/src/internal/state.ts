@@ -88,6 +88,8 @@ export interface Env {
    */
   readonly log: Ref.Ref<HttpLog>
   readonly faults: Ref.Ref<ReadonlyArray<ActiveFault>>
+  /** The realtime WebSocket's events (`realtime.ts`); changes published on `"realtime"`. */
+  readonly realtime: Ref.Ref<ReadonlyArray<FalPlatform.RealtimeEvent>>
   readonly webhooks: Ref.Ref<ReadonlyArray<FalPlatform.WebhookDelivery>>
   /**
    * Change notifications by topic: a job's id (its record changed), {@link queueTopic} of a model

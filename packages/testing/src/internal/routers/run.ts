@@ -11,6 +11,7 @@ import { PlatformEnv } from "../call.js"
 import { detail, stored } from "../http.js"
 import * as Jobs from "../jobs.js"
 import { authenticated, validOptions } from "../middleware.js"
+import * as Realtime from "../realtime.js"
 import { accept } from "./accept.js"
 
 const run = Effect.gen(function*() {
@@ -25,7 +26,11 @@ const run = Effect.gen(function*() {
 
 const guarded = run.pipe(validOptions("detail"), authenticated("detail"))
 
-export const router = HttpRouter.empty.pipe(HttpRouter.post("/*", guarded))
+export const router = HttpRouter.empty.pipe(
+  HttpRouter.post("/*", guarded),
+  // the realtime WebSocket: `GET /{owner}/{app}/realtime` (or a custom path) with `Upgrade: websocket`
+  HttpRouter.get("/*", Realtime.route)
+)
 
 /** Any other method: 405. */
 export const notFound = Effect.flatMap(
