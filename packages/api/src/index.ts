@@ -61,3 +61,8 @@ export * as Webhooks from "./Webhooks.js"
  * @since 0.2.0
  */
 export * as Storage from "./Storage.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as Realtime from "./Realtime.js"

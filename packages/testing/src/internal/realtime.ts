@@ -87,14 +87,13 @@ const answer = (env: Env, model: Model.Model, input: unknown, cdnBase: string): 
     const result = yield* Effect.either(model.run(input, ctx))
     if (Either.isLeft(result)) {
       const failure = result.left
-      return failure.status === 422
+      const frame = failure.status === 422
         ? xFalError("VALIDATION_ERROR", issuesText(failure.detail))
         : xFalError(
           failure.errorType ?? "INTERNAL_ERROR",
-          typeof failure.detail === "string"
-            ? failure.detail
-            : JSON.stringify(failure.detail)
+          typeof failure.detail === "string" ? failure.detail : JSON.stringify(failure.detail)
         )
+      return requestId === undefined ? frame : { ...frame, request_id: requestId }
     }
     const output = result.right
     return requestId !== undefined && typeof output === "object" && output !== null && !Array.isArray(output)
