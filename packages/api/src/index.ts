@@ -61,3 +61,13 @@ export * as Webhooks from "./Webhooks.js"
  * @since 0.2.0
  */
 export * as Storage from "./Storage.js"
+
+/**
+ * @since 0.4.0
+ */
+export * as Tokens from "./Tokens.js"
+
+/**
+ * @since 0.4.0
+ */
+export * as TokenProvider from "./TokenProvider.js"
