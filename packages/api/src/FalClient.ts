@@ -95,6 +95,8 @@ export interface Timeouts {
  * | upload.part (a 10 MB part) | 5 min | 60 s |
  * | upload.complete | 60 s | 60 s |
  * | jwks (the webhook keys) | 10 s | 10 s |
+ * | tokens.create | 30 s | 60 s |
+ * | stream (headers: until the model starts streaming; the body is bounded by the idle limit of `Fal.stream`, not `body`) | 15 min | 60 s |
  *
  * @since 0.2.0
  * @category defaults
@@ -116,7 +118,9 @@ export const defaultTimeouts: {
   "upload.put": { headers: Duration.minutes(15), body: Duration.seconds(60) },
   "upload.part": { headers: Duration.minutes(5), body: Duration.seconds(60) },
   "upload.complete": { headers: Duration.seconds(60), body: Duration.seconds(60) },
-  jwks: { headers: Duration.seconds(10), body: Duration.seconds(10) }
+  jwks: { headers: Duration.seconds(10), body: Duration.seconds(10) },
+  "tokens.create": { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  stream: { headers: Duration.minutes(15), body: Duration.seconds(60) }
 }
 
 /**

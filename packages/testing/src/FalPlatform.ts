@@ -169,8 +169,12 @@ export interface HttpLogEntry {
   readonly query: Readonly<Record<string, string>>
   /** Header names lower-cased; `authorization` is redacted to `Key <redacted>`. */
   readonly headers: Readonly<Record<string, string>>
-  /** Which key authenticated the request. */
-  readonly auth: "user" | "admin" | "unknown" | "missing"
+  /**
+   * What authenticated the request: an API key (`user`, `admin`), a temporary token (`token`:
+   * `fal_jwt_token` in the query without an `Authorization` header, or `Authorization: Bearer`;
+   * checked by the route, since a token is valid for its apps only), or nothing usable.
+   */
+  readonly auth: "user" | "admin" | "token" | "unknown" | "missing"
   /** The platform headers and query parameters, decoded with `RequestOptions.fromWire`. */
   readonly options: Either.Either<RequestOptions, InvalidRequestOptions>
   readonly body: string
@@ -327,6 +331,32 @@ export interface WebhookDelivery {
 }
 
 /**
+ * A temporary token issued by `POST {rest}/tokens/` (SPEC section 12).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface IssuedToken {
+  /** The token (JWT-shaped; its third part is random, not a signature: tokens are checked by lookup). */
+  readonly token: string
+  /** The `allowed_apps` it was issued for: `owner/app` ids, or bare app names (any owner). */
+  readonly apps: ReadonlyArray<string>
+  /** `Clock` time in milliseconds. */
+  readonly issuedAt: number
+  /** `Clock` time in milliseconds; the token is refused from this instant on. */
+  readonly expiresAt: number
+}
+
+/**
+ * A token checked for an app: `valid`, `expired` (on the platform's Clock), `wrong_app` (issued
+ * for other apps), or `unknown` (never issued by this platform).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type TokenCheck = "valid" | "expired" | "wrong_app" | "unknown"
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -382,6 +412,21 @@ export interface Service {
    * `retire()` (the old one leaves the JWKS).
    */
   readonly webhookSigner: WebhookSigner.Service
+  /** The temporary tokens issued so far (expired ones included). */
+  readonly tokens: Effect.Effect<ReadonlyArray<IssuedToken>>
+  /**
+   * Issues a token as `POST {rest}/tokens/` does (a test shortcut): for `apps` (`owner/app` ids or
+   * bare app names), living `expirationSeconds` (default 120) on the platform's Clock.
+   */
+  readonly issueToken: (
+    apps: ReadonlyArray<string>,
+    options?: { readonly expirationSeconds?: number | undefined }
+  ) => Effect.Effect<IssuedToken>
+  /**
+   * Checks a token for the app of a model id (`owner/app[/path]`; the sub-path is ignored), on the
+   * platform's Clock. The streaming route uses it for `fal_jwt_token`.
+   */
+  readonly validateToken: (token: string, modelId: string) => Effect.Effect<TokenCheck>
   /**
    * The gateway bound to this platform: every base under its path prefix (`/run`, `/queue`,
    * `/api/v1`, `/rest`, `/cdn`, `/storage`). Both transports serve it; mount it in your own

@@ -103,6 +103,8 @@ export interface Env {
    */
   readonly spawn: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
   readonly webhookClient: Option.Option<HttpClient.HttpClient>
+  /** Temporary tokens issued, by value (`tokens.ts`). */
+  readonly tokens: Ref.Ref<HashMap.HashMap<string, FalPlatform.IssuedToken>>
   readonly webhookSigning: Signing
 }
 
