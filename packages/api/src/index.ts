@@ -63,11 +63,6 @@ export * as Webhooks from "./Webhooks.js"
 export * as Storage from "./Storage.js"
 
 /**
-<<<<<<< HEAD
- * @since 0.2.0
- */
-export * as Realtime from "./Realtime.js"
-=======
  * @since 0.4.0
  */
 export * as Tokens from "./Tokens.js"
@@ -76,4 +71,8 @@ export * as Tokens from "./Tokens.js"
  * @since 0.4.0
  */
 export * as TokenProvider from "./TokenProvider.js"
->>>>>>> stream
+
+/**
+ * @since 0.4.0
+ */
+export * as Realtime from "./Realtime.js"

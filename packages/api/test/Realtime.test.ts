@@ -1,5 +1,5 @@
-import { Realtime } from "@effect-fal/api"
-import { TokenProvider } from "@effect-fal/api/TokenProvider"
+import type { FalClient } from "@effect-fal/api"
+import { Realtime, TokenProvider, Tokens } from "@effect-fal/api"
 import { FalEmulator, FalPlatform } from "@effect-fal/testing"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { assert, describe, it } from "@effect/vitest"
@@ -15,21 +15,34 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 
-/** Tokens issued by a counting provider: `lifetime` seconds on the Clock; the first `refused` are "invalid". */
+/**
+ * Tokens asked of the emulator (`Tokens.create`, `lifetime` seconds on its Clock) and counted;
+ * the first `refused` are tokens the emulator never issued.
+ */
 const countingProvider = (issued: Ref.Ref<Array<string>>, options: { lifetime: number; refused?: number }) =>
-  Layer.succeed(TokenProvider, {
-    token: (app) =>
-      Effect.gen(function*() {
-        const n = (yield* Ref.get(issued)).length
-        const value = n < (options.refused ?? 0) ? "invalid" : `token-${n}-secret`
-        yield* Ref.update(issued, (list) => [...list, value])
-        const now = yield* DateTime.now
-        return { value: Redacted.make(value), app, expiresAt: DateTime.addDuration(now, `${options.lifetime} seconds`) }
-      })
-  })
+  Layer.effect(
+    TokenProvider.TokenProvider,
+    Effect.map(Effect.context<FalClient.FalClient>(), (context) => ({
+      token: (app: string) =>
+        Effect.gen(function*() {
+          const n = (yield* Ref.get(issued)).length
+          const token = n < (options.refused ?? 0)
+            ? {
+              value: Redacted.make(`invalid-secret-${n}`),
+              app,
+              expiresAt: DateTime.addDuration(yield* DateTime.now, `${options.lifetime} seconds`)
+            }
+            : yield* Effect.provide(Tokens.create(app, { expiration: `${options.lifetime} seconds` }), context)
+          yield* Ref.update(issued, (list) => [...list, Redacted.value(token.value)])
+          return token
+        })
+    }))
+  )
 
 const env = (issued: Ref.Ref<Array<string>>, options: { lifetime: number; refused?: number } = { lifetime: 120 }) =>
-  Layer.mergeAll(FalEmulator.layerClient(), NodeSocket.layerWebSocketConstructor, countingProvider(issued, options))
+  Layer.mergeAll(NodeSocket.layerWebSocketConstructor, countingProvider(issued, options)).pipe(
+    Layer.provideMerge(FalEmulator.layerClient())
+  )
 
 const run = <A, E>(
   body: (ctx: { readonly issued: Ref.Ref<Array<string>>; readonly platform: FalPlatform.Service }) => Effect.Effect<
@@ -244,9 +257,10 @@ describe("Realtime.connect", () => {
         const error = yield* Effect.flip(Stream.runDrain(connection.results))
         assert.strictEqual(error._tag, "Unauthorized")
         assert.strictEqual((yield* Ref.get(issued)).length, 3)
-        assert.notMatch(`${error.message} ${JSON.stringify(error)} ${String(error.stack)}`, /invalid|secret/)
+        assert.notMatch(`${error.message} ${JSON.stringify(error)} ${String(error.stack)}`, /invalid-secret/)
         const logged = JSON.stringify(yield* platform.httpLog)
-        assert.notMatch(logged, /invalid|secret/)
+        assert.notMatch(logged, /invalid-secret/)
+        assert.match(logged, /fal_jwt_token=<redacted>/)
       }), { lifetime: 120, refused: 10 }))
 
   it.effect("refreshes the token at 90% of its lifetime (TestClock)", () =>
@@ -259,18 +273,53 @@ describe("Realtime.connect", () => {
         yield* TestClock.adjust("89 seconds")
         assert.strictEqual((yield* Ref.get(issued)).length, 1)
         yield* TestClock.adjust("1 second")
+        // the refresh is a real request to the emulator: wait for it (a missing refresh times out)
+        yield* Effect.repeat(Ref.get(issued), { until: (list) => list.length === 2 })
+        yield* TestClock.adjust("89 seconds")
         assert.strictEqual((yield* Ref.get(issued)).length, 2)
-        yield* TestClock.adjust("90 seconds")
-        assert.strictEqual((yield* Ref.get(issued)).length, 3)
+        yield* TestClock.adjust("1 second")
+        yield* Effect.repeat(Ref.get(issued), { until: (list) => list.length === 3 })
       }), { lifetime: 100 }))
 
+  it.effect("an expired token: the emulator refuses the next input, the connection reopens with the refreshed token", () =>
+    run(({ issued, platform }) =>
+      Effect.gen(function*() {
+        const connection = yield* Realtime.connect("fal-ai/echo", { throttle: 0 })
+        yield* connection.send({ n: 1 })
+        yield* Stream.runHead(connection.results)
+        // the refresh at 9 s, then the first token expires at 10 s
+        yield* TestClock.adjust("9 seconds")
+        yield* Effect.repeat(Ref.get(issued), { until: (list) => list.length === 2 })
+        yield* TestClock.adjust("2 seconds")
+        yield* connection.send({ n: 2 })
+        const answer = yield* Stream.runHead(connection.results)
+        assert.deepStrictEqual(
+          answer._tag === "Some" ? answer.value : undefined,
+          Either.right({ requestId: undefined, output: { n: 2 } })
+        )
+        // no token beyond the refreshed one: the reconnect used it
+        assert.strictEqual((yield* Ref.get(issued)).length, 2)
+        const log = yield* platform.realtimeLog
+        assert.deepStrictEqual(log.map((e) => e._tag), [
+          "Connected",
+          "Message",
+          "Message",
+          "Closed",
+          "Connected",
+          "Message"
+        ])
+        const closed = log.find((e) => e._tag === "Closed")
+        assert.strictEqual(closed?._tag === "Closed" ? closed.code : 0, 1008)
+      }), { lifetime: 10 }))
+
   it.effect("an app the server does not serve: a TransportError", () =>
-    run(() =>
+    run(({ issued }) =>
       Effect.gen(function*() {
         const connection = yield* Realtime.connect("acme/missing")
         const error = yield* Effect.flip(Stream.runDrain(connection.results))
         assert.strictEqual(error._tag, "TransportError")
-        assert.notMatch(error.message, /token-/)
+        const [token] = yield* Ref.get(issued)
+        assert.notInclude(`${error.message} ${JSON.stringify(error)}`, token)
       })
     ))
 

@@ -192,7 +192,7 @@ export interface HttpLogEntry {
  * input, `undefined` if the frame could not be decoded), a connection closed (its close code,
  * 1001 when the server stopped it).
  *
- * @since 0.2.0
+ * @since 0.4.0
  * @category models
  */
 export type RealtimeEvent =

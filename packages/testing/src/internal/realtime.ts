@@ -29,8 +29,8 @@ import type * as Model from "../Model.js"
 import { Call, PlatformEnv } from "./call.js"
 import * as Cdn from "./cdn.js"
 import { detail } from "./http.js"
-import * as Tokens from "./realtimeTokens.js"
 import { type Env, now, publish, uuid } from "./state.js"
+import * as Tokens from "./tokens.js"
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true })
 
@@ -41,6 +41,10 @@ export const unauthorizedCode = 1008
 const unauthorized = { status: "error", error: "Unauthorized" } as const
 
 const xFalError = (error: string, reason: string) => ({ type: "x-fal-error", error, reason })
+
+/** Whether the connection's token is still good for the app, on the platform's Clock. */
+const tokenValid = (env: Env, token: string, app: string): Effect.Effect<boolean> =>
+  Effect.map(Tokens.validate(env, token, app), (check) => check === "valid")
 
 const record = (env: Env, event: FalPlatform.RealtimeEvent): Effect.Effect<void> =>
   Effect.zipRight(Ref.update(env.realtime, (events) => [...events, event]), publish(env, "realtime"))
@@ -143,7 +147,7 @@ export const route = Effect.scoped(Effect.gen(function*() {
       write(encodeFrame("binary", xFalError("INVALID_PARAMETER", badBuffering.value))),
       closeWith(1008, badBuffering.value)
     )
-    : Effect.flatMap(Tokens.check(env, token, app), (valid) => valid ? Effect.void : refuse("binary"))
+    : Effect.flatMap(tokenValid(env, token, app), (valid) => valid ? Effect.void : refuse("binary"))
   const onFrame = (frame: string | Uint8Array) =>
     Effect.gen(function*() {
       const kind = typeof frame === "string" ? "text" : "binary"
@@ -157,7 +161,7 @@ export const route = Effect.scoped(Effect.gen(function*() {
         input: Either.getOrUndefined(decoded),
         at: yield* now
       })
-      if (!(yield* Tokens.check(env, token, app))) return yield* refuse(kind)
+      if (!(yield* tokenValid(env, token, app))) return yield* refuse(kind)
       const output = Either.isLeft(decoded)
         ? xFalError("DECODE_ERROR", `The message could not be decoded: ${decoded.left}`)
         : yield* answer(env, model, decoded.right, call.urls.cdn)
