@@ -127,9 +127,9 @@ export const connect = <O, I, OE, IE>(
     const encodeInput = options?.input === undefined
       ? (input: I) => Effect.succeed<unknown>(input)
       : Schema.encode(options.input)
-    const decodeOutput = options?.output === undefined
-      ? (output: unknown) => Effect.succeed(output as O)
-      : Schema.decodeUnknown(options.output)
+    const decodeOutput: (output: unknown) => Either.Either<O, ParseResult.ParseError> = options?.output === undefined
+      ? (output) => Either.right(output as O)
+      : Schema.decodeUnknownEither(options.output)
 
     const client = yield* FalClient.FalClient
     const provider = yield* TokenProvider
@@ -143,8 +143,11 @@ export const connect = <O, I, OE, IE>(
     const results = yield* Mailbox.make<Either.Either<Realtime.Output<O>, Realtime.ErrorFrame>, FalError.FalError>()
     /** The token the next session opens with, and when it was fetched. */
     const current = yield* Ref.make(Option.none<{ readonly token: Tokens.Token; readonly at: number }>())
-    /** The last frame written that no answer followed yet: sent again after an unauthorized close. */
-    const unanswered = yield* Ref.make(Option.none<string | Uint8Array>())
+    /**
+     * The last frame written that no answer followed yet: sent again after an unauthorized close.
+     * A plain variable: the sender sets it and the socket's handler clears it, one session at a time.
+     */
+    let unanswered: string | Uint8Array | undefined = undefined
 
     const fetchToken = Effect.gen(function*() {
       const token = yield* provider.token(appId)
@@ -160,55 +163,59 @@ export const connect = <O, I, OE, IE>(
           ? Effect.succeed(stored.value.token)
           : fetchToken)
 
-    const onFrame = (data: string | Uint8Array) =>
-      Effect.gen(function*() {
-        let decoded: unknown
-        try {
-          decoded = typeof data === "string" ? JSON.parse(data) : packr.unpack(data)
-        } catch (error) {
-          yield* Ref.set(unanswered, Option.none())
-          return yield* results.offer(Either.left(
-            new FalError.DecodeError({
-              operation: "realtime",
-              modelId: appId,
-              description: `a frame could not be decoded: ${error instanceof Error ? error.message : String(error)}`
-            })
-          ))
-        }
-        if (isUnauthorizedMessage(decoded)) {
-          return "unauthorized" as const
-        }
-        yield* Ref.set(unanswered, Option.none())
-        const requestId = requestIdOf(decoded)
-        if (isErrorFrame(decoded)) {
-          // fal's idle notice: not an error of an input
-          if (decoded.error === "TIMEOUT") {
-            return undefined
-          }
-          return yield* results.offer(Either.left(
-            new FalError.RequestFailed({
-              operation: "realtime",
-              modelId: appId,
-              ...(requestId === undefined ? {} : { requestId }),
-              ...(text(decoded.error) === undefined ? {} : { errorType: text(decoded.error)! }),
-              ...(text(decoded.reason) === undefined ? {} : { detail: client.redact(text(decoded.reason)!) })
-            })
-          ))
-        }
-        const output = yield* Effect.either(decodeOutput(decoded))
-        return yield* results.offer(
-          Either.isRight(output)
-            ? Either.right({ requestId, output: output.right })
-            : Either.left(
-              new FalError.DecodeError({
-                operation: "realtime",
-                modelId: appId,
-                ...(requestId === undefined ? {} : { requestId }),
-                description: ParseResult.TreeFormatter.formatErrorSync(output.left)
-              })
-            )
+    /**
+     * What a frame is: an answer for `results`, fal's unauthorized message, or nothing to report.
+     * Synchronous, so the socket's handler returns no effect for an answer and no fiber is
+     * forked per message (`Socket.runRaw` runs a returned effect on a fiber of its own).
+     */
+    const classify = (
+      data: string | Uint8Array
+    ): Either.Either<Realtime.Output<O>, Realtime.ErrorFrame> | "unauthorized" | undefined => {
+      let decoded: unknown
+      try {
+        decoded = typeof data === "string" ? JSON.parse(data) : packr.unpack(data)
+      } catch (error) {
+        return Either.left(
+          new FalError.DecodeError({
+            operation: "realtime",
+            modelId: appId,
+            description: `a frame could not be decoded: ${error instanceof Error ? error.message : String(error)}`
+          })
         )
-      })
+      }
+      if (isUnauthorizedMessage(decoded)) {
+        return "unauthorized"
+      }
+      const requestId = requestIdOf(decoded)
+      if (isErrorFrame(decoded)) {
+        // fal's idle notice: not an error of an input
+        if (decoded.error === "TIMEOUT") {
+          return undefined
+        }
+        const errorType = text(decoded.error)
+        const reason = text(decoded.reason)
+        return Either.left(
+          new FalError.RequestFailed({
+            operation: "realtime",
+            modelId: appId,
+            ...(requestId === undefined ? {} : { requestId }),
+            ...(errorType === undefined ? {} : { errorType }),
+            ...(reason === undefined ? {} : { detail: client.redact(reason) })
+          })
+        )
+      }
+      const output = decodeOutput(decoded)
+      return Either.isRight(output)
+        ? Either.right({ requestId, output: output.right })
+        : Either.left(
+          new FalError.DecodeError({
+            operation: "realtime",
+            modelId: appId,
+            ...(requestId === undefined ? {} : { requestId }),
+            description: ParseResult.TreeFormatter.formatErrorSync(output.left)
+          })
+        )
+    }
 
     /** One WebSocket, from open to close. */
     const session = (
@@ -222,29 +229,31 @@ export const connect = <O, I, OE, IE>(
             code !== 1000
         })
         const write = yield* socket.writer
-        const answered = yield* Ref.make(false)
-        const refused = yield* Ref.make(false)
-        // the sender: latest input from the sliding queue, then the throttle interval
+        // set by the socket's handler: an answer came / fal's unauthorized message came
+        let answered = false
+        let refused = false
+        // the sender: the next input (the latest, when throttled), then the throttle interval
         yield* Queue.take(pending).pipe(
           Effect.tap((frame) =>
-            Ref.set(unanswered, Option.some(frame))
+            Effect.sync(() => (unanswered = frame))
           ),
           Effect.flatMap(write),
           Effect.zipRight(Duration.isZero(interval) ? Effect.void : Effect.sleep(interval)),
           Effect.forever,
           Effect.forkScoped
         )
-        const ran = yield* socket.runRaw((data) =>
-          onFrame(typeof data === "string" ? data : new Uint8Array(data)).pipe(
-            Effect.flatMap((outcome) =>
-              outcome === "unauthorized"
-                ? Effect.zipRight(Ref.set(refused, true), write(new Socket.CloseEvent(1000, "Unauthorized")))
-                : Ref.set(answered, true)
-            )
-          )
-        ).pipe(Effect.either)
-        if (yield* Ref.get(refused)) {
-          if (yield* Ref.get(answered)) return "unauthorized" as const
+        const ran = yield* socket.runRaw((data) => {
+          const frame = classify(typeof data === "string" ? data : new Uint8Array(data))
+          if (frame === "unauthorized") {
+            refused = true
+            return write(new Socket.CloseEvent(1000, "Unauthorized"))
+          }
+          unanswered = undefined
+          answered = true
+          if (frame !== undefined) results.unsafeOffer(frame)
+        }).pipe(Effect.either)
+        if (refused) {
+          if (answered) return "unauthorized" as const
           return yield* unauthorizedError(appId, "the realtime token was refused")
         }
         if (Either.isRight(ran)) return "closed" as const
@@ -254,7 +263,7 @@ export const connect = <O, I, OE, IE>(
             error.code === 1008 || error.code === 4001 || error.code === 4003 ||
             /unauthori[sz]ed/i.test(error.closeReason ?? "")
           ) {
-            if (yield* Ref.get(answered)) return "unauthorized" as const
+            if (answered) return "unauthorized" as const
             return yield* unauthorizedError(
               appId,
               `the connection was closed with ${error.code}${error.closeReason ? `: ${error.closeReason}` : ""}`
@@ -303,14 +312,11 @@ export const connect = <O, I, OE, IE>(
     })
 
     /** The frame an unauthorized close left unanswered goes again, unless a newer input waits. */
-    const resendUnanswered = Effect.flatMap(Ref.getAndSet(unanswered, Option.none()), (frame) =>
-      Option.isNone(frame) ? Effect.void : Effect.sync(() => {
-        if (
-          pending.unsafeSize().pipe(Option.getOrElse(() =>
-            0
-          )) === 0
-        ) pending.unsafeOffer(frame.value)
-      }))
+    const resendUnanswered = Effect.sync(() => {
+      const frame = unanswered
+      unanswered = undefined
+      if (frame !== undefined && Option.getOrElse(pending.unsafeSize(), () => 0) === 0) pending.unsafeOffer(frame)
+    })
 
     /** Fetches a new token at 90% of the current one's lifetime, for the next session. */
     const refresh = Effect.gen(function*() {

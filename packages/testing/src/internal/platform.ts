@@ -2,6 +2,7 @@
  * Builds a platform: resolves the configuration, creates the state and exposes the service.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
@@ -74,7 +75,7 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       idempotency: yield* SynchronizedRef.make(HashMap.empty<string, IdempotentAnswer>()),
       log: yield* Ref.make<HttpLog>({ next: 0, entries: SortedMap.empty(Order.number) }),
       faults: yield* Ref.make<ReadonlyArray<ActiveFault>>([]),
-      realtime: yield* Ref.make<ReadonlyArray<FalPlatform.RealtimeEvent>>([]),
+      realtime: yield* Ref.make(Chunk.empty<FalPlatform.RealtimeEvent>()),
       webhooks: yield* Ref.make<ReadonlyArray<FalPlatform.WebhookDelivery>>([]),
       topics: yield* SynchronizedRef.make(HashMap.empty<string, Topic>()),
       spawn: (effect) => Effect.sync(() => void runFork(effect)),
@@ -99,12 +100,12 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       httpLog,
       clearHttpLog,
       awaitHttpLog,
-      realtimeLog: Ref.get(env.realtime),
+      realtimeLog: Effect.map(Ref.get(env.realtime), Chunk.toReadonlyArray),
       awaitRealtimeLog: (predicate) =>
         waitUntil(
           env,
           "realtime",
-          Effect.map(Ref.get(env.realtime), (events) => Option.fromNullable(events.find(predicate)))
+          Effect.map(Ref.get(env.realtime), Chunk.findFirst(predicate))
         ),
       injectFault: (injection) => Faults.inject(env, injection),
       clearFaults: Faults.clear(env),

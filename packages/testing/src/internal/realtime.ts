@@ -19,6 +19,7 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Socket from "@effect/platform/Socket"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -47,7 +48,7 @@ const tokenValid = (env: Env, token: string, app: string): Effect.Effect<boolean
   Effect.map(Tokens.validate(env, token, app), (check) => check === "valid")
 
 const record = (env: Env, event: FalPlatform.RealtimeEvent): Effect.Effect<void> =>
-  Effect.zipRight(Ref.update(env.realtime, (events) => [...events, event]), publish(env, "realtime"))
+  Effect.zipRight(Ref.update(env.realtime, Chunk.append(event)), publish(env, "realtime"))
 
 const isUpgrade = (request: HttpServerRequest.HttpServerRequest): boolean =>
   (request.headers.upgrade ?? "").toLowerCase() === "websocket"

@@ -5,6 +5,7 @@
  * multi-part transitions is one pure `Ref.modify`.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -89,7 +90,7 @@ export interface Env {
   readonly log: Ref.Ref<HttpLog>
   readonly faults: Ref.Ref<ReadonlyArray<ActiveFault>>
   /** The realtime WebSocket's events (`realtime.ts`); changes published on `"realtime"`. */
-  readonly realtime: Ref.Ref<ReadonlyArray<FalPlatform.RealtimeEvent>>
+  readonly realtime: Ref.Ref<Chunk.Chunk<FalPlatform.RealtimeEvent>>
   readonly webhooks: Ref.Ref<ReadonlyArray<FalPlatform.WebhookDelivery>>
   /**
    * Change notifications by topic: a job's id (its record changed), {@link queueTopic} of a model
