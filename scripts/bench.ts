@@ -28,6 +28,7 @@ import type { ClientName } from "./bench/client.js"
 import { headersSection } from "./bench/headers.js"
 import { memorySection } from "./bench/memory.js"
 import { ratiosSection } from "./bench/ratios.js"
+import { realtimeSection } from "./bench/realtime.js"
 import { benchCommand, gateLine, gateTable, load, machine, now, stamp } from "./bench/report.js"
 import { subscribeSection } from "./bench/subscribe.js"
 
@@ -150,6 +151,8 @@ const main = async () => {
   const subscribe = await subscribeSection()
   console.log("memory per subscription…")
   const memory = await memorySection()
+  console.log("realtime…")
+  const realtime = await realtimeSection()
   console.log("emulator…")
   const emulator = execFileSync(tsx, [path.join(root, "scripts/bench/emulator-streams.ts")], {
     encoding: "utf8",
@@ -171,7 +174,7 @@ const main = async () => {
     stdio: ["ignore", "pipe", "inherit"],
     cwd: root
   })
-  const gates = [...headers.gates, ...ratios.gates, ...subscribe.gates, ...memory.gates]
+  const gates = [...headers.gates, ...ratios.gates, ...subscribe.gates, ...memory.gates, ...realtime.gates]
   const report = `# Benchmarks
 
 Written in full by \`pnpm bench\` (\`scripts/bench.ts\`): rerun it to refresh every figure. It first
@@ -197,6 +200,7 @@ ${http}
 ${ratios.markdown}
 ${subscribe.markdown}
 ${memory.markdown}
+${realtime.markdown}
 ${emulator}
 ${upload}
 ${purge}`

@@ -246,7 +246,9 @@ const summary = (result: Result) => {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), noise, growth }
 }
 
-export const realtimeSection = async (): Promise<{ readonly markdown: string; readonly gates: ReadonlyArray<Gate> }> => {
+export const realtimeSection = async (): Promise<
+  { readonly markdown: string; readonly gates: ReadonlyArray<Gate> }
+> => {
   const started = stamp("npx tsx --import ./scripts/bench/built-register.mjs scripts/bench/realtime.ts")
   const ours = await measure("effect-fal")
   const theirs = await measure("@fal-ai/client")
@@ -293,7 +295,9 @@ so faster than real time: ten minutes' worth at 100 messages/s), the heap after 
 the first message and after every ${sampleEvery.toLocaleString("en-US")}. Noise is the spread (max − min) of the
 first four samples; growth is the last sample minus the first.
 
-| client | messages timed | p50 (ms) | p99 (ms) | heap after GC every ${sampleEvery.toLocaleString("en-US")} (KiB) | growth (KiB) | noise (KiB) | memory run (s) |
+| client | messages timed | p50 (ms) | p99 (ms) | heap after GC every ${
+    sampleEvery.toLocaleString("en-US")
+  } (KiB) | growth (KiB) | noise (KiB) | memory run (s) |
 |---|---:|---:|---:|---|---:|---:|---:|
 ${row(ours, a)}
 ${row(theirs, b)}
