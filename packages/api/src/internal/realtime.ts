@@ -87,15 +87,15 @@ const requestIdOf = (value: unknown): string | undefined =>
     ? value.request_id
     : undefined
 
-export const connect = <O, I, OE, IE>(
+export const connect: <O, I, OE, IE>(
   app: string,
   options: Realtime.Options<O, I, OE, IE> | undefined
-): Effect.Effect<
+) => Effect.Effect<
   Realtime.RealtimeConnection<O, I>,
   FalError.FalError | FalError.InvalidConfiguration,
   Scope.Scope | FalClient.FalClient | TokenProvider | Socket.WebSocketConstructor
-> =>
-  Effect.gen(function*() {
+> = Effect.fn("fal.realtime.connect", { kind: "client" })(
+  function*<O, I, OE, IE>(app: string, options: Realtime.Options<O, I, OE, IE> | undefined) {
     // everything the caller passes is checked here, before anything is fetched or opened
     const id = yield* ModelId.parse(app)
     const appId = `${id.owner}/${id.app}`
@@ -124,9 +124,9 @@ export const connect = <O, I, OE, IE>(
     const json = options?.encoding === "json"
     const reconnect: Schedule.Schedule<unknown, FalError.FalError> = options?.reconnect ??
       Schedule.exponential(Duration.millis(250)).pipe(Schedule.intersect(Schedule.recurs(3)))
-    const encodeInput = options?.input === undefined
-      ? (input: I) => Effect.succeed<unknown>(input)
-      : Schema.encode(options.input)
+    const encodeInput: (input: I) => Either.Either<unknown, ParseResult.ParseError> = options?.input === undefined
+      ? Either.right
+      : Schema.encodeEither(options.input)
     const decodeOutput: (output: unknown) => Either.Either<O, ParseResult.ParseError> = options?.output === undefined
       ? (output) => Either.right(output as O)
       : Schema.decodeUnknownEither(options.output)
@@ -158,10 +158,13 @@ export const connect = <O, I, OE, IE>(
 
     /** The token for a new session: the stored one, unless `fresh` and it is the one just refused. */
     const sessionToken = (refused: Option.Option<Tokens.Token>) =>
-      Effect.flatMap(Ref.get(current), (stored) =>
-        Option.isSome(stored) && (Option.isNone(refused) || stored.value.token !== refused.value)
-          ? Effect.succeed(stored.value.token)
-          : fetchToken)
+      Effect.flatMap(
+        Ref.get(current),
+        (stored) =>
+          Option.isSome(stored) && (Option.isNone(refused) || stored.value.token !== refused.value)
+            ? Effect.succeed(stored.value.token)
+            : fetchToken
+      )
 
     /**
      * What a frame is: an answer for `results`, fal's unauthorized message, or nothing to report.
@@ -225,8 +228,7 @@ export const connect = <O, I, OE, IE>(
         const target = `${url}?fal_jwt_token=${encodeURIComponent(Redacted.value(token.value))}${query}`
         const socket = yield* Socket.makeWebSocket(target, {
           openTimeout: openTimeout.value,
-          closeCodeIsError: (code) =>
-            code !== 1000
+          closeCodeIsError: (code) => code !== 1000
         })
         const write = yield* socket.writer
         // set by the socket's handler: an answer came / fal's unauthorized message came
@@ -234,9 +236,7 @@ export const connect = <O, I, OE, IE>(
         let refused = false
         // the sender: the next input (the latest, when throttled), then the throttle interval
         yield* Queue.take(pending).pipe(
-          Effect.tap((frame) =>
-            Effect.sync(() => (unanswered = frame))
-          ),
+          Effect.tap((frame) => Effect.sync(() => (unanswered = frame))),
           Effect.flatMap(write),
           Effect.zipRight(Duration.isZero(interval) ? Effect.void : Effect.sleep(interval)),
           Effect.forever,
@@ -284,7 +284,7 @@ export const connect = <O, I, OE, IE>(
             ? `the connection did not open within ${Duration.format(openTimeout.value)}`
             : `the connection failed (${error.reason})`
         })
-      }))
+      })).pipe(Effect.withSpan("fal.realtime.session", { kind: "client", attributes: { app: appId } }))
 
     /** Sessions until a clean close; an unauthorized answer opens the next with a fresh token. */
     const run = Effect.gen(function*() {
@@ -347,9 +347,9 @@ export const connect = <O, I, OE, IE>(
     yield* Effect.forkScoped(refresh)
     yield* Effect.addFinalizer(() => results.end)
 
-    const send = (input: I, sendOptions?: Realtime.SendOptions) =>
-      Effect.gen(function*() {
-        const encoded = yield* Effect.mapError(
+    const send = Effect.fn("fal.realtime.send")(
+      function*(input: I, sendOptions?: Realtime.SendOptions) {
+        const encoded = yield* Either.mapLeft(
           encodeInput(input),
           (error) => validation(appId, ParseResult.TreeFormatter.formatErrorSync(error))
         )
@@ -372,11 +372,10 @@ export const connect = <O, I, OE, IE>(
           )
         }
         yield* Queue.offer(pending, wire)
-      })
+      }
+    )
 
-    return {
-      app: appId,
-      send,
-      results: Mailbox.toStream(results)
-    } satisfies Realtime.RealtimeConnection<O, I>
-  })
+    const connection: Realtime.RealtimeConnection<O, I> = { app: appId, send, results: Mailbox.toStream(results) }
+    return connection
+  }
+)
