@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 
 /**
  * Tokens asked of the emulator (`Tokens.create`, `lifetime` seconds on its Clock) and counted;
@@ -311,6 +312,36 @@ describe("Realtime.connect", () => {
         const closed = log.find((e) => e._tag === "Closed")
         assert.strictEqual(closed?._tag === "Closed" ? closed.code : 0, 1008)
       }), { lifetime: 10 }))
+
+  it.effect("spans: connect and each session; no span holds the token", () =>
+    run(({ issued }) =>
+      Effect.gen(function*() {
+        const native = yield* Effect.tracer
+        const spans: Array<Tracer.Span> = []
+        const tracer = Tracer.make({
+          span: (...args) => {
+            const span = native.span(...args)
+            spans.push(span)
+            return span
+          },
+          context: native.context
+        })
+        yield* Effect.gen(function*() {
+          const connection = yield* Realtime.connect("fal-ai/echo")
+          yield* connection.send({ a: 1 })
+          yield* Stream.runHead(connection.results)
+        }).pipe(Effect.withTracer(tracer))
+        const names = spans.map((span) => span.name)
+        for (const name of ["fal.realtime.connect", "fal.realtime.session"]) {
+          assert.include(names, name)
+        }
+        const session = spans.find((span) => span.name === "fal.realtime.session")
+        assert.strictEqual(session?.attributes.get("fal.model_id"), "fal-ai/echo")
+        const [token] = yield* Ref.get(issued)
+        const everything = JSON.stringify(spans.map((span) => [span.name, Array.from(span.attributes)]))
+        assert.notInclude(everything, token)
+      })
+    ))
 
   it.effect("an app the server does not serve: a TransportError", () =>
     run(({ issued }) =>

@@ -284,7 +284,7 @@ export const connect: <O, I, OE, IE>(
             ? `the connection did not open within ${Duration.format(openTimeout.value)}`
             : `the connection failed (${error.reason})`
         })
-      })).pipe(Effect.withSpan("fal.realtime.session", { kind: "client", attributes: { app: appId } }))
+      })).pipe(Effect.withSpan("fal.realtime.session", { kind: "client", attributes: { "fal.model_id": appId } }))
 
     /** Sessions until a clean close; an unauthorized answer opens the next with a fresh token. */
     const run = Effect.gen(function*() {
@@ -347,33 +347,32 @@ export const connect: <O, I, OE, IE>(
     yield* Effect.forkScoped(refresh)
     yield* Effect.addFinalizer(() => results.end)
 
-    const send = Effect.fn("fal.realtime.send")(
-      function*(input: I, sendOptions?: Realtime.SendOptions) {
-        const encoded = yield* Either.mapLeft(
-          encodeInput(input),
-          (error) => validation(appId, ParseResult.TreeFormatter.formatErrorSync(error))
-        )
-        if (typeof encoded !== "object" || encoded === null || Array.isArray(encoded)) {
-          return yield* validation(appId, "a realtime input must be an object", "type_error")
-        }
-        const frame: Record<string, unknown> = sendOptions?.requestId === undefined
-          ? encoded as Record<string, unknown>
-          : { ...encoded, request_id: sendOptions.requestId }
-        let wire: string | Uint8Array
-        try {
-          wire = json ? JSON.stringify(frame) : packr.pack(frame)
-        } catch (error) {
-          return yield* validation(
-            appId,
-            `cannot be encoded as ${json ? "JSON" : "MessagePack"}: ${
-              error instanceof Error ? error.message : String(error)
-            }`,
-            "encode_error"
-          )
-        }
-        yield* Queue.offer(pending, wire)
+    // No span per input: at fal's rates (tens of frames a second) that would be tens of spans a
+    // second; the connection and each socket have theirs (`fal.realtime.connect`, `fal.realtime.session`).
+    const send = (input: I, sendOptions?: Realtime.SendOptions): Effect.Effect<void, FalError.ValidationError> => {
+      const encoded = encodeInput(input)
+      if (Either.isLeft(encoded)) {
+        return Effect.fail(validation(appId, ParseResult.TreeFormatter.formatErrorSync(encoded.left)))
       }
-    )
+      const value = encoded.right
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        return Effect.fail(validation(appId, "a realtime input must be an object", "type_error"))
+      }
+      const frame = sendOptions?.requestId === undefined ? value : { ...value, request_id: sendOptions.requestId }
+      let wire: string | Uint8Array
+      try {
+        wire = json ? JSON.stringify(frame) : packr.pack(frame)
+      } catch (error) {
+        return Effect.fail(validation(
+          appId,
+          `cannot be encoded as ${json ? "JSON" : "MessagePack"}: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          "encode_error"
+        ))
+      }
+      return Queue.offer(pending, wire)
+    }
 
     const connection: Realtime.RealtimeConnection<O, I> = { app: appId, send, results: Mailbox.toStream(results) }
     return connection
