@@ -217,14 +217,16 @@ export interface Service {
 export class FalClient extends Context.Tag("@effect-fal/api/FalClient")<FalClient, Service>() {}
 
 /**
- * Which credential a request carries: the admin key is chosen with {@link withAdminCredential}.
+ * Which credential a request carries: the admin key is chosen with {@link withAdminCredential};
+ * `"none"` sends no `Authorization` at all (a call authenticated otherwise, such as a streaming
+ * call with a temporary token in its query).
  *
  * @since 0.1.0
  * @category credentials
  */
-export const currentCredential: FiberRef.FiberRef<"key" | "adminKey"> = globalValue(
+export const currentCredential: FiberRef.FiberRef<"key" | "adminKey" | "none"> = globalValue(
   "@effect-fal/api/FalClient/currentCredential",
-  () => FiberRef.unsafeMake<"key" | "adminKey">("key")
+  () => FiberRef.unsafeMake<"key" | "adminKey" | "none">("key")
 )
 
 /**
@@ -375,7 +377,7 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
       HttpClient.mapRequestEffect((request) =>
         Effect.map(FiberRef.get(currentCredential), (credential) => {
           const stripped = withoutAuthorization(request)
-          return isFalUrl(request.url)
+          return isFalUrl(request.url) && credential !== "none"
             ? HttpClientRequest.setHeader(
               stripped,
               "authorization",

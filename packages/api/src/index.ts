@@ -71,3 +71,8 @@ export * as Tokens from "./Tokens.js"
  * @since 0.4.0
  */
 export * as TokenProvider from "./TokenProvider.js"
+
+/**
+ * @since 0.4.0
+ */
+export * as FalStream from "./FalStream.js"

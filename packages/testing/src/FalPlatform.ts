@@ -110,7 +110,8 @@ export interface ApiKey {
  * - `fal-ai/audio`: `{ chunks? (default 4), size? (default 1024), delay_ms? (default 0) }`; a binary
  *   `audio/mpeg` answer: `chunks` chunks of `size` bytes, chunk `i` filled with the byte `i % 256`.
  * - `fal-ai/stream-fail`: `{ after? (default 2), how? ("error" | "cut" | "bad_json", default
- *   "error"), error_type?, detail?, delay_ms? }`; streams `{ index }` `after` times, then an
+ *   "error"), error_type?, detail?, delay_ms? }`; streams `{ index }` `after` times (`delay_ms` apart,
+ *   and the failure `delay_ms` after the last), then an
  *   `event: error` (`after: 0`: an ordinary error answer with the error type's usual status), a
  *   cut connection, or a `data:` line that is not JSON.
  *

@@ -175,7 +175,12 @@ export const streamFail = (runners: number): Model.Model =>
       const before = after === 0
         ? Stream.empty
         : paced(after, input.delay_ms ?? 0, (index) => ({ index }))
-      return Stream.concat(before, failure)
+      // the failure comes `delay_ms` after the last output too (the in-memory transport drops
+      // bytes still queued when a body fails, as a cut would lose bytes in flight)
+      const pause = (input.delay_ms ?? 0) > 0
+        ? Stream.drain(Stream.fromEffect(Effect.sleep(input.delay_ms ?? 0)))
+        : Stream.empty
+      return Stream.concat(Stream.concat(before, pause), failure)
     }
   })
 
