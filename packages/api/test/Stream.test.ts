@@ -1,8 +1,8 @@
-import { Fal, type FalClient, FalError, TokenProvider } from "@effect-fal/api"
+import { Fal, FalClient, FalError, TokenProvider } from "@effect-fal/api"
 import { RequestOptions } from "@effect-fal/headers"
 import { FalPlatform, Fault } from "@effect-fal/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Duration, Effect, Exit, Fiber, Option, Schema, Stream, TestClock } from "effect"
+import { Cause, Chunk, Duration, Effect, Exit, Fiber, Layer, Option, Schema, Stream, TestClock, Tracer } from "effect"
 import { inMemory, loopback } from "./utils/emulator.js"
 import * as Fake from "./utils/fake.js"
 
@@ -244,6 +244,68 @@ describe("Fal.stream on the in-memory emulator", () => {
       }
       // a token is refused by a plain run
       assert.strictEqual(yield* platform.validateToken(issued.token, "fal-ai/echo"), "expired")
+    }).pipe(Effect.provide(inMemory())))
+})
+
+/** A keyless client (a browser) on the in-memory platform. */
+const keyless = FalClient.layer({}).pipe(
+  Layer.orDie,
+  Layer.provide(FalPlatform.layerHttpClient),
+  Layer.provideMerge(FalPlatform.layer())
+)
+
+describe("Fal.stream on a keyless client", () => {
+  it.effect("streams with a token from the TokenProvider by default; without one, fails before sending", () =>
+    Effect.gen(function*() {
+      const platform = yield* FalPlatform.FalPlatform
+      const provider = TokenProvider.make((app) => Effect.map(platform.issueToken([app]), (issued) => issued.token))
+      const last = yield* Fal.streamEvents("fal-ai/counter", { count: 2, delay_ms: 0 }).pipe(
+        Stream.runLast,
+        Effect.provideService(TokenProvider.TokenProvider, provider)
+      )
+      assert.deepStrictEqual(Option.getOrThrow(last), { index: 2, count: 2, done: true })
+      const [entry] = yield* platform.httpLog
+      assert.strictEqual(entry.auth, "token")
+      assert.isUndefined(entry.headers.authorization)
+      yield* platform.clearHttpLog
+      const error = failureOf(yield* Effect.exit(Fal.streamEvents("fal-ai/counter", {}).pipe(Stream.runDrain)))
+      assert.strictEqual(error._tag, "Unauthorized")
+      assert.deepStrictEqual(yield* platform.httpLog, [])
+      // other calls carry no Authorization at all
+      assert.strictEqual(failureOf(yield* Effect.exit(Fal.run("fal-ai/echo", {})))._tag, "Unauthorized")
+      assert.strictEqual((yield* platform.httpLog)[0].auth, "missing")
+    }).pipe(Effect.provide(keyless)))
+})
+
+describe("Fal.stream tracing", () => {
+  it.effect("fal.stream is a client span with the model and request id; the token is in no span", () =>
+    Effect.gen(function*() {
+      const platform = yield* FalPlatform.FalPlatform
+      const issued = yield* platform.issueToken(["fal-ai/counter"])
+      const native = yield* Effect.tracer
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = native.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: native.context
+      })
+      yield* Fal.streamEvents("fal-ai/counter", { count: 2, delay_ms: 0 }, { auth: "token" }).pipe(
+        Stream.runDrain,
+        Effect.provideService(TokenProvider.TokenProvider, TokenProvider.make(() => Effect.succeed(issued.token))),
+        Effect.withTracer(tracer)
+      )
+      const span = spans.find((s) => s.name === "fal.stream")
+      assert.isDefined(span)
+      assert.strictEqual(span!.kind, "client")
+      assert.strictEqual(span!.attributes.get("fal.model_id"), "fal-ai/counter")
+      assert.strictEqual(span!.attributes.get("fal.request_id"), (yield* platform.streams)[0].requestId)
+      assert.isTrue(spans.some((s) => s.name === "http.client POST"))
+      for (const s of spans) {
+        for (const [name, value] of s.attributes) assert.notInclude(String(value), issued.token, `${s.name} ${name}`)
+      }
     }).pipe(Effect.provide(inMemory())))
 })
 

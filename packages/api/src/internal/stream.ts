@@ -133,13 +133,17 @@ export const open = Effect.fn("fal.stream", { kind: "client" })(<A = unknown, I 
     const rejected = queueOnly(options?.options)
     if (Option.isSome(rejected)) return yield* rejected.value
     const idle = yield* idleOf(options?.idleTimeout)
-    // the public overloads require a TokenProvider for `auth: "token"`; looked up, not required, here
-    const provider = options?.auth === "token" ? yield* Effect.serviceOption(TokenProvider) : Option.none()
-    if (options?.auth === "token" && Option.isNone(provider)) {
+    // a token with `auth: "token"`, or by default on a keyless client; the public overloads require
+    // a TokenProvider for `auth: "token"`: looked up, not required, here
+    const auth = options?.auth ?? (service.hasKey ? "key" : "token")
+    const provider = auth === "token" ? yield* Effect.serviceOption(TokenProvider) : Option.none()
+    if (auth === "token" && Option.isNone(provider)) {
       return yield* new FalError.Unauthorized({
         operation: "stream",
         modelId,
-        detail: "auth: \"token\" needs a TokenProvider layer (TokenProvider.layer or TokenProvider.layerKey)"
+        detail: service.hasKey
+          ? "auth: \"token\" needs a TokenProvider layer (TokenProvider.layer or TokenProvider.layerKey)"
+          : "the FalClient has no key: provide a TokenProvider layer to stream with temporary tokens"
       })
     }
     const token = Option.isSome(provider) ? Option.some(yield* provider.value.token(modelId)) : Option.none()
