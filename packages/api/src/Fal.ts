@@ -219,11 +219,13 @@ export const run: {
  * @example
  * ```ts
  * import { Fal } from "@effect-fal/api"
- * import { Console, Effect, Stream } from "effect"
+ * import { Console, Effect, Schema, Stream } from "effect"
+ *
+ * const Partial = Schema.Struct({ output: Schema.String })
  *
  * const program = Effect.scoped(
  *   Effect.gen(function*() {
- *     const call = yield* Fal.stream("fal-ai/any-llm", { prompt: "a haiku", model: "google/gemini-flash-1.5" })
+ *     const call = yield* Fal.stream("fal-ai/any-llm", { prompt: "a haiku" }, { output: Partial })
  *     yield* Console.log(`request ${call.requestId}`)
  *     yield* Stream.runForEach(call.events, (partial) => Console.log(partial.output))
  *   })

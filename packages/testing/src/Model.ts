@@ -2,7 +2,9 @@
  * Models served by the in-memory fal platform: an id, an input `Schema` (a decoding failure
  * answers `422` with fal's `detail[]`), and a handler, an `Effect` producing the JSON output.
  * The handler runs on a runner fiber, on the platform's `Clock`, and may log, write output files
- * to the CDN and fail with a {@link ModelError} carrying fal's `error_type`.
+ * to the CDN and fail with a {@link ModelError} carrying fal's `error_type`. A streaming model
+ * ({@link makeStreaming}) also answers `POST {run}/{id}/stream`: its handler is a `Stream` of
+ * partial outputs (Server-Sent Events) or of byte chunks (a binary answer).
  *
  * @example
  * ```ts
@@ -20,9 +22,6 @@
  *     })
  * })
  * ```
- *
- * A streaming model ({@link makeStreaming}) also answers `POST {run}/{id}/stream`: its handler
- * is a `Stream` of partial outputs (Server-Sent Events) or of byte chunks (a binary answer).
  *
  * @since 0.1.0
  */
