@@ -219,6 +219,18 @@ describe("Fal.stream on the in-memory emulator", () => {
       assert.strictEqual((yield* platform.streams)[0].auth, "token")
     }).pipe(Effect.provide(TokenProvider.layerKey()), Effect.provide(inMemory())))
 
+  it.effect("auth token: bad input fails before a token is asked for", () =>
+    Effect.gen(function*() {
+      const platform = yield* FalPlatform.FalPlatform
+      const cyclic: Record<string, unknown> = {}
+      cyclic.self = cyclic
+      const error = failureOf(
+        yield* Effect.exit(Fal.streamEvents("fal-ai/counter", cyclic, { auth: "token" }).pipe(Stream.runDrain))
+      )
+      assert.strictEqual(error._tag, "ValidationError")
+      assert.deepStrictEqual(yield* platform.httpLog, [])
+    }).pipe(Effect.provide(TokenProvider.layerKey()), Effect.provide(inMemory())))
+
   it.effect("auth token: a token for another app is Forbidden, an expired one Unauthorized; the token is in no error", () =>
     Effect.gen(function*() {
       const platform = yield* FalPlatform.FalPlatform

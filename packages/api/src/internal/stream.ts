@@ -112,9 +112,9 @@ const events = <A, I>(
 }
 
 /**
- * The body read at most once: whichever of `events` or `bytes` runs first reads it; the other (or a
- * second run) fails. When the scope closes without either having run, the answer is abandoned
- * (the platform aborts the request once its body stream ends unread).
+ * Opens a streaming call. The body is read at most once: whichever of `events` or `bytes` runs
+ * first reads it; the other (or a second run) fails. When the scope closes without either having
+ * run, a finalizer ends the body unread, so the platform aborts the request.
  */
 export const open = Effect.fn("fal.stream", { kind: "client" })(<A = unknown, I = unknown>(
   modelId: string,
@@ -146,9 +146,10 @@ export const open = Effect.fn("fal.stream", { kind: "client" })(<A = unknown, I 
           : "the FalClient has no key: provide a TokenProvider layer to stream with temporary tokens"
       })
     }
-    const token = Option.isSome(provider) ? Option.some(yield* provider.value.token(modelId)) : Option.none()
     const sent = yield* UploadInput.auto(service, modelId, input, options)
     const prepared = yield* Request.modelRequest(service, service.urls.run, modelId, sent, options?.options)
+    // asked for once the input is known to be sendable; one token serves every attempt
+    const token = Option.isSome(provider) ? Option.some(yield* provider.value.token(modelId)) : Option.none()
     let request = prepared.request.pipe(
       HttpClientRequest.appendUrl("/stream"),
       HttpClientRequest.setHeader("accept", "text/event-stream")
