@@ -30,6 +30,7 @@ import { memorySection } from "./bench/memory.js"
 import { ratiosSection } from "./bench/ratios.js"
 import { realtimeSection } from "./bench/realtime.js"
 import { benchCommand, gateLine, gateTable, load, machine, now, stamp } from "./bench/report.js"
+import { streamSection } from "./bench/stream.js"
 import { subscribeSection } from "./bench/subscribe.js"
 
 const root = path.join(import.meta.dirname, "..")
@@ -149,6 +150,8 @@ const main = async () => {
   const ratios = await ratiosSection()
   console.log("subscribe overhead…")
   const subscribe = await subscribeSection()
+  console.log("streaming endpoints…")
+  const streaming = await streamSection()
   console.log("memory per subscription…")
   const memory = await memorySection()
   console.log("realtime…")
@@ -174,7 +177,14 @@ const main = async () => {
     stdio: ["ignore", "pipe", "inherit"],
     cwd: root
   })
-  const gates = [...headers.gates, ...ratios.gates, ...subscribe.gates, ...memory.gates, ...realtime.gates]
+  const gates = [
+    ...headers.gates,
+    ...ratios.gates,
+    ...subscribe.gates,
+    ...streaming.gates,
+    ...memory.gates,
+    ...realtime.gates
+  ]
   const report = `# Benchmarks
 
 Written in full by \`pnpm bench\` (\`scripts/bench.ts\`): rerun it to refresh every figure. It first
@@ -199,6 +209,7 @@ ${headers.markdown}
 ${http}
 ${ratios.markdown}
 ${subscribe.markdown}
+${streaming.markdown}
 ${memory.markdown}
 ${realtime.markdown}
 ${emulator}

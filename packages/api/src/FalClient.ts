@@ -147,8 +147,12 @@ export interface RetryBudget {
  * @category models
  */
 export interface Options {
-  /** The API key, sent as `Authorization: Key <key>`. */
-  readonly key: Redacted.Redacted<string>
+  /**
+   * The API key, sent as `Authorization: Key <key>`. Omit it for a keyless client (a browser):
+   * its calls carry no `Authorization`, and `Fal.stream` authenticates with a temporary token
+   * from the `TokenProvider` service instead.
+   */
+  readonly key?: Redacted.Redacted<string> | undefined
   /** A key with ADMIN scope, used for payload deletion; without it deletion uses `key`. */
   readonly adminKey?: Redacted.Redacted<string> | undefined
   /** Base URL overrides (tests point them at an emulator). */
@@ -186,6 +190,8 @@ export const defaultMaxInputSize: number = 32 * 1024 * 1024
 export interface Service {
   /** Whether an admin key is configured (payload deletion uses it). */
   readonly hasAdminKey: boolean
+  /** Whether a key is configured; a keyless client's `Fal.stream` uses temporary tokens. */
+  readonly hasKey: boolean
   /**
    * Removes the client's credentials (each key, its secret half, and `Key <key>`) from a text.
    * Built once with the client; the keys themselves are not exposed.
@@ -217,14 +223,16 @@ export interface Service {
 export class FalClient extends Context.Tag("@effect-fal/api/FalClient")<FalClient, Service>() {}
 
 /**
- * Which credential a request carries: the admin key is chosen with {@link withAdminCredential}.
+ * Which credential a request carries: the admin key is chosen with {@link withAdminCredential};
+ * `"none"` sends no `Authorization` at all (a call authenticated otherwise, such as a streaming
+ * call with a temporary token in its query).
  *
  * @since 0.1.0
  * @category credentials
  */
-export const currentCredential: FiberRef.FiberRef<"key" | "adminKey"> = globalValue(
+export const currentCredential: FiberRef.FiberRef<"key" | "adminKey" | "none"> = globalValue(
   "@effect-fal/api/FalClient/currentCredential",
-  () => FiberRef.unsafeMake<"key" | "adminKey">("key")
+  () => FiberRef.unsafeMake<"key" | "adminKey" | "none">("key")
 )
 
 /**
@@ -311,7 +319,7 @@ const positive = (option: string, value: number | undefined, fallback: number) =
  */
 export const make = (options: Options): Effect.Effect<Service, InvalidConfiguration, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const keyValue = yield* checkKey("key", options.key)
+    const keyValue = options.key === undefined ? undefined : yield* checkKey("key", options.key)
     const adminValue = options.adminKey === undefined ? undefined : yield* checkKey("adminKey", options.adminKey)
     const urls: Urls = {
       run: yield* checkUrl("urls.run", options.urls?.run ?? defaultUrls.run),
@@ -357,7 +365,7 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
       return bases.some((base) => underBase(base, url))
     }
     // The header values are built once: a request only picks one.
-    const keyHeader = `Key ${keyValue}`
+    const keyHeader = keyValue === undefined ? undefined : `Key ${keyValue}`
     const adminHeader = adminValue === undefined ? keyHeader : `Key ${adminValue}`
     // Innermost, next to the transport: whatever `transformClient` adds (a redirect follower
     // re-sends requests below any `mapRequest`), a request leaving fal's bases never carries
@@ -375,12 +383,9 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
       HttpClient.mapRequestEffect((request) =>
         Effect.map(FiberRef.get(currentCredential), (credential) => {
           const stripped = withoutAuthorization(request)
-          return isFalUrl(request.url)
-            ? HttpClientRequest.setHeader(
-              stripped,
-              "authorization",
-              credential === "adminKey" ? adminHeader : keyHeader
-            )
+          const header = credential === "none" ? undefined : credential === "adminKey" ? adminHeader : keyHeader
+          return isFalUrl(request.url) && header !== undefined
+            ? HttpClientRequest.setHeader(stripped, "authorization", header)
             : stripped
         })
       ),
@@ -389,7 +394,8 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
     )
     return {
       hasAdminKey: adminValue !== undefined,
-      redact: Redact.make(adminValue === undefined ? [keyValue] : [keyValue, adminValue]),
+      hasKey: keyValue !== undefined,
+      redact: Redact.make([keyValue, adminValue].filter((key): key is string => key !== undefined)),
       timeouts,
       retryBudget,
       maxInputSize: yield* positive("maxInputSize", options.maxInputSize, defaultMaxInputSize),

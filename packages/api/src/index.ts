@@ -75,4 +75,9 @@ export * as TokenProvider from "./TokenProvider.js"
 /**
  * @since 0.4.0
  */
+export * as FalStream from "./FalStream.js"
+
+/**
+ * @since 0.4.0
+ */
 export * as Realtime from "./Realtime.js"

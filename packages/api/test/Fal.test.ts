@@ -146,7 +146,7 @@ describe("FalClient", () => {
       assert.strictEqual(service.urls.run, "https://fal.run")
       assert.isTrue(service.hasAdminKey)
       // the service exposes a redactor, never the keys
-      assert.deepStrictEqual(Object.keys(service).filter((name) => /key/i.test(name)), ["hasAdminKey"])
+      assert.deepStrictEqual(Object.keys(service).filter((name) => /key/i.test(name)), ["hasAdminKey", "hasKey"])
       assert.strictEqual(service.redact("x Key k y a"), "x <redacted> y <redacted>")
       const missing = yield* FalClient.FalClient.pipe(
         Effect.provide(

@@ -104,6 +104,17 @@ export interface ApiKey {
  * - `fal-ai/validate`: `{ prompt: non-empty string, steps: integer 1..50 }`; answers `422` with
  *   `detail[]` otherwise, `{ prompt, steps }` when valid.
  *
+ * Streaming models (`POST {run}/{id}/stream`; see `Model.makeStreaming`), their delays on the Clock:
+ * - `fal-ai/counter`: `{ count? (default 5), delay_ms? (default 100) }`; Server-Sent Events
+ *   `{ index, count, done }` for index 1..count, the first at once, then one every `delay_ms`.
+ * - `fal-ai/audio`: `{ chunks? (default 4), size? (default 1024), delay_ms? (default 0) }`; a binary
+ *   `audio/mpeg` answer: `chunks` chunks of `size` bytes, chunk `i` filled with the byte `i % 256`.
+ * - `fal-ai/stream-fail`: `{ after? (default 2), how? ("error" | "cut" | "bad_json", default
+ *   "error"), error_type?, detail?, delay_ms? }`; streams `{ index }` `after` times (`delay_ms` apart,
+ *   and the failure `delay_ms` after the last), then an
+ *   `event: error` (`after: 0`: an ordinary error answer with the error type's usual status), a
+ *   cut connection, or a `data:` line that is not JSON.
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -112,7 +123,10 @@ export const demoModelIds = {
   image: "fal-ai/image",
   slow: "fal-ai/slow",
   fail: "fal-ai/fail",
-  validate: "fal-ai/validate"
+  validate: "fal-ai/validate",
+  counter: "fal-ai/counter",
+  audio: "fal-ai/audio",
+  streamFail: "fal-ai/stream-fail"
 } as const
 
 /**
@@ -357,6 +371,29 @@ export interface IssuedToken {
 export type TokenCheck = "valid" | "expired" | "wrong_app" | "unknown"
 
 /**
+ * One call to a streaming endpoint (`POST {run}/{id}/stream`) and how it ended: `completed`,
+ * `failed` (an error answer, or an `event: error` mid-stream), `cut` (the connection was cut), or
+ * `cancelled` (the caller closed the connection, interrupting the model's stream).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface StreamRecord {
+  /** The request id answered in `x-fal-request-id`. */
+  readonly requestId: string
+  readonly modelId: string
+  readonly contentType: string
+  /** How the call authenticated: an API key, or a temporary token. */
+  readonly auth: "key" | "token"
+  /** Partial outputs (SSE) or byte chunks (binary) sent, once ended. */
+  readonly chunks: number
+  readonly outcome: "streaming" | "completed" | "failed" | "cut" | "cancelled"
+  /** `Clock` time in milliseconds. */
+  readonly startedAt: number
+  readonly endedAt: number | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -427,6 +464,10 @@ export interface Service {
    * platform's Clock. The streaming route uses it for `fal_jwt_token`.
    */
   readonly validateToken: (token: string, modelId: string) => Effect.Effect<TokenCheck>
+  /** The calls to streaming endpoints so far, oldest first. */
+  readonly streams: Effect.Effect<ReadonlyArray<StreamRecord>>
+  /** Waits until the streaming call with this request id has ended, and answers how. */
+  readonly awaitStreamEnd: (requestId: string) => Effect.Effect<StreamRecord>
   /**
    * The gateway bound to this platform: every base under its path prefix (`/run`, `/queue`,
    * `/api/v1`, `/rest`, `/cdn`, `/storage`). Both transports serve it; mount it in your own

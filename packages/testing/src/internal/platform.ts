@@ -31,6 +31,7 @@ import {
   type Topic,
   waitUntil
 } from "./state.js"
+import * as Streaming from "./streaming.js"
 import * as Tokens from "./tokens.js"
 import * as Webhooks from "./webhooks.js"
 
@@ -81,7 +82,8 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       spawn: (effect) => Effect.sync(() => void runFork(effect)),
       webhookClient,
       webhookSigning,
-      tokens: yield* Ref.make(HashMap.empty<string, FalPlatform.IssuedToken>())
+      tokens: yield* Ref.make(HashMap.empty<string, FalPlatform.IssuedToken>()),
+      streams: yield* Ref.make(HashMap.empty<string, FalPlatform.StreamRecord>())
     }
     const httpLog = Effect.map(Ref.get(env.log), (log) => Array.from(SortedMap.values(log.entries)))
     const clearHttpLog = Ref.update(env.log, (log) => ({ ...log, entries: SortedMap.empty(Order.number) }))
@@ -140,6 +142,11 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       tokens: Effect.map(Ref.get(env.tokens), (tokens) => Array.from(HashMap.values(tokens))),
       issueToken: (apps, options) => Tokens.issue(env, apps, options?.expirationSeconds ?? 120),
       validateToken: (token, modelId) => Tokens.validate(env, token, modelId),
+      streams: Effect.map(
+        Ref.get(env.streams),
+        (streams) => Array.from(HashMap.values(streams)).sort((a, b) => a.startedAt - b.startedAt)
+      ),
+      awaitStreamEnd: (requestId) => Streaming.awaitEnd(env, requestId),
       httpApp: Gateway.app(env)
     }
     return service

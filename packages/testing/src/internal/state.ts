@@ -106,6 +106,8 @@ export interface Env {
   readonly webhookClient: Option.Option<HttpClient.HttpClient>
   /** Temporary tokens issued, by value (`tokens.ts`). */
   readonly tokens: Ref.Ref<HashMap.HashMap<string, FalPlatform.IssuedToken>>
+  /** Streaming calls, by request id (`streaming.ts`). */
+  readonly streams: Ref.Ref<HashMap.HashMap<string, FalPlatform.StreamRecord>>
   readonly webhookSigning: Signing
 }
 
