@@ -61,3 +61,11 @@ export * as Webhooks from "./Webhooks.js"
  * @since 0.2.0
  */
 export * as Storage from "./Storage.js"
+
+/**
+ * The server proxy (SPEC section 13): a route of your application that browsers call instead of
+ * fal, so the key stays on the server.
+ *
+ * @since 0.2.0
+ */
+export * as FalProxy from "./FalProxy.js"
