@@ -298,7 +298,16 @@ describe("FalProxy refusals: nothing is sent upstream", () => {
           body: JSON.stringify({ a: 1 })
         })
         assert.strictEqual(allowed.status, 200)
-        assert.strictEqual((yield* platform.httpLog).length, 1)
+        // the upload calls name no model: allowedEndpoints does not limit them
+        const initiate = yield* call(proxy, {
+          headers: {
+            ...signedIn,
+            "x-fal-target-url": `${urls.storage}/storage/upload/initiate?storage_type=fal-cdn-v3`
+          },
+          body: JSON.stringify({ content_type: "text/plain", file_name: "a.txt" })
+        })
+        assert.strictEqual(initiate.status, 200)
+        assert.strictEqual((yield* platform.httpLog).length, 2)
       }), () => ({ allowedEndpoints: ["fal-ai/echo"] })))
 
   it.live("an unauthenticated caller: 401", () =>

@@ -100,6 +100,8 @@ interface Compiled {
   readonly endpoints: Option.Option<ReadonlyArray<RegExp>>
   /** `host/path` prefixes under which a POST names a model (run and queue bases). */
   readonly modelBases: ReadonlyArray<string>
+  /** `host/path` of the storage bases: their POSTs (uploads, tokens) name no model. */
+  readonly storageBases: ReadonlyArray<string>
   readonly maxBodySize: Option.Option<number>
   readonly timeout: Option.Option<Duration.Duration>
 }
@@ -121,11 +123,13 @@ const compileOptions = <R>(options: FalProxy.Options<R>): Compiled | string => {
   const bases = [FalClient.defaultUrls, ...(options.allowedBases ?? [])]
   const patterns: Array<string> = []
   const modelBases: Array<string> = []
+  const storageBases: Array<string> = []
   for (const base of bases) {
     for (const url of [base.run, base.queue, base.storage]) {
       if (!URL.canParse(url)) return `allowedBases: ${JSON.stringify(url)} is not an absolute URL`
     }
     modelBases.push(hostPath(base.run), hostPath(base.queue))
+    storageBases.push(hostPath(base.storage))
   }
   patterns.push(
     ...(options.allowedUrlPatterns ?? patternsFor(FalClient.defaultUrls, { tokens: options.allowTokens })),
@@ -137,6 +141,7 @@ const compileOptions = <R>(options: FalProxy.Options<R>): Compiled | string => {
       ? Option.none()
       : Option.some(options.allowedEndpoints.map(compile)),
     modelBases,
+    storageBases,
     maxBodySize: Option.fromNullable(maxBodySize),
     timeout
   }
@@ -181,7 +186,8 @@ const checkTarget = (
   }
   if (method === "POST" && Option.isSome(compiled.endpoints)) {
     const endpoint = endpointOf(compiled, target)
-    const storage = endpoint.startsWith("storage/upload/") || endpoint === "tokens/"
+    const location = `${target.host}${target.pathname}`
+    const storage = compiled.storageBases.some((base) => location.startsWith(`${base}/`))
     if (!storage && !compiled.endpoints.value.some((pattern) => pattern.test(endpoint))) {
       return refused(`the endpoint ${endpoint} is not allowed by this proxy`)
     }
