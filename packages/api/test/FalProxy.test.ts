@@ -10,11 +10,15 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Tracer from "effect/Tracer"
 import { authenticate, layerProxyServer, officialThroughProxy, ProxyServer, session } from "./utils/proxy.js"
 
 const emulatorWithProxy = (options?: (urls: FalPlatform.Urls) => Partial<FalProxy.Options>) =>
@@ -428,6 +432,111 @@ describe("FalProxy relays answers", () => {
         yield* promise(first.cancel)
       })
     ))
+})
+
+describe("FalProxy keeps the key to itself", () => {
+  const key = "proxy-key-id:proxy-key-secret-0123456789"
+
+  it.effect("an upstream answer quoting the key is redacted; no span or log holds it", () =>
+    Effect.gen(function*() {
+      const upstream: Array<{ url: string; authorization: string | undefined; cookie: string | undefined }> = []
+      const transport = HttpClient.make((request) =>
+        Effect.sync(() => {
+          upstream.push({
+            url: request.url,
+            authorization: request.headers.authorization,
+            cookie: request.headers.cookie
+          })
+          return HttpClientResponse.fromWeb(
+            request,
+            new Response(JSON.stringify({ detail: `invalid credentials: Key ${key}` }), {
+              status: 500,
+              headers: { "content-type": "application/json", "x-echo": key }
+            })
+          )
+        })
+      )
+      const client = yield* FalClient.make({ key: Redacted.make(key) }).pipe(
+        Effect.provideService(HttpClient.HttpClient, transport)
+      )
+      const request = HttpServerRequest.fromWeb(
+        new Request("http://app.example/api/fal/proxy", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            cookie: "session=1",
+            authorization: "Key forged",
+            "x-fal-target-url": "https://fal.run/fal-ai/echo"
+          },
+          body: "{}"
+        })
+      )
+      const logs: Array<string> = []
+      const logger = Logger.make(({ annotations, message }) => {
+        logs.push(JSON.stringify({ message, annotations: [...annotations] }))
+      })
+      const native = yield* Effect.tracer
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = native.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: native.context
+      })
+      const response = yield* FalProxy.httpApp({ authenticate: FalProxy.allowAll }).pipe(
+        Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+        Effect.provideService(FalClient.FalClient, client),
+        Effect.withTracer(tracer),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Effect.withLogSpan("test")
+      )
+      const web = HttpServerResponse.toWeb(response)
+      const text = yield* Effect.promise(() => web.text())
+      // the key went upstream, in place of the forged header; the cookie did not
+      assert.deepStrictEqual(upstream, [{
+        url: "https://fal.run/fal-ai/echo",
+        authorization: `Key ${key}`,
+        cookie: undefined
+      }])
+      assert.strictEqual(web.status, 500)
+      assert.isFalse(text.includes("proxy-key-secret"), text)
+      assert.include(text, "<redacted>")
+      assert.isFalse((web.headers.get("x-echo") ?? "").includes("proxy-key-secret"))
+      const proxySpan = spans.find((span) => span.name === "fal.proxy")
+      assert.isDefined(proxySpan)
+      assert.strictEqual(proxySpan?.attributes.get("http.response.status_code"), 500)
+      for (const span of spans) {
+        assert.isFalse(JSON.stringify([...span.attributes]).includes("proxy-key-secret"), span.name)
+      }
+      assert.isFalse(logs.join("\n").includes("proxy-key-secret"))
+    }))
+})
+
+describe("FalProxy temporary tokens", () => {
+  it.live("POST {storage}/tokens/ is refused by default and relayed with allowTokens", () =>
+    Effect.gen(function*() {
+      const target = (urls: FalPlatform.Urls) => ({
+        headers: { ...signedIn, "x-fal-target-url": `${urls.storage}/tokens/` },
+        body: JSON.stringify({ allowed_apps: ["echo"], token_expiration: 120 })
+      })
+      yield* withProxy(({ platform, proxy, urls }) =>
+        Effect.gen(function*() {
+          const answer = yield* call(proxy, target(urls))
+          assert.strictEqual(answer.status, 400)
+          assert.deepStrictEqual(yield* platform.httpLog, [])
+        })
+      )
+      yield* withProxy(({ platform, proxy, urls }) =>
+        Effect.gen(function*() {
+          yield* call(proxy, target(urls))
+          const log = yield* platform.httpLog
+          assert.strictEqual(log.length, 1)
+          assert.strictEqual(log[0].path, "/tokens/")
+          assert.strictEqual(log[0].auth, "user")
+        }), () => ({ allowTokens: true, allowedEndpoints: ["fal-ai/echo"] }))
+    }))
 })
 
 describe("FalProxy.toWebHandler", () => {
