@@ -1,7 +1,8 @@
 /**
  * The server proxy from a real browser: Debian's Chromium, driven by playwright-core, opens the
- * demo page (scripts/demo/web.ts), picks a file, uploads it and runs the demo model with fal's
- * official client through `FalProxy`, against the loopback emulator. A screenshot is kept under
+ * demo page (scripts/demo/web.ts), picks a file, uploads it and runs the demo model through
+ * `FalProxy`, against the loopback emulator: first with fal's official client (`proxyUrl`), then
+ * with effect-fal's own browser build (`FalClient.layerProxy`). Screenshots are kept under
  * build/artifacts/.
  *
  * Without /usr/bin/chromium the test fails when `CI` is set (CI installs it) and is skipped with
@@ -122,6 +123,41 @@ describe("the server proxy in a browser", () => {
         assert.deepStrictEqual(Option.getOrThrow(uploaded).content, new Uint8Array(png))
         const output = yield* platform.file(state.src)
         assert.strictEqual(Option.getOrThrow(output).kind, "output")
+
+        // the same with effect-fal's own browser build: FalClient.layerProxy with a relative URL
+        yield* platform.clearHttpLog
+        yield* Effect.promise(() => page.click("#run-effect"))
+        yield* Effect.promise(() =>
+          page.waitForFunction(
+            () => {
+              const items = Array.from(document.querySelectorAll("#updates li")).map((li) => li.textContent ?? "")
+              return items.filter((text) => text === "done").length === 2 || items.some((t) => t.startsWith("error"))
+            },
+            undefined,
+            { timeout: 30_000 }
+          )
+        )
+        const second = yield* Effect.promise(() =>
+          page.evaluate(() => ({
+            updates: Array.from(document.querySelectorAll("#updates li")).map((li) => li.textContent ?? ""),
+            naturalWidth: (document.getElementById("output") as HTMLImageElement).naturalWidth,
+            src: (document.getElementById("output") as HTMLImageElement).src
+          }))
+        )
+        yield* Effect.promise(() =>
+          page.screenshot({ path: "build/artifacts/browser-proxy-effect-fal.png", fullPage: true })
+        )
+        assert.deepStrictEqual(errors, [])
+        const effectUpdates = second.updates.slice(second.updates.findIndex((u) => u.endsWith("(effect-fal)")))
+        assert.strictEqual(effectUpdates[effectUpdates.length - 1], "done", effectUpdates.join(" | "))
+        assert.isTrue(effectUpdates.some((u) => u.startsWith("COMPLETED")), effectUpdates.join(" | "))
+        assert.isAbove(second.naturalWidth, 0)
+        assert.notStrictEqual(second.src, state.src)
+        const effectLog = yield* platform.httpLog
+        assert.isTrue(effectLog.some((r) => r.path.endsWith("/status/stream")), "effect-fal follows the status stream")
+        for (const entry of effectLog) {
+          assert.strictEqual(entry.auth, entry.base === "upload" || entry.base === "cdn" ? "missing" : "user")
+        }
       }).pipe(Effect.scoped, Effect.provide(WebDemo.layer())),
     { timeout: 90_000 }
   )

@@ -47,6 +47,20 @@ export const bundleClient = (): Promise<string> =>
     })
   ).then((result) => result.outputFiles[0].text)
 
+/** effect-fal's own browser client for the page (scripts/demo/effect-page.ts), bundled by esbuild. */
+export const bundleEffectFal = (): Promise<string> =>
+  import("esbuild").then((esbuild) =>
+    esbuild.build({
+      entryPoints: [fileURLToPath(new URL("effect-page.ts", import.meta.url))],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      logLevel: "silent"
+    })
+  ).then((result) => result.outputFiles[0].text)
+
 /** A `size`x`size` RGB PNG with a gradient: an output a person can see. */
 const picture = (size: number): Uint8Array => {
   const rows = Buffer.alloc(size * (1 + size * 3))
@@ -119,12 +133,17 @@ export const page = `<!doctype html>
 <body>
 <h1>fal through the server proxy</h1>
 <p>The page has no key: every fal call goes to <code>/api/fal/proxy</code>, which adds it on the server.</p>
-<p><input type="file" id="file" accept="image/*"> <button id="run" disabled>Upload and run ${modelId}</button></p>
+<p><input type="file" id="file" accept="image/*"></p>
+<p>
+  <button id="run" disabled>Upload and run ${modelId} with fal's client</button>
+  <button id="run-effect" disabled>... with effect-fal</button>
+</p>
 <p>Status: <strong id="status">loading</strong></p>
 <ol id="updates"></ol>
 <p><img id="output" alt="the model's output"></p>
 <script type="module">
 import { createFalClient } from "/client.js"
+import { run as runWithEffectFal } from "/effect-fal.js"
 const { urls } = await (await fetch("/config.json")).json()
 // fal's hosts, aimed at the emulator's bases; then fal's proxy middleware (proxyUrl) sends the call
 // to /api/fal/proxy with that URL in x-fal-target-url
@@ -141,15 +160,36 @@ const updates = document.getElementById("updates")
 const output = document.getElementById("output")
 const file = document.getElementById("file")
 const run = document.getElementById("run")
+const runEffect = document.getElementById("run-effect")
 const show = (text) => {
   status.textContent = text
   const item = document.createElement("li")
   item.textContent = text
   updates.append(item)
 }
-file.addEventListener("change", () => { run.disabled = file.files.length === 0 })
+file.addEventListener("change", () => { run.disabled = runEffect.disabled = file.files.length === 0 })
+const display = (imageUrl) => {
+  output.addEventListener("load", () => show("done"), { once: true })
+  output.addEventListener("error", () => show("error: the output image did not load"), { once: true })
+  output.src = imageUrl
+}
+runEffect.addEventListener("click", async () => {
+  output.removeAttribute("src")
+  try {
+    show("uploading " + file.files[0].name + " (effect-fal)")
+    display(await runWithEffectFal({
+      file: file.files[0],
+      fileName: file.files[0].name,
+      urls,
+      modelId: "${modelId}",
+      onUpdate: show
+    }))
+  } catch (error) {
+    show("error: " + (error && error.message ? error.message : String(error)))
+  }
+})
 run.addEventListener("click", async () => {
-  run.disabled = true
+  output.removeAttribute("src")
   try {
     show("uploading " + file.files[0].name)
     const imageUrl = await fal.storage.upload(file.files[0])
@@ -163,9 +203,7 @@ run.addEventListener("click", async () => {
         show(update.status + (logs.length > 0 ? " (" + logs[logs.length - 1].message + ")" : ""))
       }
     })
-    output.addEventListener("load", () => show("done"), { once: true })
-    output.addEventListener("error", () => show("error: the output image did not load"), { once: true })
-    output.src = result.data.images[0].url
+    display(result.data.images[0].url)
   } catch (error) {
     show("error: " + (error && error.message ? error.message : String(error)))
   }
@@ -200,6 +238,7 @@ const site = Layer.scoped(
   Effect.gen(function*() {
     const { urls } = yield* FalEmulator.FalEmulator
     const bundle = yield* Effect.promise(bundleClient)
+    const effectFal = yield* Effect.promise(bundleEffectFal)
     // the application's own authentication: a session cookie set with the page
     const session = randomUUID()
     const router = HttpRouter.empty.pipe(
@@ -212,6 +251,10 @@ const site = Layer.scoped(
         )
       ),
       HttpRouter.get("/client.js", Effect.succeed(HttpServerResponse.text(bundle, { contentType: "text/javascript" }))),
+      HttpRouter.get(
+        "/effect-fal.js",
+        Effect.succeed(HttpServerResponse.text(effectFal, { contentType: "text/javascript" }))
+      ),
       HttpRouter.get("/config.json", Effect.succeed(HttpServerResponse.unsafeJson({ urls }))),
       HttpRouter.all(
         FalProxy.defaultRoute,
