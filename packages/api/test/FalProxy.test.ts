@@ -385,6 +385,20 @@ describe("FalProxy refusals: nothing is sent upstream", () => {
     ))
 })
 
+describe("FalProxy misconfigured", () => {
+  it.live("an unusable option answers 500 naming it, and sends nothing", () =>
+    withProxy(({ platform, proxy, urls }) =>
+      Effect.gen(function*() {
+        const answer = yield* call(proxy, {
+          headers: { ...signedIn, "x-fal-target-url": `${urls.run}/fal-ai/echo` },
+          body: "{}"
+        })
+        assert.strictEqual(answer.status, 500)
+        assert.match(answer.text, /maxBodySize/)
+        assert.deepStrictEqual(yield* platform.httpLog, [])
+      }), () => ({ maxBodySize: -1 })))
+})
+
 describe("FalProxy relays answers", () => {
   it.live("an error answer keeps its status and body", () =>
     withProxy(({ proxy, urls }) =>
