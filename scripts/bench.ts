@@ -29,6 +29,7 @@ import { headersSection } from "./bench/headers.js"
 import { memorySection } from "./bench/memory.js"
 import { ratiosSection } from "./bench/ratios.js"
 import { benchCommand, gateLine, gateTable, load, machine, now, stamp } from "./bench/report.js"
+import { streamSection } from "./bench/stream.js"
 import { subscribeSection } from "./bench/subscribe.js"
 
 const root = path.join(import.meta.dirname, "..")
@@ -148,6 +149,8 @@ const main = async () => {
   const ratios = await ratiosSection()
   console.log("subscribe overhead…")
   const subscribe = await subscribeSection()
+  console.log("streaming endpoints…")
+  const streaming = await streamSection()
   console.log("memory per subscription…")
   const memory = await memorySection()
   console.log("emulator…")
@@ -171,7 +174,7 @@ const main = async () => {
     stdio: ["ignore", "pipe", "inherit"],
     cwd: root
   })
-  const gates = [...headers.gates, ...ratios.gates, ...subscribe.gates, ...memory.gates]
+  const gates = [...headers.gates, ...ratios.gates, ...subscribe.gates, ...streaming.gates, ...memory.gates]
   const report = `# Benchmarks
 
 Written in full by \`pnpm bench\` (\`scripts/bench.ts\`): rerun it to refresh every figure. It first
@@ -196,6 +199,7 @@ ${headers.markdown}
 ${http}
 ${ratios.markdown}
 ${subscribe.markdown}
+${streaming.markdown}
 ${memory.markdown}
 ${emulator}
 ${upload}

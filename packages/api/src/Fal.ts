@@ -1,17 +1,23 @@
 /**
- * Synchronous runs on `fal.run`: one HTTP call that blocks until the model answers.
+ * Synchronous runs on `fal.run`: one HTTP call that blocks until the model answers; and streaming
+ * runs ({@link stream}): the model's partial outputs as they come.
  *
  * @since 0.1.0
  */
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as FalClient from "./FalClient.js"
 import type { FalError } from "./FalError.js"
+import type * as FalStream from "./FalStream.js"
 import * as internal from "./internal/run.js"
+import * as internalStream from "./internal/stream.js"
 import type * as Retry from "./Retry.js"
+import type * as TokenProvider from "./TokenProvider.js"
 
 // -----------------------------------------------------------------------------
 // typed endpoints
@@ -196,3 +202,124 @@ export const run: {
     options?: CallOptions
   ): Effect.Effect<Result<Output<Id>>, FalError, FalClient.FalClient>
 } = internal.run
+
+/**
+ * Runs a model on its streaming endpoint, `POST {run}/{modelId}/stream`, and gives the open call
+ * once the answer's headers are in: its request id and metadata at once, then its partial outputs
+ * as a `Stream` (`events`; the last one is the final output), or the bytes of a binary answer
+ * (`bytes`). Closing the scope aborts the request; so does interrupting the stream.
+ *
+ * Input, options, request controls and the automatic upload of files are those of {@link run}, and
+ * are checked before anything is sent. The POST is sent again only when it cannot have been read
+ * (a refused connection) or on a `429`; a stream that breaks fails (with the request id), and is
+ * never sent again. `idleTimeout` (default 15 s) bounds the silence between chunks. With
+ * `auth: "token"` the call carries a temporary token from the `TokenProvider` as
+ * `fal_jwt_token` instead of the key.
+ *
+ * @example
+ * ```ts
+ * import { Fal } from "@effect-fal/api"
+ * import { Console, Effect, Stream } from "effect"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const call = yield* Fal.stream("fal-ai/any-llm", { prompt: "a haiku", model: "google/gemini-flash-1.5" })
+ *     yield* Console.log(`request ${call.requestId}`)
+ *     yield* Stream.runForEach(call.events, (partial) => Console.log(partial.output))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.4.0
+ * @category streaming
+ */
+export const stream: {
+  <Id extends ModelIdInput, A, I>(
+    modelId: Id,
+    input: Input<Id>,
+    options: FalStream.Options & WithOutput<A, I> & FalStream.WithToken
+  ): Effect.Effect<FalStream.FalStream<A>, FalError, FalClient.FalClient | TokenProvider.TokenProvider | Scope.Scope>
+  <Id extends ModelIdInput, A, I>(
+    modelId: Id,
+    input: Input<Id>,
+    options: FalStream.Options & WithOutput<A, I> & { readonly auth?: "key" | undefined }
+  ): Effect.Effect<FalStream.FalStream<A>, FalError, FalClient.FalClient | Scope.Scope>
+  <Id extends ModelIdInput>(
+    modelId: Id,
+    input: Input<Id>,
+    options: FalStream.Options & FalStream.WithToken
+  ): Effect.Effect<
+    FalStream.FalStream<Output<Id>>,
+    FalError,
+    FalClient.FalClient | TokenProvider.TokenProvider | Scope.Scope
+  >
+  <Id extends ModelIdInput>(
+    modelId: Id,
+    input: Input<Id>,
+    options?: FalStream.Options & { readonly auth?: "key" | undefined }
+  ): Effect.Effect<FalStream.FalStream<Output<Id>>, FalError, FalClient.FalClient | Scope.Scope>
+} = internalStream.open
+
+/**
+ * The partial outputs of a streaming run as a bare `Stream` ({@link stream}'s `events`, the call
+ * opened when the stream runs and closed when it ends). A binary answer fails with a `DecodeError`:
+ * use {@link streamBytes}.
+ *
+ * @example
+ * ```ts
+ * import { Fal } from "@effect-fal/api"
+ * import { Schema, Stream } from "effect"
+ *
+ * const Partial = Schema.Struct({ output: Schema.String })
+ * const lastOutput = Fal.streamEvents("fal-ai/any-llm", { prompt: "a haiku" }, { output: Partial }).pipe(
+ *   Stream.runLast
+ * )
+ * ```
+ *
+ * @since 0.4.0
+ * @category streaming
+ */
+export const streamEvents: {
+  <Id extends ModelIdInput, A, I>(
+    modelId: Id,
+    input: Input<Id>,
+    options: FalStream.Options & WithOutput<A, I> & FalStream.WithToken
+  ): Stream.Stream<A, FalError, FalClient.FalClient | TokenProvider.TokenProvider>
+  <Id extends ModelIdInput, A, I>(
+    modelId: Id,
+    input: Input<Id>,
+    options: FalStream.Options & WithOutput<A, I> & { readonly auth?: "key" | undefined }
+  ): Stream.Stream<A, FalError, FalClient.FalClient>
+  <Id extends ModelIdInput>(
+    modelId: Id,
+    input: Input<Id>,
+    options: FalStream.Options & FalStream.WithToken
+  ): Stream.Stream<Output<Id>, FalError, FalClient.FalClient | TokenProvider.TokenProvider>
+  <Id extends ModelIdInput>(
+    modelId: Id,
+    input: Input<Id>,
+    options?: FalStream.Options & { readonly auth?: "key" | undefined }
+  ): Stream.Stream<Output<Id>, FalError, FalClient.FalClient>
+} = (modelId: string, input: unknown, options?: FalStream.Options & { readonly auth?: "key" | "token" | undefined }) =>
+  Stream.unwrapScoped(Effect.map(internalStream.open(modelId, input, options), (call) => call.events))
+
+/**
+ * The bytes of a streaming run's answer as a bare `Stream` (a binary answer, such as audio; an
+ * event stream's raw text too), the call opened when the stream runs and closed when it ends.
+ *
+ * @since 0.4.0
+ * @category streaming
+ */
+export const streamBytes: {
+  <Id extends ModelIdInput>(
+    modelId: Id,
+    input: Input<Id>,
+    options: FalStream.Options & FalStream.WithToken
+  ): Stream.Stream<Uint8Array, FalError, FalClient.FalClient | TokenProvider.TokenProvider>
+  <Id extends ModelIdInput>(
+    modelId: Id,
+    input: Input<Id>,
+    options?: FalStream.Options & { readonly auth?: "key" | undefined }
+  ): Stream.Stream<Uint8Array, FalError, FalClient.FalClient>
+} = (modelId: string, input: unknown, options?: FalStream.Options & { readonly auth?: "key" | "token" | undefined }) =>
+  Stream.unwrapScoped(Effect.map(internalStream.open(modelId, input, options), (call) => call.bytes))

@@ -98,6 +98,8 @@ export interface Timeouts {
  * | upload.part (a 10 MB part) | 5 min | 60 s |
  * | upload.complete | 60 s | 60 s |
  * | jwks (the webhook keys) | 10 s | 10 s |
+ * | tokens.create | 30 s | 60 s |
+ * | stream (headers: until the model starts streaming; the body is bounded by the idle limit of `Fal.stream`, not `body`) | 15 min | 60 s |
  *
  * @since 0.2.0
  * @category defaults
@@ -119,7 +121,9 @@ export const defaultTimeouts: {
   "upload.put": { headers: Duration.minutes(15), body: Duration.seconds(60) },
   "upload.part": { headers: Duration.minutes(5), body: Duration.seconds(60) },
   "upload.complete": { headers: Duration.seconds(60), body: Duration.seconds(60) },
-  jwks: { headers: Duration.seconds(10), body: Duration.seconds(10) }
+  jwks: { headers: Duration.seconds(10), body: Duration.seconds(10) },
+  "tokens.create": { headers: Duration.seconds(30), body: Duration.seconds(60) },
+  stream: { headers: Duration.minutes(15), body: Duration.seconds(60) }
 }
 
 /**
@@ -216,14 +220,16 @@ export interface Service {
 export class FalClient extends Context.Tag("@effect-fal/api/FalClient")<FalClient, Service>() {}
 
 /**
- * Which credential a request carries: the admin key is chosen with {@link withAdminCredential}.
+ * Which credential a request carries: the admin key is chosen with {@link withAdminCredential};
+ * `"none"` sends no `Authorization` at all (a call authenticated otherwise, such as a streaming
+ * call with a temporary token in its query).
  *
  * @since 0.1.0
  * @category credentials
  */
-export const currentCredential: FiberRef.FiberRef<"key" | "adminKey"> = globalValue(
+export const currentCredential: FiberRef.FiberRef<"key" | "adminKey" | "none"> = globalValue(
   "@effect-fal/api/FalClient/currentCredential",
-  () => FiberRef.unsafeMake<"key" | "adminKey">("key")
+  () => FiberRef.unsafeMake<"key" | "adminKey" | "none">("key")
 )
 
 /**
@@ -402,7 +408,7 @@ const build = (
     const authorize = (request: HttpClientRequest.HttpClientRequest) =>
       Effect.map(FiberRef.get(currentCredential), (which) => {
         const stripped = withoutAuthorization(request)
-        return isFalUrl(request.url)
+        return isFalUrl(request.url) && which !== "none"
           ? HttpClientRequest.setHeader(stripped, "authorization", which === "adminKey" ? adminHeader : keyHeader)
           : stripped
       })

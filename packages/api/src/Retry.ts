@@ -43,6 +43,8 @@ export type Operation =
   | "upload.part"
   | "upload.complete"
   | "jwks"
+  | "tokens.create"
+  | "stream"
 
 /**
  * A retry schedule for fal calls: it sees each failure as input.
@@ -63,15 +65,17 @@ export type Override = Policy | false
 
 /**
  * Operations that can be repeated without creating anything new: reads, cancellation, v1
- * payload deletion (which always carries one `Idempotency-Key` for all its attempts), and the
+ * payload deletion (which always carries one `Idempotency-Key` for all its attempts), the
  * upload steps (a repeated initiate opens an unused session; a part or a file PUT to a signed URL
- * stores the same bytes again; a complete names the same parts).
+ * stores the same bytes again; a complete names the same parts), and `tokens.create` (a second
+ * token for the same app is only an unused short-lived credential: nothing runs, nothing is
+ * billed, and it expires by itself). Not a run, a submit, a streaming call or a legacy deletion.
  *
  * @since 0.1.0
  * @category predicates
  */
 export const isIdempotent = (operation: Operation): boolean =>
-  operation !== "run" && operation !== "submit" && operation !== "deleteLegacy"
+  operation !== "run" && operation !== "submit" && operation !== "deleteLegacy" && operation !== "stream"
 
 /**
  * A `Retry-After` longer than this is not waited for: the call fails with `RateLimited`.
@@ -110,6 +114,9 @@ export const hint = (error: FalError): boolean | undefined => {
  * @category predicates
  */
 export const isRetryable = (operation: Operation) => (error: FalError): boolean => {
+  // a streaming call runs the model as soon as fal reads it, and there is no resume: it is sent
+  // again only when it cannot have been read (no connection) or fal refused it unread (429)
+  if (operation === "stream") return isStreamRetryable(error)
   if (error._tag !== "StartTimeout" && error._tag !== "QueueFull") {
     const hinted = hint(error)
     if (hinted !== undefined) return hinted
@@ -133,6 +140,29 @@ export const isRetryable = (operation: Operation) => (error: FalError): boolean 
       // the result endpoint replays the model's stored outcome: asking again returns the same
       return operation !== "result" && error.errorType !== undefined && ErrorType.isTransient(error.errorType) &&
         withinMax(error.retryAfter)
+    default:
+      return false
+  }
+}
+
+/**
+ * What a streaming call (`Fal.stream`) retries: a transport failure before the request was sent
+ * (`mayHaveReached: false`: a refused connection) and a rate limit (`429`, fal answered before
+ * reading the input), within `Retry-After`. Nothing else, whatever fal's hints say: once the
+ * request may have been read, the model may be running, and sending it again would run it twice.
+ *
+ * @since 0.3.0
+ * @category predicates
+ */
+export const isStreamRetryable = (error: FalError): boolean => {
+  switch (error._tag) {
+    case "TransportError":
+      return !error.mayHaveReached
+    case "RateLimited":
+      return Option.match(error.retryAfter, {
+        onNone: () => true,
+        onSome: (after) => Duration.lessThanOrEqualTo(after, maxRetryAfter)
+      })
     default:
       return false
   }
@@ -189,6 +219,8 @@ export const backoff = (options: {
  * | list (request history pages) | 250 ms | 5 |
  * | upload.initiate, upload.put, upload.part, upload.complete | 100 ms | 3 |
  * | jwks (the webhook keys: `WebhookKeys` fetches again after its refresh interval) | - | 0 |
+ * | tokens.create | 250 ms | 3 |
+ * | stream (only before the request was sent, or on a 429: {@link isStreamRetryable}) | 500 ms | 3 |
  *
  * @since 0.1.0
  * @category defaults
@@ -207,7 +239,9 @@ export const defaults: { readonly [K in Operation]: Schedule.Schedule<unknown> }
   "upload.put": backoff({ base: "100 millis", retries: 3 }),
   "upload.part": backoff({ base: "100 millis", retries: 3 }),
   "upload.complete": backoff({ base: "100 millis", retries: 3 }),
-  jwks: backoff({ base: "250 millis", retries: 0 })
+  jwks: backoff({ base: "250 millis", retries: 0 }),
+  "tokens.create": backoff({ base: "250 millis", retries: 3 }),
+  stream: backoff({ base: "500 millis", retries: 3 })
 }
 
 /**

@@ -63,6 +63,21 @@ export * as Webhooks from "./Webhooks.js"
 export * as Storage from "./Storage.js"
 
 /**
+ * @since 0.4.0
+ */
+export * as Tokens from "./Tokens.js"
+
+/**
+ * @since 0.4.0
+ */
+export * as TokenProvider from "./TokenProvider.js"
+
+/**
+ * @since 0.4.0
+ */
+export * as FalStream from "./FalStream.js"
+
+/**
  * The server proxy (SPEC section 13): a route of your application that browsers call instead of
  * fal, so the key stays on the server.
  *

@@ -104,6 +104,17 @@ export interface ApiKey {
  * - `fal-ai/validate`: `{ prompt: non-empty string, steps: integer 1..50 }`; answers `422` with
  *   `detail[]` otherwise, `{ prompt, steps }` when valid.
  *
+ * Streaming models (`POST {run}/{id}/stream`; see `Model.makeStreaming`), their delays on the Clock:
+ * - `fal-ai/counter`: `{ count? (default 5), delay_ms? (default 100) }`; Server-Sent Events
+ *   `{ index, count, done }` for index 1..count, the first at once, then one every `delay_ms`.
+ * - `fal-ai/audio`: `{ chunks? (default 4), size? (default 1024), delay_ms? (default 0) }`; a binary
+ *   `audio/mpeg` answer: `chunks` chunks of `size` bytes, chunk `i` filled with the byte `i % 256`.
+ * - `fal-ai/stream-fail`: `{ after? (default 2), how? ("error" | "cut" | "bad_json", default
+ *   "error"), error_type?, detail?, delay_ms? }`; streams `{ index }` `after` times (`delay_ms` apart,
+ *   and the failure `delay_ms` after the last), then an
+ *   `event: error` (`after: 0`: an ordinary error answer with the error type's usual status), a
+ *   cut connection, or a `data:` line that is not JSON.
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -112,7 +123,10 @@ export const demoModelIds = {
   image: "fal-ai/image",
   slow: "fal-ai/slow",
   fail: "fal-ai/fail",
-  validate: "fal-ai/validate"
+  validate: "fal-ai/validate",
+  counter: "fal-ai/counter",
+  audio: "fal-ai/audio",
+  streamFail: "fal-ai/stream-fail"
 } as const
 
 /**
@@ -169,8 +183,12 @@ export interface HttpLogEntry {
   readonly query: Readonly<Record<string, string>>
   /** Header names lower-cased; `authorization` is redacted to `Key <redacted>`. */
   readonly headers: Readonly<Record<string, string>>
-  /** Which key authenticated the request. */
-  readonly auth: "user" | "admin" | "unknown" | "missing"
+  /**
+   * What authenticated the request: an API key (`user`, `admin`), a temporary token (`token`:
+   * `fal_jwt_token` in the query without an `Authorization` header, or `Authorization: Bearer`;
+   * checked by the route, since a token is valid for its apps only), or nothing usable.
+   */
+  readonly auth: "user" | "admin" | "token" | "unknown" | "missing"
   /** The platform headers and query parameters, decoded with `RequestOptions.fromWire`. */
   readonly options: Either.Either<RequestOptions, InvalidRequestOptions>
   readonly body: string
@@ -290,6 +308,55 @@ export interface WebhookDelivery {
 }
 
 /**
+ * A temporary token issued by `POST {rest}/tokens/` (SPEC section 12).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface IssuedToken {
+  /** The token (JWT-shaped; its third part is random, not a signature: tokens are checked by lookup). */
+  readonly token: string
+  /** The `allowed_apps` it was issued for: `owner/app` ids, or bare app names (any owner). */
+  readonly apps: ReadonlyArray<string>
+  /** `Clock` time in milliseconds. */
+  readonly issuedAt: number
+  /** `Clock` time in milliseconds; the token is refused from this instant on. */
+  readonly expiresAt: number
+}
+
+/**
+ * A token checked for an app: `valid`, `expired` (on the platform's Clock), `wrong_app` (issued
+ * for other apps), or `unknown` (never issued by this platform).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type TokenCheck = "valid" | "expired" | "wrong_app" | "unknown"
+
+/**
+ * One call to a streaming endpoint (`POST {run}/{id}/stream`) and how it ended: `completed`,
+ * `failed` (an error answer, or an `event: error` mid-stream), `cut` (the connection was cut), or
+ * `cancelled` (the caller closed the connection, interrupting the model's stream).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface StreamRecord {
+  /** The request id answered in `x-fal-request-id`. */
+  readonly requestId: string
+  readonly modelId: string
+  readonly contentType: string
+  /** How the call authenticated: an API key, or a temporary token. */
+  readonly auth: "key" | "token"
+  /** Partial outputs (SSE) or byte chunks (binary) sent, once ended. */
+  readonly chunks: number
+  readonly outcome: "streaming" | "completed" | "failed" | "cut" | "cancelled"
+  /** `Clock` time in milliseconds. */
+  readonly startedAt: number
+  readonly endedAt: number | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -341,6 +408,25 @@ export interface Service {
    * `retire()` (the old one leaves the JWKS).
    */
   readonly webhookSigner: WebhookSigner.Service
+  /** The temporary tokens issued so far (expired ones included). */
+  readonly tokens: Effect.Effect<ReadonlyArray<IssuedToken>>
+  /**
+   * Issues a token as `POST {rest}/tokens/` does (a test shortcut): for `apps` (`owner/app` ids or
+   * bare app names), living `expirationSeconds` (default 120) on the platform's Clock.
+   */
+  readonly issueToken: (
+    apps: ReadonlyArray<string>,
+    options?: { readonly expirationSeconds?: number | undefined }
+  ) => Effect.Effect<IssuedToken>
+  /**
+   * Checks a token for the app of a model id (`owner/app[/path]`; the sub-path is ignored), on the
+   * platform's Clock. The streaming route uses it for `fal_jwt_token`.
+   */
+  readonly validateToken: (token: string, modelId: string) => Effect.Effect<TokenCheck>
+  /** The calls to streaming endpoints so far, oldest first. */
+  readonly streams: Effect.Effect<ReadonlyArray<StreamRecord>>
+  /** Waits until the streaming call with this request id has ended, and answers how. */
+  readonly awaitStreamEnd: (requestId: string) => Effect.Effect<StreamRecord>
   /**
    * The gateway bound to this platform: every base under its path prefix (`/run`, `/queue`,
    * `/api/v1`, `/rest`, `/cdn`, `/storage`). Both transports serve it; mount it in your own

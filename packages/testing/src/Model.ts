@@ -21,13 +21,20 @@
  * })
  * ```
  *
+ * A streaming model ({@link makeStreaming}) also answers `POST {run}/{id}/stream`: its handler
+ * is a `Stream` of partial outputs (Server-Sent Events) or of byte chunks (a binary answer).
+ *
  * @since 0.1.0
  */
+import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as Fault from "./Fault.js"
 
 /**
  * A model failure, answered as fal answers it: the HTTP `status`, the body
@@ -109,7 +116,36 @@ export interface Model {
   /** Another registered model id the platform falls back to on transient failures. */
   readonly fallback?: string | undefined
   readonly run: (input: unknown, ctx: ModelContext) => Effect.Effect<unknown, ModelError>
+  /** How the model answers `POST {run}/{id}/stream`, if it streams ({@link makeStreaming}). */
+  readonly streaming?: Streaming | undefined
 }
+
+/**
+ * What a model streams: partial outputs as Server-Sent Events (`text/event-stream`, each element
+ * one `data:` JSON event, or a {@link RawEvent} written as it is) or, for any other content type,
+ * byte chunks (each element a `Uint8Array`). A `ModelError` before the first element is an
+ * ordinary error answer; after it, an `event: error` with `{"detail", "error_type"}`. A
+ * `Fault.ConnectionReset` cuts the connection.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface Streaming {
+  readonly contentType: string
+  readonly stream: (
+    input: unknown,
+    ctx: ModelContext
+  ) => Stream.Stream<unknown, ModelError | Fault.ConnectionReset>
+}
+
+/**
+ * An SSE event written as it is (`data: <text>`), not as JSON: how a test model sends a line that
+ * is not JSON.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export class RawEvent extends Data.TaggedClass("RawEvent")<{ readonly text: string }> {}
 
 /**
  * @since 0.1.0
@@ -167,6 +203,79 @@ export const make = <A, I>(options: MakeOptions<A, I>): Model => {
       decode(input).pipe(
         Effect.mapError((error) => validationError(validationIssues(error))),
         Effect.flatMap((decoded) => options.handler(decoded, ctx))
+      )
+  }
+}
+
+/**
+ * @since 0.4.0
+ * @category constructors
+ */
+export interface MakeStreamingOptions<A, I> {
+  /** The full model id; the stream is served at `{run}/{id}/stream`. */
+  readonly id: string
+  /** Decodes the JSON input; a failure answers `422` before the stream starts. */
+  readonly input: Schema.Schema<A, I>
+  /**
+   * The answer's content type: `text/event-stream` (default) streams JSON partial outputs; any
+   * other streams the `Uint8Array` chunks the handler emits.
+   */
+  readonly contentType?: string | undefined
+  readonly stream: (input: A, ctx: ModelContext) => Stream.Stream<unknown, ModelError | Fault.ConnectionReset>
+  readonly runners?: number | undefined
+  readonly billableUnits?: number | ((output: unknown) => number) | undefined
+}
+
+/**
+ * Builds a streaming model. Called on `POST {run}/{id}` or through the queue, it answers its last
+ * partial output (a binary model: its bytes joined).
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@effect-fal/testing"
+ * import * as Schema from "effect/Schema"
+ * import * as Stream from "effect/Stream"
+ *
+ * const words = Model.makeStreaming({
+ *   id: "acme/words",
+ *   input: Schema.Struct({ text: Schema.String }),
+ *   stream: ({ text }) => Stream.fromIterable(text.split(" ").map((word, i) => ({ word, index: i })))
+ * })
+ * ```
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const makeStreaming = <A, I>(options: MakeStreamingOptions<A, I>): Model => {
+  const decode = Schema.decodeUnknown(options.input, { errors: "all", onExcessProperty: "ignore" })
+  const contentType = options.contentType ?? "text/event-stream"
+  const stream = (input: unknown, ctx: ModelContext) =>
+    Stream.unwrap(
+      decode(input).pipe(
+        Effect.mapError((error) => validationError(validationIssues(error))),
+        Effect.map((decoded) => options.stream(decoded, ctx))
+      )
+    )
+  const units = options.billableUnits
+  return {
+    id: options.id,
+    runners: Math.max(1, options.runners ?? 1),
+    billableUnits: typeof units === "function" ? units : () => units ?? 1,
+    streaming: { contentType, stream },
+    run: (input, ctx) =>
+      stream(input, ctx).pipe(
+        Stream.runCollect,
+        Effect.catchTag("ConnectionReset", () =>
+          Effect.fail(new ModelError({ status: 500, errorType: "internal_error", detail: "The stream was cut" }))),
+        Effect.map((chunks) => {
+          if (contentType.startsWith("text/event-stream")) {
+            return Option.getOrNull(Chunk.last(chunks))
+          }
+          const parts = Chunk.toReadonlyArray(chunks).filter((c): c is Uint8Array =>
+            c instanceof Uint8Array
+          )
+          return { size: parts.reduce((n, c) => n + c.byteLength, 0) }
+        })
       )
   }
 }

@@ -19,7 +19,7 @@ import * as UploadInput from "./uploadInput.js"
  * `fal_webhook` and `fal_max_queue_length` are queue parameters (SPEC section 4): a synchronous
  * run does not go through the queue, so they are rejected rather than sent for nothing.
  */
-const queueOnly = (options: RequestOptions.RequestOptions | undefined): Option.Option<InvalidRequestOptions> => {
+export const queueOnly = (options: RequestOptions.RequestOptions | undefined): Option.Option<InvalidRequestOptions> => {
   if (options?.webhookUrl !== undefined) {
     return Option.some(single({
       name: "fal_webhook",

@@ -11,8 +11,20 @@ export const keyOf = (authorization: string | undefined): string | undefined => 
   return match === null ? undefined : match[1].trim()
 }
 
-export const authenticate = (keys: ReadonlyArray<FalPlatform.ApiKey>, authorization: string | undefined): Auth => {
-  if (authorization === undefined || authorization.trim() === "") return "missing"
+/**
+ * What a call's credentials are: a known key's scope, `token` for a temporary token
+ * (`Authorization: Bearer`, or `fal_jwt_token` in the query without an `Authorization` header;
+ * a route accepting tokens checks it for its app), or `unknown` / `missing`.
+ */
+export const authenticate = (
+  keys: ReadonlyArray<FalPlatform.ApiKey>,
+  authorization: string | undefined,
+  jwtToken?: string | undefined
+): Auth => {
+  if (authorization === undefined || authorization.trim() === "") {
+    return jwtToken !== undefined && jwtToken !== "" ? "token" : "missing"
+  }
+  if (/^bearer\s+\S+\s*$/i.test(authorization.trim())) return "token"
   const key = keyOf(authorization)
   if (key === undefined) return "unknown"
   const found = keys.find((k) => k.key === key)

@@ -87,6 +87,9 @@ const readBody = (
   })
 }
 
+/** A URL with its `fal_jwt_token` query parameter's value replaced by `<redacted>`. */
+const redactToken = (url: string): string => url.replace(/([?&]fal_jwt_token=)[^&#]*/g, "$1<redacted>")
+
 /**
  * Records every call to a known base in the HTTP request log, provides the platform's state
  * ({@link PlatformEnv}) and the {@link Call} to the app it wraps (in one step), and settles the
@@ -120,7 +123,9 @@ export const requestLog = (env: Env) =>
       path: target.path,
       query,
       headers,
-      auth: target.base === "cdn" ? "missing" : Auth.authenticate(env.config.keys, headers.authorization),
+      auth: target.base === "cdn"
+        ? "missing"
+        : Auth.authenticate(env.config.keys, headers.authorization, query.fal_jwt_token),
       options: RequestOptions.fromWire({ headers, query }),
       body,
       urls,
@@ -129,10 +134,11 @@ export const requestLog = (env: Env) =>
     const logged: FalPlatform.HttpLogEntry = {
       id: gatewayId,
       method: request.method,
-      url,
+      // a temporary token is a credential: the log keeps it out, as it does the key
+      url: query.fal_jwt_token === undefined ? url : redactToken(url),
       base: call.base,
       path: call.path,
-      query,
+      query: query.fal_jwt_token === undefined ? query : { ...query, fal_jwt_token: "<redacted>" },
       headers: Object.fromEntries(
         Object.entries(headers).map(([k, v]) => [k, k === "authorization" ? Auth.redact(v) : v])
       ),
@@ -256,6 +262,9 @@ export const authenticated =
         )
       if (call.auth === "missing") return refuse(401, "Missing authorization header")
       if (call.auth === "unknown") return refuse(401, "Invalid API key")
+      if (call.auth === "token") {
+        return refuse(401, "A temporary token is accepted only by streaming and realtime endpoints")
+      }
       if (scope === "ADMIN" && call.auth !== "admin") {
         return refuse(403, "This operation requires an API key with ADMIN scope")
       }

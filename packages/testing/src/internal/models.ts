@@ -1,10 +1,12 @@
 /**
  * The built-in demo models: `fal-ai/echo`, `fal-ai/image`, `fal-ai/slow`, `fal-ai/fail`,
- * `fal-ai/validate`.
+ * `fal-ai/validate`, and the streaming ones: `fal-ai/counter`, `fal-ai/audio`, `fal-ai/stream-fail`.
  */
 import { ErrorType } from "@effect-fal/headers"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as Fault from "../Fault.js"
 import * as Model from "../Model.js"
 
 /** A 1x1 transparent PNG. */
@@ -107,10 +109,88 @@ export const validate = (runners: number): Model.Model =>
     handler: (input) => Effect.succeed(input)
   })
 
+/** `count` items, the first at once, each next one `delayMs` later on the Clock. */
+const paced = <A>(count: number, delayMs: number, item: (index: number) => A): Stream.Stream<A> => {
+  const items = Stream.map(Stream.range(1, count), item)
+  if (delayMs <= 0) return items
+  return Stream.concat(
+    Stream.take(items, 1),
+    Stream.mapEffect(Stream.drop(items, 1), (a) => Effect.as(Effect.sleep(delayMs), a))
+  )
+}
+
+export const counter = (runners: number): Model.Model =>
+  Model.makeStreaming({
+    id: "fal-ai/counter",
+    runners,
+    input: Schema.Struct({
+      count: Schema.optional(Schema.Int.pipe(Schema.between(1, 10_000_000))),
+      delay_ms: Schema.optional(Schema.NonNegative)
+    }),
+    stream: (input) => {
+      const count = input.count ?? 5
+      return paced(count, input.delay_ms ?? 100, (index) => ({ index, count, done: index === count }))
+    }
+  })
+
+export const audio = (runners: number): Model.Model =>
+  Model.makeStreaming({
+    id: "fal-ai/audio",
+    runners,
+    contentType: "audio/mpeg",
+    input: Schema.Struct({
+      chunks: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000_000))),
+      size: Schema.optional(Schema.Int.pipe(Schema.between(1, 1024 * 1024))),
+      delay_ms: Schema.optional(Schema.NonNegative)
+    }),
+    stream: (input) =>
+      paced(input.chunks ?? 4, input.delay_ms ?? 0, (index) => new Uint8Array(input.size ?? 1024).fill(index % 256))
+  })
+
+export const streamFail = (runners: number): Model.Model =>
+  Model.makeStreaming({
+    id: "fal-ai/stream-fail",
+    runners,
+    input: Schema.Struct({
+      after: Schema.optional(Schema.Int.pipe(Schema.between(0, 1000))),
+      how: Schema.optional(Schema.Literal("error", "cut", "bad_json")),
+      error_type: Schema.optional(Schema.String),
+      detail: Schema.optional(Schema.String),
+      delay_ms: Schema.optional(Schema.NonNegative)
+    }),
+    stream: (input) => {
+      const after = input.after ?? 2
+      const errorType = input.error_type ?? "runner_server_error"
+      const failure: Stream.Stream<unknown, Model.ModelError | Fault.ConnectionReset> = input.how === "cut"
+        ? Stream.fail(new Fault.ConnectionReset())
+        : input.how === "bad_json"
+        ? Stream.succeed(new Model.RawEvent({ text: "this is not JSON" }))
+        : Stream.fail(
+          new Model.ModelError({
+            status: ErrorType.usualStatus(errorType) ?? 500,
+            errorType,
+            detail: input.detail ?? `Model failed with ${errorType}`
+          })
+        )
+      const before = after === 0
+        ? Stream.empty
+        : paced(after, input.delay_ms ?? 0, (index) => ({ index }))
+      // the failure comes `delay_ms` after the last output too (the in-memory transport drops
+      // bytes still queued when a body fails, as a cut would lose bytes in flight)
+      const pause = (input.delay_ms ?? 0) > 0
+        ? Stream.drain(Stream.fromEffect(Effect.sleep(input.delay_ms ?? 0)))
+        : Stream.empty
+      return Stream.concat(Stream.concat(before, pause), failure)
+    }
+  })
+
 export const all = (runners: number): ReadonlyArray<Model.Model> => [
   echo(runners),
   image(runners),
   slow(runners),
   fail(runners),
-  validate(runners)
+  validate(runners),
+  counter(runners),
+  audio(runners),
+  streamFail(runners)
 ]

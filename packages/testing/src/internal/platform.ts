@@ -30,6 +30,8 @@ import {
   type Topic,
   waitUntil
 } from "./state.js"
+import * as Streaming from "./streaming.js"
+import * as Tokens from "./tokens.js"
 import * as Webhooks from "./webhooks.js"
 
 const defaultKeys: ReadonlyArray<FalPlatform.ApiKey> = [
@@ -77,7 +79,9 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
       topics: yield* SynchronizedRef.make(HashMap.empty<string, Topic>()),
       spawn: (effect) => Effect.sync(() => void runFork(effect)),
       webhookClient,
-      webhookSigning
+      webhookSigning,
+      tokens: yield* Ref.make(HashMap.empty<string, FalPlatform.IssuedToken>()),
+      streams: yield* Ref.make(HashMap.empty<string, FalPlatform.StreamRecord>())
     }
     const httpLog = Effect.map(Ref.get(env.log), (log) => Array.from(SortedMap.values(log.entries)))
     const clearHttpLog = Ref.update(env.log, (log) => ({ ...log, entries: SortedMap.empty(Order.number) }))
@@ -126,6 +130,14 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
         ),
       webhooks: Ref.get(env.webhooks),
       webhookSigner: webhookSigning.signer,
+      tokens: Effect.map(Ref.get(env.tokens), (tokens) => Array.from(HashMap.values(tokens))),
+      issueToken: (apps, options) => Tokens.issue(env, apps, options?.expirationSeconds ?? 120),
+      validateToken: (token, modelId) => Tokens.validate(env, token, modelId),
+      streams: Effect.map(
+        Ref.get(env.streams),
+        (streams) => Array.from(HashMap.values(streams)).sort((a, b) => a.startedAt - b.startedAt)
+      ),
+      awaitStreamEnd: (requestId) => Streaming.awaitEnd(env, requestId),
       httpApp: Gateway.app(env)
     }
     return service

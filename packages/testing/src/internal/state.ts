@@ -101,6 +101,10 @@ export interface Env {
    */
   readonly spawn: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
   readonly webhookClient: Option.Option<HttpClient.HttpClient>
+  /** Temporary tokens issued, by value (`tokens.ts`). */
+  readonly tokens: Ref.Ref<HashMap.HashMap<string, FalPlatform.IssuedToken>>
+  /** Streaming calls, by request id (`streaming.ts`). */
+  readonly streams: Ref.Ref<HashMap.HashMap<string, FalPlatform.StreamRecord>>
   readonly webhookSigning: Signing
 }
 

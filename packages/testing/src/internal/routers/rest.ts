@@ -1,6 +1,7 @@
 /**
- * The `rest` base (legacy): `PUT /requests/delete_io/{id}` with an ADMIN key, and the public
- * JWKS of the webhook signatures at `GET /.well-known/jwks.json` (no key needed).
+ * The `rest` base (legacy): `PUT /requests/delete_io/{id}` with an ADMIN key, the public JWKS of
+ * the webhook signatures at `GET /.well-known/jwks.json` (no key needed), and temporary tokens at
+ * `POST /tokens/` (`../tokens.ts`).
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as Effect from "effect/Effect"
@@ -10,6 +11,7 @@ import { PlatformEnv } from "../call.js"
 import { deletePayloads } from "../deletion.js"
 import { detail, json } from "../http.js"
 import { authenticated } from "../middleware.js"
+import * as Tokens from "../tokens.js"
 
 const deleteIo = Effect.gen(function*() {
   const env = yield* PlatformEnv
@@ -25,7 +27,8 @@ const jwks = Effect.flatMap(
 
 export const router = HttpRouter.empty.pipe(
   HttpRouter.put("/requests/delete_io/:id", deleteIo.pipe(authenticated("detail", "ADMIN"))),
-  HttpRouter.get(WebhookSigner.jwksPath, jwks)
+  HttpRouter.get(WebhookSigner.jwksPath, jwks),
+  Tokens.routes
 )
 
 export const notFound = Effect.succeed(detail(404, "Not Found"))

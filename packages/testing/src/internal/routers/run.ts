@@ -1,5 +1,6 @@
 /**
- * The `run` base: `POST /{model_id}` runs a model and answers its result.
+ * The `run` base: `POST /{model_id}` runs a model and answers its result; `POST /{model_id}/stream`
+ * streams a model's partial outputs (`../streaming.ts`).
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -7,10 +8,11 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { PlatformEnv } from "../call.js"
+import { Call, PlatformEnv } from "../call.js"
 import { detail, stored } from "../http.js"
 import * as Jobs from "../jobs.js"
 import { authenticated, validOptions } from "../middleware.js"
+import * as Streaming from "../streaming.js"
 import { accept } from "./accept.js"
 
 const run = Effect.gen(function*() {
@@ -25,7 +27,14 @@ const run = Effect.gen(function*() {
 
 const guarded = run.pipe(validOptions("detail"), authenticated("detail"))
 
-export const router = HttpRouter.empty.pipe(HttpRouter.post("/*", guarded))
+/** A run, or a streaming call when the path is `{model id}/stream` of a registered model. */
+const dispatch = Effect.gen(function*() {
+  const env = yield* PlatformEnv
+  const call = yield* Call
+  return yield* ((yield* Streaming.isStreamPath(env, call.path)) ? Streaming.route : guarded)
+})
+
+export const router = HttpRouter.empty.pipe(HttpRouter.post("/*", dispatch))
 
 /** Any other method: 405. */
 export const notFound = Effect.flatMap(

@@ -1,0 +1,243 @@
+/**
+ * Streaming endpoints: `Fal.stream` against `@fal-ai/client`'s `fal.stream`, side by side.
+ *
+ * `tsx scripts/bench/stream.ts` prints the markdown section. The loopback emulator runs in a child
+ * process (`stream.ts server`, its demo model `fal-ai/counter`); each client runs in a child process
+ * of its own (`stream.ts client <variant> <urls>`) and prints one JSON line per call. Two
+ * measurements per call pair:
+ * - time to first output: a stream of 3 partial outputs, no delay; the wall time from the call to
+ *   the first partial output in the caller's hands (`BENCH_STREAM_FIRST`, default 20 calls);
+ * - cost per event: a stream of `BENCH_STREAM_EVENTS` (default 10,000) partial outputs with no
+ *   delay, read to its end (`BENCH_STREAM_LONG`, default 3 calls); wall time and the client
+ *   process's CPU time (`process.cpuUsage`, user + system), each divided by the number of events.
+ * Rounds are interleaved (`BENCH_STREAM_ROUNDS`, default 3: each variant once per round, in turn,
+ * after one warm-up call of each kind); figures are medians over all calls of a variant.
+ *
+ * Both clients read every event: effect-fal with `Stream.runForEach` over `events` (JSON-decoded,
+ * no schema), `@fal-ai/client` with its `data` listener and `done()` (its async iterator waits
+ * 16 ms between polls of its buffer, which would measure that timer rather than the client).
+ */
+import { Fal, FalClient } from "@effect-fal/api"
+import { FalEmulator, FalPlatform } from "@effect-fal/testing"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { createFalClient } from "@fal-ai/client"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as path from "node:path"
+import { createInterface } from "node:readline"
+import { type Gate, gateLine, isMain, printGates, stamp, times } from "./report.js"
+
+const root = path.join(import.meta.dirname, "..", "..")
+const tsx = path.join(root, "node_modules", ".bin", "tsx")
+const self = path.join(root, "scripts/bench/stream.ts")
+const firstCalls = Number(process.env.BENCH_STREAM_FIRST ?? "20")
+const longCalls = Number(process.env.BENCH_STREAM_LONG ?? "3")
+const events = Number(process.env.BENCH_STREAM_EVENTS ?? "10000")
+const rounds = Number(process.env.BENCH_STREAM_ROUNDS ?? "3")
+const key = FalPlatform.defaultKeys.user
+const model = "fal-ai/counter"
+
+type Variant = "effect-fal Fal.stream" | "@fal-ai/client fal.stream"
+const variants: ReadonlyArray<Variant> = ["effect-fal Fal.stream", "@fal-ai/client fal.stream"]
+
+interface Sample {
+  readonly kind: "first" | "long"
+  /** ms to the first output ("first"), or ms for the whole stream ("long"). */
+  readonly wall: number
+  /** µs of the client process's CPU for the whole stream ("long"). */
+  readonly cpu: number
+  readonly events: number
+}
+
+const server = () =>
+  NodeRuntime.runMain(
+    Effect.gen(function*() {
+      const { urls } = yield* FalEmulator.FalEmulator
+      yield* Console.log(JSON.stringify(urls))
+      return yield* Effect.never
+    }).pipe(Effect.provide(FalEmulator.layer()))
+  )
+
+const cpuNow = () => {
+  const usage = process.cpuUsage()
+  return usage.user + usage.system
+}
+
+const client = async (variant: Variant, urls: FalPlatform.Urls) => {
+  let first: () => Promise<number>
+  let long: (count: number) => Promise<number>
+  let dispose = async () => {}
+  if (variant === "@fal-ai/client fal.stream") {
+    const fal = createFalClient({
+      credentials: key,
+      requestMiddleware: async (request) => ({ ...request, url: request.url.replace("https://fal.run", urls.run) })
+    })
+    first = async () => {
+      const start = performance.now()
+      const stream = await fal.stream(model, { input: { count: 3, delay_ms: 0 } })
+      const at = await new Promise<number>((resolve) => stream.on("data", () => resolve(performance.now())))
+      await stream.done()
+      return at - start
+    }
+    long = async (count) => {
+      let seen = 0
+      const stream = await fal.stream(model, { input: { count, delay_ms: 0 } })
+      stream.on("data", () => void seen++)
+      await stream.done()
+      return seen
+    }
+  } else {
+    const runtime = ManagedRuntime.make(
+      FalClient.layer({ key: Redacted.make(key), urls: { run: urls.run } }).pipe(
+        Layer.orDie,
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+    )
+    dispose = () => runtime.dispose()
+    first = () =>
+      runtime.runPromise(Effect.scoped(Effect.gen(function*() {
+        const start = performance.now()
+        const call = yield* Fal.stream(model, { count: 3, delay_ms: 0 })
+        let at = 0
+        yield* Stream.runForEach(call.events, () => Effect.sync(() => at === 0 ? (at = performance.now()) : at))
+        return at - start
+      })))
+    long = (count) => {
+      let seen = 0
+      return runtime.runPromise(
+        Stream.runForEach(Fal.streamEvents(model, { count, delay_ms: 0 }), () => Effect.sync(() => void seen++)).pipe(
+          Effect.as(0),
+          Effect.map(() => seen)
+        )
+      )
+    }
+  }
+  // warm-up: connection pool, JIT
+  await first()
+  await long(events)
+  for (let i = 0; i < firstCalls; i++) {
+    console.log(JSON.stringify({ kind: "first", wall: await first(), cpu: 0, events: 1 } satisfies Sample))
+  }
+  for (let i = 0; i < longCalls; i++) {
+    const cpu0 = cpuNow()
+    const start = performance.now()
+    const seen = await long(events)
+    const wall = performance.now() - start
+    const cpu = cpuNow() - cpu0
+    if (seen !== events) throw new Error(`${variant}: ${seen} events of ${events}`)
+    console.log(JSON.stringify({ kind: "long", wall, cpu, events: seen } satisfies Sample))
+  }
+  await dispose()
+}
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const startServer = (): Promise<{ readonly child: ChildProcess; readonly urls: string }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(tsx, [self, "server"], { stdio: ["ignore", "pipe", "inherit"] })
+    child.once("error", reject)
+    child.once("exit", (code) => reject(new Error(`the emulator exited with ${code}`)))
+    createInterface({ input: child.stdout! }).once("line", (line) => resolve({ child, urls: line }))
+  })
+
+const runClient = (variant: Variant, urls: string): ReadonlyArray<Sample> =>
+  execFileSync(tsx, [self, "client", variant, urls], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    .trim().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Sample)
+
+export const streamSection = async (): Promise<{ readonly markdown: string; readonly gates: ReadonlyArray<Gate> }> => {
+  const started = stamp("npx tsx --import ./scripts/bench/built-register.mjs scripts/bench/stream.ts")
+  const { child, urls } = await startServer()
+  try {
+    const samples = new Map<Variant, Array<Sample>>(variants.map((v) => [v, []]))
+    for (let round = 0; round < rounds; round++) {
+      for (const variant of variants) samples.get(variant)!.push(...runClient(variant, urls))
+      console.error(`stream round ${round + 1}/${rounds}`)
+    }
+    const figures = new Map(
+      [...samples].map(([variant, list]) => {
+        const longs = list.filter((s) => s.kind === "long")
+        return [variant, {
+          first: median(list.filter((s) => s.kind === "first").map((s) => s.wall)),
+          wallPerEvent: median(longs.map((s) => (s.wall * 1000) / s.events)),
+          cpuPerEvent: median(longs.map((s) => s.cpu / s.events)),
+          firstCount: list.filter((s) => s.kind === "first").length,
+          longCount: longs.length
+        }] as const
+      })
+    )
+    const ours = figures.get("effect-fal Fal.stream")!
+    const theirs = figures.get("@fal-ai/client fal.stream")!
+    const gates = printGates([
+      {
+        name: "Fal.stream time to first output / @fal-ai/client fal.stream",
+        measured: `${times(ours.first / theirs.first)} (${ours.first.toFixed(2)} ms vs ${theirs.first.toFixed(2)} ms)`,
+        bound: "<= 1.00x",
+        pass: ours.first <= theirs.first
+      },
+      {
+        name: "Fal.stream cost per event (CPU) / @fal-ai/client fal.stream",
+        measured: `${times(ours.cpuPerEvent / theirs.cpuPerEvent)} (${ours.cpuPerEvent.toFixed(2)} µs vs ${
+          theirs.cpuPerEvent.toFixed(2)
+        } µs)`,
+        bound: "<= 1.00x",
+        pass: ours.cpuPerEvent <= theirs.cpuPerEvent
+      }
+    ])
+    const markdown = `## Streaming endpoints (Fal.stream and @fal-ai/client fal.stream)
+
+${started}
+
+Method: the loopback emulator in its own process streaming its demo model \`${model}\` (Server-Sent
+Events, no delay between events); each client in a process of its own (effect-fal on undici,
+\`@fal-ai/client\` with its default fetch), ${rounds} interleaved rounds, each after one warm-up call
+of each kind. Time to first output: a stream of 3 events, from the call to the first partial
+output in the caller's hands (${ours.firstCount} calls per variant). Cost per event: a stream of
+${events} events read to its end (${ours.longCount} calls per variant): wall time and the client
+process's CPU time (user + system) divided by the events. Both clients read every event (effect-fal:
+\`Stream.runForEach\` over \`events\`; \`@fal-ai/client\`: its \`data\` listener and \`done()\`).
+Figures are medians.
+
+| variant | time to first output (ms) | wall per event (µs) | CPU per event (µs) |
+|---|---:|---:|---:|
+${
+      [...figures].map(([name, f]) =>
+        `| ${name} | ${f.first.toFixed(2)} | ${f.wallPerEvent.toFixed(2)} | ${f.cpuPerEvent.toFixed(2)} |`
+      ).join("\n")
+    }
+
+Gates: ${gates.map(gateLine).join("; ")}.
+`
+    return { markdown, gates }
+  } finally {
+    child.removeAllListeners("exit")
+    child.kill("SIGINT")
+  }
+}
+
+const [role, variant, urls] = process.argv.slice(2)
+if (role === "server") {
+  server()
+} else if (role === "client") {
+  client(variant as Variant, JSON.parse(urls!) as FalPlatform.Urls).then(() => process.exit(0), (error) => {
+    console.error(error)
+    process.exit(1)
+  })
+} else if (isMain(self)) {
+  streamSection().then(({ markdown }) => {
+    console.log(markdown)
+    process.exit(0)
+  }, (error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}
