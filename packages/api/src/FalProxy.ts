@@ -78,7 +78,8 @@ export const targetUrlHeader: string = internal.targetUrlHeader
 
 /**
  * One set of fal bases a proxy allows, with fal's rules: anything under `run` and `queue`, and
- * exactly the storage upload calls under `storage`. `FalEmulator`'s `urls` are such a set.
+ * exactly the storage upload calls under `storage` (and the token call under `storage` and `rest`
+ * with `allowTokens`). `FalEmulator`'s `urls` are such a set.
  *
  * @since 0.2.0
  * @category models
@@ -87,6 +88,8 @@ export interface Bases {
   readonly run: string
   readonly queue: string
   readonly storage: string
+  /** The legacy REST base; only its `/tokens/` call is ever allowed (with `allowTokens`). */
+  readonly rest?: string | undefined
 }
 
 /**
@@ -122,8 +125,9 @@ export interface Options<R = never> {
    */
   readonly allowedEndpoints?: ReadonlyArray<string> | undefined
   /**
-   * Also allow `POST {storage}/tokens/` (temporary tokens for the realtime API) on every allowed
-   * set of bases. Default `false`: fal's proxy does not allow it either.
+   * Also allow `POST {storage}/tokens/` (where fal's client asks) and `POST {rest}/tokens/`
+   * (where `Tokens.create` asks): temporary tokens for streaming endpoints and the realtime API,
+   * on every allowed set of bases. Default `false`: fal's proxy does not allow it either.
    */
   readonly allowTokens?: boolean | undefined
   /** The largest request body relayed, in bytes; default the `FalClient`'s `maxInputSize`. */
@@ -139,7 +143,7 @@ export interface Options<R = never> {
  * The patterns fal's proxy allows for one set of bases: `{run}/**`, `{queue}/**`, and exactly
  * `{storage}/storage/upload/initiate?storage_type=fal-cdn-v3`,
  * `.../initiate-multipart?storage_type=fal-cdn-v3` and `.../complete-multipart?storage_type=fal-cdn-v3`
- * (plus `{storage}/tokens/` with `tokens: true`). fal's own proxy lists `initiate` and
+ * (plus `{storage}/tokens/` and `{rest}/tokens/` with `tokens: true`). fal's own proxy lists `initiate` and
  * `complete-multipart`; `initiate-multipart` is here too because fal's client and this package
  * start an upload of over 90 MB with it, through the proxy.
  *
@@ -161,7 +165,8 @@ export const patternsFor: (
 export const defaultAllowedUrlPatterns: ReadonlyArray<string> = internal.patternsFor({
   run: "https://fal.run",
   queue: "https://queue.fal.run",
-  storage: "https://rest.fal.ai"
+  storage: "https://rest.fal.ai",
+  rest: "https://rest.alpha.fal.ai"
 })
 
 /**

@@ -4,7 +4,7 @@
  * (each checked against the emulator's request log: nothing went upstream), the key replacing a
  * forged `Authorization`, and the status stream relayed event by event.
  */
-import { Fal, FalClient, FalProxy, Queue, Storage } from "@effect-fal/api"
+import { Fal, FalClient, FalProxy, Queue, Storage, Tokens } from "@effect-fal/api"
 import { FalEmulator, FalPlatform } from "@effect-fal/testing"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -551,6 +551,27 @@ describe("FalProxy temporary tokens", () => {
           assert.strictEqual(log[0].auth, "user")
         }), () => ({ allowTokens: true, allowedEndpoints: ["fal-ai/echo"] }))
     }))
+
+  it.live("Tokens.create from a keyless FalClient.layerProxy gets a token through the proxy with allowTokens", () =>
+    withProxy(({ platform, proxy, urls }) =>
+      Effect.gen(function*() {
+        const token = yield* Tokens.create("fal-ai/echo", { expiration: "2 minutes" }).pipe(
+          Effect.provide(
+            FalClient.layerProxy({
+              url: proxy,
+              urls: { run: urls.run, queue: urls.queue, api: urls.api, rest: urls.rest, storage: urls.storage },
+              transformClient: HttpClient.mapRequest(HttpClientRequest.setHeader(session.name, session.value))
+            }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+          )
+        )
+        assert.strictEqual(token.app, "fal-ai/echo")
+        assert.isTrue(Redacted.value(token.value).length > 0)
+        const log = yield* platform.httpLog
+        assert.strictEqual(log.length, 1)
+        assert.strictEqual(log[0].base, "rest")
+        assert.strictEqual(log[0].path, "/tokens/")
+        assert.strictEqual(log[0].auth, "user")
+      }), () => ({ allowTokens: true })))
 })
 
 describe("FalProxy.toWebHandler", () => {

@@ -72,7 +72,12 @@ export const patternsFor = (bases: FalProxy.Bases, options?: { readonly tokens?:
     `${storage}/storage/upload/initiate\\?storage_type=fal-cdn-v3`,
     `${storage}/storage/upload/initiate-multipart\\?storage_type=fal-cdn-v3`,
     `${storage}/storage/upload/complete-multipart\\?storage_type=fal-cdn-v3`,
-    ...(options?.tokens === true ? [`${storage}/tokens/`] : [])
+    ...(options?.tokens === true
+      ? [
+        `${storage}/tokens/`,
+        ...(bases.rest === undefined ? [] : [`${escapeGlob(hostPath(bases.rest))}/tokens/`])
+      ]
+      : [])
   ]
 }
 
@@ -100,7 +105,7 @@ interface Compiled {
   readonly endpoints: Option.Option<ReadonlyArray<RegExp>>
   /** `host/path` prefixes under which a POST names a model (run and queue bases). */
   readonly modelBases: ReadonlyArray<string>
-  /** `host/path` of the storage bases: their POSTs (uploads, tokens) name no model. */
+  /** `host/path` of the storage and rest bases: their POSTs (uploads, tokens) name no model. */
   readonly storageBases: ReadonlyArray<string>
   readonly maxBodySize: Option.Option<number>
   readonly timeout: Option.Option<Duration.Duration>
@@ -120,16 +125,16 @@ const compileOptions = <R>(options: FalProxy.Options<R>): Compiled | string => {
     }
     timeout = decoded
   }
-  const bases = [FalClient.defaultUrls, ...(options.allowedBases ?? [])]
+  const bases: ReadonlyArray<FalProxy.Bases> = [FalClient.defaultUrls, ...(options.allowedBases ?? [])]
   const patterns: Array<string> = []
   const modelBases: Array<string> = []
   const storageBases: Array<string> = []
   for (const base of bases) {
-    for (const url of [base.run, base.queue, base.storage]) {
+    for (const url of [base.run, base.queue, base.storage, ...(base.rest === undefined ? [] : [base.rest])]) {
       if (!URL.canParse(url)) return `allowedBases: ${JSON.stringify(url)} is not an absolute URL`
     }
     modelBases.push(hostPath(base.run), hostPath(base.queue))
-    storageBases.push(hostPath(base.storage))
+    storageBases.push(hostPath(base.storage), ...(base.rest === undefined ? [] : [hostPath(base.rest)]))
   }
   patterns.push(
     ...(options.allowedUrlPatterns ?? patternsFor(FalClient.defaultUrls, { tokens: options.allowTokens })),
