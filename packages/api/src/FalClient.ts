@@ -18,12 +18,15 @@
 import type * as StartTimeout from "@effect-fal/headers/StartTimeout"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as UrlParams from "@effect/platform/UrlParams"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
@@ -190,7 +193,10 @@ export const defaultMaxInputSize: number = 32 * 1024 * 1024
 export interface Service {
   /** Whether an admin key is configured (payload deletion uses it). */
   readonly hasAdminKey: boolean
-  /** Whether a key is configured; a keyless client's `Fal.stream` uses temporary tokens. */
+  /**
+   * Whether calls are authenticated by a key: the client's own, or the proxy's (`layerProxy`). A
+   * keyless client's `Fal.stream` uses temporary tokens.
+   */
   readonly hasKey: boolean
   /**
    * Removes the client's credentials (each key, its secret half, and `Key <key>`) from a text.
@@ -310,17 +316,44 @@ const positive = (option: string, value: number | undefined, fallback: number) =
     ? Effect.succeed(value)
     : Effect.fail(new InvalidConfiguration({ option, reason: "is not a finite number >= 0" }))
 
+/** Where a client's credential comes from: its own keys, or a server proxy that adds them. */
+type Credential =
+  | { readonly _tag: "Key"; readonly key: string | undefined; readonly adminKey: string | undefined }
+  | { readonly _tag: "Proxy"; readonly url: string }
+
+/** The proxy route: an absolute http(s) URL, or a path on the page's origin (`/api/fal/proxy`). */
+const checkProxyUrl = (url: string): Effect.Effect<string, InvalidConfiguration> => {
+  if (url.startsWith("/") && !url.startsWith("//")) return Effect.succeed(url)
+  return checkUrl("url", url).pipe(
+    Effect.mapError(() =>
+      new InvalidConfiguration({
+        option: "url",
+        reason: `${JSON.stringify(url)} is neither an absolute http(s) URL nor a path starting with "/"`
+      })
+    )
+  )
+}
+
+/** The URL a request is sent to, its query included (the fragment never leaves the client). */
+const targetUrl = (request: HttpClientRequest.HttpClientRequest) =>
+  Either.match(UrlParams.makeUrl(request.url, request.urlParams, Option.none()), {
+    onLeft: (cause) => Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause })),
+    onRight: (url) => Effect.succeed(url.toString())
+  })
+
 /**
- * Builds the service from options, decorating the `HttpClient` found in the context. A key with a
- * control character or an unusable base URL fails here, as an `InvalidConfiguration`.
+ * The header naming a proxied request's real URL, as fal's clients and proxies spell it.
  *
- * @since 0.1.0
- * @category constructors
+ * @since 0.2.0
+ * @category constants
  */
-export const make = (options: Options): Effect.Effect<Service, InvalidConfiguration, HttpClient.HttpClient> =>
+export const targetUrlHeader = "x-fal-target-url"
+
+const build = (
+  options: Omit<Options, "key" | "adminKey">,
+  credential: Credential
+): Effect.Effect<Service, InvalidConfiguration, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const keyValue = options.key === undefined ? undefined : yield* checkKey("key", options.key)
-    const adminValue = options.adminKey === undefined ? undefined : yield* checkKey("adminKey", options.adminKey)
     const urls: Urls = {
       run: yield* checkUrl("urls.run", options.urls?.run ?? defaultUrls.run),
       queue: yield* checkUrl("urls.queue", options.urls?.queue ?? defaultUrls.queue),
@@ -365,8 +398,10 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
       return bases.some((base) => underBase(base, url))
     }
     // The header values are built once: a request only picks one.
-    const keyHeader = keyValue === undefined ? undefined : `Key ${keyValue}`
-    const adminHeader = adminValue === undefined ? keyHeader : `Key ${adminValue}`
+    const keyHeader = credential._tag === "Key" && credential.key !== undefined ? `Key ${credential.key}` : undefined
+    const adminHeader = credential._tag === "Key" && credential.adminKey !== undefined
+      ? `Key ${credential.adminKey}`
+      : keyHeader
     // Innermost, next to the transport: whatever `transformClient` adds (a redirect follower
     // re-sends requests below any `mapRequest`), a request leaving fal's bases never carries
     // Authorization.
@@ -379,23 +414,40 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
     // Outermost: the credential of the fiber on fal's URLs (none elsewhere). The platform's own
     // `http.client` span is off: it ends with the response, whose request holds the key; the
     // pipeline makes its own. `authorization` stays among the redacted header names.
+    const authorize = (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.map(FiberRef.get(currentCredential), (which) => {
+        const stripped = withoutAuthorization(request)
+        const header = which === "none" ? undefined : which === "adminKey" ? adminHeader : keyHeader
+        return isFalUrl(request.url) && header !== undefined
+          ? HttpClientRequest.setHeader(stripped, "authorization", header)
+          : stripped
+      })
+    // Through a proxy: a request for fal's bases goes to the proxy with its real URL in
+    // `x-fal-target-url` and no credential (the proxy adds it); anything else (the pre-signed
+    // storage URLs) goes where it points, without one either.
+    const throughProxy = (proxyUrl: string) => (request: HttpClientRequest.HttpClientRequest) => {
+      const stripped = withoutAuthorization(request)
+      if (!isFalUrl(request.url)) return Effect.succeed(stripped)
+      return Effect.map(targetUrl(stripped), (target) =>
+        HttpClientRequest.modify(HttpClientRequest.get(proxyUrl), {
+          method: stripped.method,
+          headers: Headers.set(stripped.headers, targetUrlHeader, target),
+          body: stripped.body
+        }))
+    }
     const httpClient: HttpClient.HttpClient = inner.pipe(
-      HttpClient.mapRequestEffect((request) =>
-        Effect.map(FiberRef.get(currentCredential), (credential) => {
-          const stripped = withoutAuthorization(request)
-          const header = credential === "none" ? undefined : credential === "adminKey" ? adminHeader : keyHeader
-          return isFalUrl(request.url) && header !== undefined
-            ? HttpClientRequest.setHeader(stripped, "authorization", header)
-            : stripped
-        })
-      ),
+      HttpClient.mapRequestEffect(credential._tag === "Key" ? authorize : throughProxy(credential.url)),
       HttpClient.withTracerDisabledWhen(() => true),
       HttpClient.transformResponse(Effect.locallyWith(Headers.currentRedactedNames, ensureRedacted))
     )
     return {
-      hasAdminKey: adminValue !== undefined,
-      hasKey: keyValue !== undefined,
-      redact: Redact.make([keyValue, adminValue].filter((key): key is string => key !== undefined)),
+      hasAdminKey: credential._tag === "Key" && credential.adminKey !== undefined,
+      hasKey: credential._tag === "Proxy" || credential.key !== undefined,
+      redact: Redact.make(
+        credential._tag === "Proxy"
+          ? []
+          : [credential.key, credential.adminKey].filter((key): key is string => key !== undefined)
+      ),
       timeouts,
       retryBudget,
       maxInputSize: yield* positive("maxInputSize", options.maxInputSize, defaultMaxInputSize),
@@ -405,6 +457,75 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
       isFalUrl
     }
   })
+
+/**
+ * Builds the service from options, decorating the `HttpClient` found in the context. A key with a
+ * control character or an unusable base URL fails here, as an `InvalidConfiguration`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<Service, InvalidConfiguration, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const key = options.key === undefined ? undefined : yield* checkKey("key", options.key)
+    const adminKey = options.adminKey === undefined ? undefined : yield* checkKey("adminKey", options.adminKey)
+    const { adminKey: _admin, key: _key, ...rest } = options
+    return yield* build(rest, { _tag: "Key", key, adminKey })
+  })
+
+/**
+ * Options of {@link layerProxy}: the proxy's route instead of a key; the rest as in {@link Options}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ProxyOptions extends Omit<Options, "key" | "adminKey"> {
+  /**
+   * The route of the application's proxy (`FalProxy.httpApp` of this package, or fal's
+   * `@fal-ai/server-proxy`): an absolute http(s) URL, or in a browser a path on the page's origin
+   * such as `/api/fal/proxy`.
+   */
+  readonly url: string
+}
+
+/**
+ * Builds a client without a key that sends every call for fal's bases to a proxy (SPEC section
+ * 13): the request goes to `url` with its real URL in `x-fal-target-url` and no `Authorization`;
+ * the proxy checks it, adds the key and relays the answer. The bytes of a storage upload go
+ * straight to the pre-signed URL the initiate call answered, which needs no key and no proxy.
+ * The client has no admin key (`hasAdminKey` is `false`).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeProxy = (options: ProxyOptions): Effect.Effect<Service, InvalidConfiguration, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const url = yield* checkProxyUrl(options.url)
+    const { url: _url, ...rest } = options
+    return yield* build(rest, { _tag: "Proxy", url })
+  })
+
+/**
+ * A `FalClient` for browsers: no key, every call through the application's proxy (see
+ * {@link makeProxy}). The rest of the library works unchanged on it.
+ *
+ * @example
+ * ```ts
+ * import { Fal, FalClient } from "@effect-fal/api"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Effect, Layer } from "effect"
+ *
+ * const FalBrowser = FalClient.layerProxy({ url: "/api/fal/proxy" }).pipe(Layer.provide(FetchHttpClient.layer))
+ *
+ * const image = Fal.run("fal-ai/flux/dev", { prompt: "a lighthouse" }).pipe(Effect.provide(FalBrowser))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerProxy = (
+  options: ProxyOptions
+): Layer.Layer<FalClient, InvalidConfiguration, HttpClient.HttpClient> => Layer.effect(FalClient, makeProxy(options))
 
 /**
  * @since 0.1.0

@@ -81,3 +81,11 @@ export * as FalStream from "./FalStream.js"
  * @since 0.4.0
  */
 export * as Realtime from "./Realtime.js"
+
+/**
+ * The server proxy (SPEC section 13): a route of your application that browsers call instead of
+ * fal, so the key stays on the server.
+ *
+ * @since 0.2.0
+ */
+export * as FalProxy from "./FalProxy.js"
