@@ -13,11 +13,13 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { authenticate, layerProxyServer, officialThroughProxy, ProxyServer, session } from "./utils/proxy.js"
 
@@ -113,6 +115,29 @@ describe("FalProxy with fal's official client (proxyUrl)", () => {
       })
     ))
 
+  it.live("fal.stream: the partial outputs come through the proxy as they are made, with the server's key", () =>
+    withProxy(({ platform, proxy, urls }) =>
+      Effect.gen(function*() {
+        const stream = yield* promise(() =>
+          officialThroughProxy(urls, proxy).stream("fal-ai/counter", { input: { count: 3, delay_ms: 10 } })
+        )
+        const events: Array<unknown> = []
+        yield* promise(async () => {
+          for await (const event of stream) events.push(event)
+        })
+        const done = yield* promise(() => stream.done())
+        assert.deepStrictEqual(events, [1, 2, 3].map((index) => ({ index, count: 3, done: index === 3 })))
+        assert.deepStrictEqual(done, { index: 3, count: 3, done: true })
+        const log = yield* platform.httpLog
+        assert.strictEqual(log.length, 1)
+        assert.strictEqual(log[0].path, "/fal-ai/counter/stream")
+        assert.strictEqual(log[0].auth, "user")
+        assert.strictEqual(stream.requestId, log[0].id)
+        const record = yield* platform.awaitStreamEnd(log[0].id)
+        assert.strictEqual(record.outcome, "completed")
+      })
+    ))
+
   it.live("fal.queue submit, status and result", () =>
     withProxy(({ proxy, urls }) =>
       Effect.gen(function*() {
@@ -199,6 +224,22 @@ describe("FalProxy with effect-fal's FalClient.layerProxy", () => {
           assert.isUndefined(entry.headers[FalProxy.targetUrlHeader])
         }
         assert.isTrue(log.some((r) => r.path.endsWith("/status/stream")))
+      }).pipe(Effect.provide(throughProxy(proxy, urls)))
+    ))
+
+  it.live("Fal.stream goes through the proxy with the server's key, not a temporary token", () =>
+    withProxy(({ platform, proxy, urls }) =>
+      Effect.gen(function*() {
+        const outputs = yield* Fal.streamEvents("fal-ai/counter", { count: 3, delay_ms: 5 }).pipe(
+          Stream.runCollect
+        )
+        assert.deepStrictEqual(
+          Chunk.toReadonlyArray(outputs),
+          [1, 2, 3].map((index) => ({ index, count: 3, done: index === 3 }))
+        )
+        const log = yield* platform.httpLog
+        assert.deepStrictEqual(log.map((entry) => [entry.path, entry.auth]), [["/fal-ai/counter/stream", "user"]])
+        assert.isUndefined(log[0].query.fal_jwt_token)
       }).pipe(Effect.provide(throughProxy(proxy, urls)))
     ))
 
