@@ -335,6 +335,10 @@ export class ValidationError extends Schema.TaggedError<ValidationError>("@effec
   { ...known, issues: Schema.Array(ValidationIssue) }
 ) {
   /**
+   * @since 0.2.0
+   */
+  readonly [TypeId]: TypeId = TypeId
+  /**
    * @since 0.1.0
    */
   override get message(): string {
