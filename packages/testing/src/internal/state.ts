@@ -21,6 +21,7 @@ import type * as FalPlatform from "../FalPlatform.js"
 import type * as Fault from "../Fault.js"
 import type * as Model from "../Model.js"
 import type { Job } from "./jobs.js"
+import type * as LinkModel from "./link.js"
 import type { Signing } from "./webhooks.js"
 
 export interface Resolved {
@@ -30,6 +31,8 @@ export interface Resolved {
   readonly defaultObjectLifecycle: Duration.Duration | "never"
   readonly keepAliveInterval: Duration.Duration
   readonly idempotencyWindow: Duration.Duration
+  /** The link model, if any. */
+  readonly link: LinkModel.Resolved | undefined
 }
 
 export interface Ticket {
