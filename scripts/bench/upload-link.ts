@@ -245,7 +245,7 @@ export const uploadLinkSection = async (): Promise<
     "file with the file sent, byte for byte, and counts the PUTs of each part. Each client runs in its",
     "own child process: RSS before is its RSS once loaded, peak RSS its `maxRSS`. effect-fal sends 6",
     "parts at once (the default) from a file `Stream` of declared size (read into at most 6 part",
-    "buffers) or a file-backed `Blob` (each part a slice read whole when sent); @fal-ai/client sends its 10 MB parts",
+    "buffers) or a file-backed `Blob` (slices, nothing held); @fal-ai/client sends its 10 MB parts",
     "one after another. One run each.",
     "",
     "| client | loss | seconds | MB/s | file intact | PUTs lost | most sends of a part | RSS before (MiB) | peak RSS (MiB) | peak - before (MiB) | client CPU s | emulator CPU s | error |",

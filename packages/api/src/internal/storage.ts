@@ -211,13 +211,12 @@ export const uploadPipeline = (service: Service): Request.Pipeline => ({
   httpClient: HttpClient.mapRequest(service.httpClient, withoutAuthorization)
 })
 
-// Memory: the bytes are never copied whole. A `Uint8Array` is sent as views of itself. A `Blob`
-// (a file-backed one from `fs.openAsBlob` included) in one PUT is streamed from the Blob, read
-// again for a retry; its parts are slices, each read into memory when it is sent and kept until
-// acknowledged (at most `concurrency` of them). A caller's `Stream` is read into at most
-// `concurrency` part buffers, each filled again once its part is acknowledged (a fresh 10 MB
-// buffer per part lives long enough to be promoted to the old generation and piles up as
-// garbage until the next full collection).
+// Memory: the bytes are never copied whole. A `Uint8Array` is sent as views of itself; a `Blob`
+// (a file-backed one from `fs.openAsBlob` included) as slices streamed from the Blob, read again
+// for a retry. Only a caller's `Stream` is buffered, since a part must be kept until fal
+// acknowledged it (it may be sent again): into at most `concurrency` part buffers, each filled
+// again once its part is acknowledged (a fresh 10 MB buffer per part lives long enough to be
+// promoted to the old generation and piles up as garbage until the next full collection).
 
 /**
  * A failure of reading a Blob while the transport reads a body. The transport reports it as a
@@ -359,7 +358,7 @@ interface Part {
   readonly release: Effect.Effect<void>
 }
 
-/** The parts of a `Uint8Array` (views of it, nothing copied) or a `Blob` (slices, read when sent). */
+/** The parts of a `Uint8Array` (views of it) or a `Blob` (slices, streamed): nothing is copied. */
 const bytesParts = (data: Uint8Array | Blob, size: number): Stream.Stream<Part> =>
   Stream.map(Stream.range(1, Math.ceil(size / partSize)), (number) => {
     const start = (number - 1) * partSize
@@ -526,24 +525,10 @@ const readWhole = <E, R>(
     return bytes
   }))
 
-/**
- * A part's bytes in memory: a `Uint8Array`'s view as it is; a `Blob`'s slice read whole, once
- * (one native read, where streaming it through the transport cost several times the CPU), and
- * kept until the part is acknowledged, so a retry sends it again as it is.
- */
-const partBytes = (bytes: Uint8Array | Blob): Effect.Effect<Uint8Array, FalError.FalError> =>
-  bytes instanceof Uint8Array ? Effect.succeed(bytes) : Effect.map(
-    Effect.tryPromise({
-      try: () => bytes.arrayBuffer(),
-      catch: (cause) =>
-        new FalError.TransportError({
-          operation: "upload.part",
-          mayHaveReached: false,
-          description: `reading the Blob failed: ${Errors.clip(String(cause))}`
-        })
-    }),
-    (buffer) => new Uint8Array(buffer)
-  )
+const partBody = (bytes: Uint8Array | Blob): HttpBody.HttpBody =>
+  bytes instanceof Uint8Array
+    ? HttpBody.uint8Array(bytes, "application/octet-stream")
+    : HttpBody.stream(blobBytes(bytes), "application/octet-stream", bytes.size)
 
 /**
  * A multipart upload: `concurrency` parts in flight (`Stream.mapEffect` keeps their order, so the
@@ -564,31 +549,29 @@ const multipart = <E, R>(
     const at = (suffix: string) => `${target.origin}${target.pathname}/${suffix}${target.search}`
     const progress = yield* reporter(options, source.source.size)
     /** Sends a part (again after a transient failure: its body is read anew each time) and reports it. */
-    const sendPart = (part: Part) =>
-      Effect.flatMap(partBytes(part.bytes), (bytes) => {
-        const size = bytes.byteLength
-        return Request.execute(pipeline, {
-          operation: "upload.part",
-          request: HttpClientRequest.put(at(String(part.number))).pipe(
-            HttpClientRequest.setBody(HttpBody.uint8Array(bytes, "application/octet-stream"))
-          ),
-          retryAlso: transient,
-          onResponse: (response) =>
-            readJson("upload.part", response, PartAnswer).pipe(
-              Effect.filterOrFail(
-                (answer) => answer.partNumber === part.number,
-                (answer) =>
-                  new FalError.DecodeError({
-                    operation: "upload.part",
-                    description: `the answer is for part ${answer.partNumber}, not ${part.number}`
-                  })
-              )
+    const sendPart = (part: Part) => {
+      const size = part.bytes instanceof Blob ? part.bytes.size : part.bytes.byteLength
+      return Request.execute(pipeline, {
+        operation: "upload.part",
+        request: HttpClientRequest.put(at(String(part.number))).pipe(HttpClientRequest.setBody(partBody(part.bytes))),
+        retryAlso: transient,
+        onResponse: (response) =>
+          readJson("upload.part", response, PartAnswer).pipe(
+            Effect.filterOrFail(
+              (answer) => answer.partNumber === part.number,
+              (answer) =>
+                new FalError.DecodeError({
+                  operation: "upload.part",
+                  description: `the answer is for part ${answer.partNumber}, not ${part.number}`
+                })
             )
-        }).pipe(
-          Effect.tap(() => progress.add(size)),
-          Effect.map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag, size }))
-        )
-      }).pipe(Effect.ensuring(part.release))
+          )
+      }).pipe(
+        Effect.tap(() => progress.add(size)),
+        Effect.map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag, size })),
+        Effect.ensuring(part.release)
+      )
+    }
     const answers = Chunk.toReadonlyArray(
       yield* Stream.runCollect(Stream.mapEffect(parts, sendPart, { concurrency: source.concurrency }))
     )
