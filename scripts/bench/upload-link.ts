@@ -88,7 +88,7 @@ const client = async (name: ClientName, base: string, file: string): Promise<voi
       ? async () => (await runtime.runPromise(Storage.upload(await Fs.openAsBlob(file)))).url
       : async () => {
         const stream = Stream.fromAsyncIterable(
-          Fs.createReadStream(file, { highWaterMark: 1024 * 1024 }),
+          Fs.createReadStream(file), // 64 KiB chunks, the default: short-lived garbage
           (cause) => new Error(String(cause))
           // a `Buffer` is a `Uint8Array`: handed on as it is
         ).pipe(Stream.map((chunk) => chunk as Buffer))
