@@ -164,6 +164,17 @@ const onEmulator = Effect.gen(function*() {
       fileName: "input.png"
     })).url
     yield* line(`input file ${inputFile} (uploaded with Storage.upload)`)
+    // a larger file from a stream: 10 MB parts, 6 in flight at once, its progress as it goes
+    const video = new Uint8Array(25 * 1024 * 1024)
+    yield* Storage.uploadWithProgress({ stream: Stream.make(video), size: video.byteLength }, {
+      contentType: "video/mp4"
+    }).pipe(
+      Stream.runForEach((event) =>
+        event._tag === "Progress"
+          ? line(`  upload progress: ${event.loaded} / ${event.total ?? "?"} bytes`)
+          : line(`uploaded ${event.file.url} (${event.file.size} bytes in ${event.file.parts} parts)`)
+      )
+    )
     yield* report(program({
       model: flag("model") ?? painter.id,
       input: { prompt: "a lighthouse at dusk", steps: 8, image_url: inputFile },

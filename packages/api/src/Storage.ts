@@ -1,9 +1,10 @@
 /**
  * Uploads to fal's CDN (SPEC section 8): the bytes a model takes as a file URL. `upload` sends a
- * `Uint8Array`, a `Blob`/`File` or a `Stream` of bytes with a known size, with its lifecycle
- * (expiration and initial ACL), and answers the file's URL. Files up to 90 MB go in one PUT,
- * larger ones in 10 MB parts, each retried; interrupting the upload aborts it and completes
- * nothing. The bytes go to a pre-signed URL and never carry `Authorization`.
+ * `Uint8Array`, a `Blob`/`File` or a `Stream` of bytes (of a declared size or not), with its
+ * lifecycle (expiration and initial ACL), and answers the file's URL. Files up to 90 MB go in one
+ * PUT, larger ones (and streams longer than a part, or of unknown length) in 10 MB parts, 6 in
+ * flight at once by default, each retried; interrupting the upload aborts every part in flight
+ * and completes nothing. The bytes go to a pre-signed URL and never carry `Authorization`.
  *
  * @example
  * ```ts
@@ -39,12 +40,14 @@ import * as internalInput from "./internal/uploadInput.js"
 export interface SizedStream<E = never, R = never> extends internal.SizedStream<E, R> {}
 
 /**
- * What `upload` sends.
+ * What `upload` sends: a `Uint8Array`, a `Blob` (or `File`), a {@link SizedStream}, or a bare
+ * `Stream` of bytes of unknown length (sent in parts until it ends; it must produce 1 byte or
+ * more).
  *
  * @since 0.2.0
  * @category models
  */
-export type Data<E = never, R = never> = Uint8Array | Blob | SizedStream<E, R>
+export type Data<E = never, R = never> = Uint8Array | Blob | SizedStream<E, R> | Stream.Stream<Uint8Array, E, R>
 
 /**
  * An ACL decision for a user: `hide`, `forbid` or `allow`.
@@ -72,8 +75,10 @@ export interface InitialAcl extends Lifecycle.InitialAcl {}
 export interface ObjectLifecycle extends Lifecycle.Lifecycle {}
 
 /**
- * Bytes sent so far. For a single PUT, counted as the transport reads the body; for a multipart
- * upload, the bytes of the parts fal acknowledged.
+ * Bytes sent so far (`loaded`) of `total` (`undefined` for a `Stream` of unknown length). For a
+ * single PUT, counted as the transport reads the body (a PUT sent again counts from where the
+ * first got, never backwards); for a multipart upload, the bytes of the parts fal acknowledged,
+ * in the order they were acknowledged. Events never go backwards; the last one is the file's size.
  *
  * @since 0.2.0
  * @category models
@@ -81,6 +86,10 @@ export interface ObjectLifecycle extends Lifecycle.Lifecycle {}
 export interface Progress extends internal.Progress {}
 
 /**
+ * `contentType`, `fileName`, `lifecycle`, `onProgress`, and `concurrency`: the parts of a
+ * multipart upload in flight at once (a whole number from 1; default the client's
+ * `uploadConcurrency`, 6). A `Stream` is read ahead into at most `concurrency` part buffers.
+ *
  * @since 0.2.0
  * @category models
  */
@@ -122,11 +131,21 @@ export const singleLimit: number = internal.singleLimit
 export const partSize: number = internal.partSize
 
 /**
+ * Parts of a multipart upload in flight at once by default (6); `FalClient`'s
+ * `uploadConcurrency` and an upload's `concurrency` override it.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultConcurrency: number = internal.defaultConcurrency
+
+/**
  * Uploads a file to fal's CDN and answers its URL. The content type defaults to the `Blob`'s
  * type, else `application/octet-stream`; the file name to the `File`'s name, else
  * `<timestamp>.<extension of the content type>`. A bad content type (CR, LF, not
  * `type/subtype`), a stream's size below 1 or a lifecycle below zero fails with
- * `InvalidRequestOptions` before anything is sent.
+ * `InvalidRequestOptions`, a `concurrency` that is not a whole number from 1 with
+ * `ValidationError`, before anything is sent.
  *
  * @since 0.2.0
  * @category uploads

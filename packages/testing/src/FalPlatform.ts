@@ -33,6 +33,7 @@ import type * as Fault from "./Fault.js"
 import * as Constants from "./internal/constants.js"
 import * as internal from "./internal/platform.js"
 import * as Memory from "./internal/transport/memory.js"
+import type * as Link from "./Link.js"
 import type * as Model from "./Model.js"
 import type * as WebhookSigner from "./WebhookSigner.js"
 
@@ -162,6 +163,11 @@ export interface Config {
    * `{rest}/.well-known/jwks.json`. Default: a key pair generated for this platform.
    */
   readonly webhookKey?: WebhookSigner.PrivateJwk | undefined
+  /**
+   * A slow link: latency per request, a throughput cap per request body, a loss rate on upload
+   * PUTs (see `Link`). Default none.
+   */
+  readonly link?: Link.Link | undefined
 }
 
 /**
@@ -194,8 +200,12 @@ export interface HttpLogEntry {
   readonly body: string
   /** `Clock` time in milliseconds. */
   readonly receivedAt: number
-  /** The status answered, `"reset"` for a destroyed connection, `"pending"` while in flight. */
-  readonly status: number | "reset" | "pending"
+  /**
+   * The status answered, `"reset"` for a destroyed connection (a reset fault, a PUT lost by the
+   * link model), `"aborted"` for a request its client gave up on before the answer (the
+   * connection closed, or the in-memory caller interrupted), `"pending"` while in flight.
+   */
+  readonly status: number | "reset" | "aborted" | "pending"
   /** The injected fault that hit this request, if one did (see `Fault`). */
   readonly fault?: Fault.Fault | undefined
 }

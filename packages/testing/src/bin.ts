@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The standalone emulator: `fal-emulator [--port N] [--host H] [--key K] [--admin-key K] [--log]`
- * (in this repository: `pnpm emulator`). Prints the base URLs and keys, serves until Ctrl-C or
+ * The standalone emulator: `fal-emulator [--port N] [--host H] [--key K] [--admin-key K] [--log]
+ * [--latency 50ms] [--throughput 20MB/s] [--loss 0.05] [--seed 1]` (in this repository:
+ * `pnpm emulator`); the last four are the link model (`Link`). Prints the base URLs and keys, serves until Ctrl-C or
  * SIGTERM (exit 0). A bad or busy port is one line on stderr and exit 1. Importing this module
  * runs the command: it is the package's bin entry. `--version` prints the version in the package's
  * own `package.json` (the nearest one with a `name` above this file: the package's in the
@@ -35,6 +36,7 @@ import { fileURLToPath } from "node:url"
 import { stripVTControlCharacters } from "node:util"
 import * as FalPlatform from "./FalPlatform.js"
 import * as Gateway from "./Gateway.js"
+import * as Link from "./Link.js"
 
 const port = Options.integer("port").pipe(
   Options.withDescription("The port to listen on (0: any free port). Default: $PORT, else 0."),
@@ -55,6 +57,29 @@ const adminKey = Options.text("admin-key").pipe(
 )
 const log = Options.boolean("log").pipe(
   Options.withDescription("Print one line per request: method, path, status, milliseconds.")
+)
+
+const latency = Options.text("latency").pipe(
+  Options.withDescription(
+    "Link model: latency added to every request, e.g. 50ms, 1.5s. Default: none."
+  ),
+  Options.optional
+)
+const throughput = Options.text("throughput").pipe(
+  Options.withDescription(
+    "Link model: bytes per second of each request body (per connection), e.g. 20MB/s, 512KiB/s. Default: no cap."
+  ),
+  Options.optional
+)
+const loss = Options.text("loss").pipe(
+  Options.withDescription(
+    "Link model: the fraction of upload PUTs lost (connection reset, nothing stored), e.g. 0.05. Default: 0."
+  ),
+  Options.optional
+)
+const seed = Options.text("seed").pipe(
+  Options.withDescription("Link model: the seed of the loss draws (same seed, same PUTs lost). Default: 1."),
+  Options.optional
 )
 
 /** `POST /run/fal-ai/echo 200 3ms`, or `reset` for a destroyed connection. */
@@ -97,11 +122,25 @@ const serve = (config: {
   readonly key: Option.Option<string>
   readonly adminKey: Option.Option<string>
   readonly log: boolean
+  readonly latency: Option.Option<string>
+  readonly throughput: Option.Option<string>
+  readonly loss: Option.Option<string>
+  readonly seed: Option.Option<string>
 }) =>
   Effect.gen(function*() {
     if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
       return yield* Effect.fail(`error: --port must be an integer from 0 to 65535, got ${config.port}`)
     }
+    const flags = {
+      latency: Option.getOrUndefined(config.latency),
+      throughput: Option.getOrUndefined(config.throughput),
+      loss: Option.getOrUndefined(config.loss),
+      seed: Option.getOrUndefined(config.seed)
+    }
+    const modelled = Object.values(flags).some((flag) => flag !== undefined)
+    const link = modelled
+      ? yield* Effect.mapError(Link.parse(flags), (invalid) => `error: ${invalid.message}`)
+      : undefined
     const keys: ReadonlyArray<FalPlatform.ApiKey> = [
       { key: Option.getOrElse(config.key, () => FalPlatform.defaultKeys.user), scope: "API" },
       { key: Option.getOrElse(config.adminKey, () => FalPlatform.defaultKeys.admin), scope: "ADMIN" }
@@ -126,6 +165,7 @@ const serve = (config: {
           `  key (API scope):   ${keys[0].key}`,
           `  key (ADMIN scope): ${keys[1].key}`,
           `  models: ${(yield* platform.models).join(", ")}`,
+          ...(link === undefined ? [] : [`  link: ${Link.describe(link)}`]),
           "",
           `  try: curl -X POST ${urls.run}/fal-ai/echo -H 'Authorization: Key ${keys[0].key}' \\`,
           "         -H 'Content-Type: application/json' -d '{\"hello\": \"world\"}'",
@@ -139,7 +179,7 @@ const serve = (config: {
       Effect.provide(
         Layer.merge(
           NodeHttpServer.layerServer(() => http.createServer(), { port: config.port, host: config.host }),
-          FalPlatform.layer({ keys }).pipe(Layer.provide(FetchHttpClient.layer))
+          FalPlatform.layer({ keys, link }).pipe(Layer.provide(FetchHttpClient.layer))
         )
       ),
       Effect.catchAllCause((cause) =>
@@ -187,7 +227,11 @@ const plainConsole = Console.consoleWith((current) => {
  * @since 0.2.0
  * @category commands
  */
-export const command = Command.make("fal-emulator", { port, host, key, adminKey, log }, serve).pipe(
+export const command = Command.make(
+  "fal-emulator",
+  { port, host, key, adminKey, log, latency, throughput, loss, seed },
+  serve
+).pipe(
   Command.withDescription("The fal platform emulator: fal's HTTP API on loopback, backed by an in-memory platform.")
 )
 

@@ -23,6 +23,11 @@ export * as Fault from "./Fault.js"
 export * as Gateway from "./Gateway.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as Link from "./Link.js"
+
+/**
  * @since 0.1.0
  */
 export * as Model from "./Model.js"

@@ -8,11 +8,14 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { FalClient, type Service } from "../FalClient.js"
+import * as SynchronizedRef from "effect/SynchronizedRef"
+import { defaultUploadConcurrency, FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
 import type * as Retry from "../Retry.js"
 import { withoutAuthorization } from "./authorization.js"
@@ -25,11 +28,11 @@ export const singleLimit = 90 * 1024 * 1024
 /** The size of a part of a multipart upload (the last one may be shorter). */
 export const partSize = 10 * 1024 * 1024
 /**
- * Parts in flight at once: one, as fal's clients do. A part of a `Uint8Array` or a `Blob` is
- * streamed from it (and read again for a retry); a part of a caller's `Stream` is held in memory
- * (it may be sent again), so such an upload holds one part.
+ * Parts in flight at once unless the call (`concurrency`) or the client (`uploadConcurrency`)
+ * says otherwise. fal's own clients send one part at a time; on a link whose throughput is per
+ * connection, six parts in flight move six times the bytes.
  */
-export const partConcurrency = 1
+export const defaultConcurrency = defaultUploadConcurrency
 /** A single PUT's body is handed to the transport in slices of this size (progress is reported per slice). */
 const sliceSize = 1024 * 1024
 
@@ -39,13 +42,14 @@ export interface SizedStream<E, R> {
   readonly size: number
 }
 
-export type Data<E, R> = Uint8Array | Blob | SizedStream<E, R>
+export type Data<E, R> = Uint8Array | Blob | SizedStream<E, R> | Stream.Stream<Uint8Array, E, R>
 
 export interface Progress {
   readonly _tag: "Progress"
-  /** Bytes sent so far (of a multipart upload: bytes of the parts fal acknowledged). */
+  /** Bytes sent so far (of a multipart upload: bytes of the parts fal acknowledged). Never decreases. */
   readonly loaded: number
-  readonly total: number
+  /** The file's size; `undefined` for a `Stream` of unknown length. */
+  readonly total: number | undefined
 }
 
 export interface Options {
@@ -53,6 +57,8 @@ export interface Options {
   readonly fileName?: string | undefined
   readonly lifecycle?: Lifecycle.Lifecycle | undefined
   readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
+  /** Parts of a multipart upload in flight at once; default: the client's `uploadConcurrency` (6). */
+  readonly concurrency?: number | undefined
 }
 
 export interface UploadedFile {
@@ -103,41 +109,70 @@ export const extension = (contentType: string): string => {
   return base.length > 0 ? base : "bin"
 }
 
-const isSized = <E, R>(data: Data<E, R>): data is SizedStream<E, R> =>
-  !(data instanceof Uint8Array) && !(data instanceof Blob)
+const isStream = <E, R>(data: Data<E, R>): data is Stream.Stream<Uint8Array, E, R> =>
+  Predicate.hasProperty(data, Stream.StreamTypeId)
+
+/** The bytes to send: an array or a Blob (read again for a retry), or a caller's stream (read once). */
+type Source<E, R> =
+  | { readonly _tag: "Bytes"; readonly data: Uint8Array | Blob; readonly size: number }
+  | {
+    readonly _tag: "Stream"
+    readonly stream: Stream.Stream<Uint8Array, E, R>
+    /** `undefined`: not known before the stream ends. */
+    readonly size: number | undefined
+  }
 
 interface Plan<E, R> {
-  readonly data: Data<E, R>
-  readonly size: number
+  readonly source: Source<E, R>
   readonly contentType: string
   readonly fileName: string
   readonly lifecycle: string | undefined
+  readonly concurrency: number
 }
+
+/** A whole number of parts in flight, 1 or more. */
+export const validConcurrency = (value: number): boolean => Number.isSafeInteger(value) && value >= 1
+
+const invalidConcurrency = (value: number) =>
+  new FalError.ValidationError({
+    issues: [
+      new FalError.ValidationIssue({
+        loc: ["options", "concurrency"],
+        msg: `concurrency must be a whole number of parts in flight, 1 or more, not ${value}`,
+        type: "value_error"
+      })
+    ]
+  })
 
 const plan = <E, R>(
   data: Data<E, R>,
-  options: Options
-): Effect.Effect<Plan<E, R>, InvalidRequestOptions.InvalidRequestOptions> =>
+  options: Options,
+  clientConcurrency: number
+): Effect.Effect<Plan<E, R>, InvalidRequestOptions.InvalidRequestOptions | FalError.ValidationError> =>
   Effect.gen(function*() {
-    let size: number
-    if (isSized(data)) {
-      size = data.size
-      if (!Number.isSafeInteger(size) || size <= 0) {
+    let source: Source<E, R>
+    if (data instanceof Uint8Array || data instanceof Blob) {
+      source = { _tag: "Bytes", data, size: data instanceof Blob ? data.size : data.byteLength }
+    } else if (isStream(data)) {
+      source = { _tag: "Stream", stream: data, size: undefined }
+    } else {
+      if (!Number.isSafeInteger(data.size) || data.size <= 0) {
         return yield* invalidHeader(
           "Content-Length",
-          String(size),
+          String(data.size),
           "the declared size of a stream must be a whole number of bytes above zero"
         )
       }
-    } else {
-      size = data instanceof Blob ? data.size : data.byteLength
+      source = { _tag: "Stream", stream: data.stream, size: data.size }
     }
+    const concurrency = options.concurrency ?? clientConcurrency
+    if (!validConcurrency(concurrency)) return yield* invalidConcurrency(concurrency)
     const blobType = data instanceof Blob && data.type.length > 0 ? data.type : undefined
     const contentType = yield* validContentType(options.contentType ?? blobType ?? "application/octet-stream")
     const lifecycle = yield* Lifecycle.encode(options.lifecycle)
     const named = options.fileName ?? (data instanceof File && data.name.length > 0 ? data.name : undefined)
     const fileName = named ?? `${yield* Clock.currentTimeMillis}.${extension(contentType)}`
-    return { data, size, contentType, fileName, lifecycle }
+    return { source, contentType, fileName, lifecycle, concurrency }
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -178,16 +213,17 @@ export const uploadPipeline = (service: Service): Request.Pipeline => ({
 
 // Memory: the bytes are never copied whole. A `Uint8Array` is sent as views of itself; a `Blob`
 // (a file-backed one from `fs.openAsBlob` included) as slices streamed from the Blob, read again
-// for a retry; only a caller's `Stream` is buffered, a part at a time, in one buffer used over
-// and over: a fresh 10 MB buffer per part lives long enough to be promoted to the old generation
-// and piles up as garbage until the next full collection.
+// for a retry. Only a caller's `Stream` is buffered, since a part must be kept until fal
+// acknowledged it (it may be sent again): into at most `concurrency` part buffers, each filled
+// again once its part is acknowledged (a fresh 10 MB buffer per part lives long enough to be
+// promoted to the old generation and piles up as garbage until the next full collection).
 
 /**
- * A failure of the caller's stream (or of reading a Blob) while the transport reads a body. The
- * transport reports it as a failed request; the body keeps the failure itself in a `Ref` so that
- * the upload fails with it, as it was, rather than with a transport error.
+ * A failure of reading a Blob while the transport reads a body. The transport reports it as a
+ * failed request; the body keeps the failure itself in a `Ref` so that the upload fails with it,
+ * as it was, rather than with a transport error.
  */
-type SourceFailures<E> = Ref.Ref<Option.Option<E | FalError.FalError>>
+type SourceFailures = Ref.Ref<Option.Option<FalError.FalError>>
 
 const readFailure = (cause: unknown) =>
   new FalError.TransportError({
@@ -203,67 +239,75 @@ const blobBytes = (blob: Blob): Stream.Stream<Uint8Array, FalError.FalError> =>
 const sizeMismatch = (declared: number, produced: string) =>
   invalidHeader("Content-Length", String(declared), `the stream produced ${produced} bytes, not its declared size`)
 
-/** The caller's stream as it is, failing once it produces more or fewer bytes than declared. */
-const exactly = <E, R>(source: SizedStream<E, R>): Stream.Stream<Uint8Array, E | FalError.FalError, R> =>
-  Stream.suspend(() => {
-    let seen = 0
-    return source.stream.pipe(
-      Stream.mapEffect((chunk) => {
-        seen += chunk.byteLength
-        return seen > source.size
-          ? Effect.fail(sizeMismatch(source.size, `more than ${source.size}`))
-          : Effect.succeed(chunk)
-      }),
-      Stream.concat(
-        Stream.suspend(() => seen === source.size ? Stream.empty : Stream.fail(sizeMismatch(source.size, `${seen}`)))
-      )
-    )
+/** Progress, reported in order and never backwards, whatever the number of parts in flight. */
+interface Reporter {
+  /** Adds acknowledged bytes. */
+  readonly add: (bytes: number) => Effect.Effect<void>
+  /** Raises the count to `bytes` if it is below (a retried PUT counts its body again from 0). */
+  readonly atLeast: (bytes: number) => Effect.Effect<void>
+}
+
+const reporter = (options: Options, total: number | undefined): Effect.Effect<Reporter> =>
+  Effect.map(SynchronizedRef.make(0), (loaded) => {
+    const report = (next: number) =>
+      options.onProgress === undefined
+        ? Effect.succeed(next)
+        : Effect.as(options.onProgress({ _tag: "Progress", loaded: next, total }), next)
+    return {
+      add: (bytes) => SynchronizedRef.updateEffect(loaded, (before) => report(before + bytes)),
+      atLeast: (bytes) =>
+        SynchronizedRef.updateEffect(loaded, (before) => bytes > before ? report(bytes) : Effect.succeed(before))
+    }
   })
 
 /** The body of a single PUT, streamed; the count of bytes starts again with each attempt. */
-const singleBody = <E, R>(
-  source: Plan<E, R>,
-  options: Options,
-  failures: SourceFailures<E>
-): Stream.Stream<Uint8Array, E | FalError.FalError, R> => {
-  const data = source.data
-  const bytes: Stream.Stream<Uint8Array, E | FalError.FalError, R> = data instanceof Uint8Array
+const singleBody = (
+  data: Uint8Array | Blob,
+  progress: Reporter,
+  failures: SourceFailures
+): Stream.Stream<Uint8Array, FalError.FalError> => {
+  const bytes: Stream.Stream<Uint8Array, FalError.FalError> = data instanceof Uint8Array
     ? Stream.map(
       Stream.range(0, Math.ceil(data.byteLength / sliceSize) - 1, 1),
       (index) => data.subarray(index * sliceSize, Math.min((index + 1) * sliceSize, data.byteLength))
     )
-    : data instanceof Blob
-    ? blobBytes(data)
-    : exactly(data)
+    : blobBytes(data)
   return Stream.suspend(() => {
     let sent = 0
     return bytes.pipe(
-      Stream.tap((chunk) => report(options, sent += chunk.byteLength, source.size)),
+      Stream.tap((chunk) => progress.atLeast(sent += chunk.byteLength)),
       Stream.tapError((error) => Ref.set(failures, Option.some(error)))
     )
   })
 }
 
 /**
- * Reads a stream a chunk at a time into caller-given buffers: `fill` copies exactly `length`
- * bytes (failing if the stream ends first), `end` checks that nothing is left.
+ * Reads a stream a chunk at a time into caller-given buffers: `fill` copies bytes until the
+ * buffer is full or the stream ends and answers how many; `end` checks that nothing is left. A
+ * declared size is enforced as the bytes come (more fails at once).
  */
 const reader = <E, R>(
-  source: SizedStream<E, R>
+  stream: Stream.Stream<Uint8Array, E, R>,
+  declared: number | undefined
 ): Effect.Effect<
   {
-    readonly fill: (buffer: Uint8Array) => Effect.Effect<Uint8Array, E | FalError.FalError, R>
+    readonly fill: (buffer: Uint8Array) => Effect.Effect<number, E | FalError.FalError, R>
     readonly end: Effect.Effect<void, E | FalError.FalError, R>
+    readonly seen: () => number
   },
   never,
   R | Scope.Scope
 > =>
-  Effect.map(Stream.toPull(source.stream), (pull) => {
+  Effect.map(Stream.toPull(stream), (pull) => {
     let pending: Chunk.Chunk<Uint8Array> = Chunk.empty()
     let index = 0
     const empty = new Uint8Array(0)
     let carry: Uint8Array = empty
     let seen = 0
+    const tooLong = () =>
+      declared !== undefined && seen > declared
+        ? Effect.fail(sizeMismatch(declared, `more than ${declared}`))
+        : undefined
     /** The next non-empty piece of the stream, or none at its end. */
     const next: Effect.Effect<Option.Option<Uint8Array>, E | FalError.FalError, R> = Effect.suspend(() => {
       if (carry.byteLength > 0) return Effect.succeedSome(carry)
@@ -272,7 +316,7 @@ const reader = <E, R>(
         // let go of the caller's chunks as soon as they are taken
         if (index === pending.length) pending = Chunk.empty()
         seen += carry.byteLength
-        return seen > source.size ? Effect.fail(sizeMismatch(source.size, `more than ${source.size}`)) : next
+        return tooLong() ?? next
       }
       return Effect.matchEffect(pull, {
         onFailure: Option.match({ onNone: () => Effect.succeedNone, onSome: Effect.fail }),
@@ -288,22 +332,102 @@ const reader = <E, R>(
         let filled = 0
         while (filled < buffer.byteLength) {
           const piece = yield* next
-          if (Option.isNone(piece)) return yield* sizeMismatch(source.size, `${seen}`)
+          if (Option.isNone(piece)) break
           const n = Math.min(buffer.byteLength - filled, piece.value.byteLength)
           buffer.set(piece.value.subarray(0, n), filled)
           // an empty view would still hold the whole chunk
           carry = n < piece.value.byteLength ? piece.value.subarray(n) : empty
           filled += n
         }
-        return buffer
+        return filled
       })
     const end = Effect.flatMap(next, (piece) =>
-      Option.isNone(piece) ? Effect.void : sizeMismatch(source.size, `more than ${source.size}`))
-    return { fill, end }
+      Option.isNone(piece) || declared === undefined ? Effect.void : sizeMismatch(declared, `more than ${declared}`))
+    return {
+      fill,
+      end,
+      seen: () =>
+        seen
+    }
   })
 
-const report = (options: Options, loaded: number, total: number): Effect.Effect<void> =>
-  options.onProgress === undefined ? Effect.void : options.onProgress({ _tag: "Progress", loaded, total })
+/** A part to send: its number, its bytes (kept until acknowledged), and how to give its buffer back. */
+interface Part {
+  readonly number: number
+  readonly bytes: Uint8Array | Blob
+  readonly release: Effect.Effect<void>
+}
+
+/** The parts of a `Uint8Array` (views of it) or a `Blob` (slices, streamed): nothing is copied. */
+const bytesParts = (data: Uint8Array | Blob, size: number): Stream.Stream<Part> =>
+  Stream.map(Stream.range(1, Math.ceil(size / partSize)), (number) => {
+    const start = (number - 1) * partSize
+    const end = Math.min(start + partSize, size)
+    return {
+      number,
+      bytes: data instanceof Uint8Array ? data.subarray(start, end) : data.slice(start, end),
+      release: Effect.void
+    }
+  })
+
+const emptyStream = invalidHeader("Content-Length", "0", "the stream produced no bytes: a file holds 1 byte or more")
+
+/**
+ * The parts of a caller's stream, read ahead into at most `buffers` part buffers: a part's buffer
+ * goes back to the pool once the part is acknowledged (or given up), and the stream is not read
+ * while every buffer is out. A declared size must be met exactly; without one, the parts go on
+ * until the stream ends (the last one shorter).
+ */
+const streamParts = <E, R>(
+  stream: Stream.Stream<Uint8Array, E, R>,
+  size: number | undefined,
+  buffers: number
+): Stream.Stream<Part, E | FalError.FalError, R> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const read = yield* reader(stream, size)
+    const free = yield* Queue.bounded<Uint8Array>(buffers)
+    let allocated = 0
+    const buffer = Effect.flatMap(Queue.poll(free), (reused) =>
+      Option.isSome(reused)
+        ? Effect.succeed(reused.value)
+        : allocated < buffers
+        ? Effect.sync(() => {
+          allocated += 1
+          return new Uint8Array(partSize)
+        })
+        : Queue.take(free))
+    let number = 0
+    let done = false
+    const next: Effect.Effect<Part, Option.Option<E | FalError.FalError>, R> = Effect.suspend(() => {
+      if (done) return Effect.fail(Option.none())
+      const want = size === undefined ? partSize : Math.min(partSize, size - number * partSize)
+      if (want <= 0) {
+        done = true
+        return Effect.zipRight(Effect.mapError(read.end, Option.some), Effect.fail(Option.none()))
+      }
+      return Effect.flatMap(buffer, (whole) => {
+        // never blocks: no more than `buffers` buffers exist
+        const release = Effect.asVoid(Queue.offer(free, whole))
+        return Effect.flatMap(
+          Effect.onError(Effect.mapError(read.fill(whole.subarray(0, want)), Option.some), () => release),
+          (filled): Effect.Effect<Part, Option.Option<E | FalError.FalError>> => {
+            if (filled < want) {
+              done = true
+              if (size !== undefined) {
+                return Effect.zipRight(release, Effect.fail(Option.some(sizeMismatch(size, `${read.seen()}`))))
+              }
+              if (filled === 0) {
+                return Effect.zipRight(release, Effect.fail(number === 0 ? Option.some(emptyStream) : Option.none()))
+              }
+            }
+            number += 1
+            return Effect.succeed({ number, bytes: whole.subarray(0, filled), release })
+          }
+        )
+      })
+    })
+    return Stream.repeatEffectOption(next)
+  }))
 
 const initiate = <E, R>(
   service: Service,
@@ -335,119 +459,122 @@ const initiate = <E, R>(
   )
 }
 
-const uploaded = <E, R>(source: Plan<E, R>, url: string, parts: number): UploadedFile => ({
+const uploaded = <E, R>(source: Plan<E, R>, url: string, size: number, parts: number): UploadedFile => ({
   url,
   contentType: source.contentType,
   fileName: source.fileName,
-  size: source.size,
+  size,
   parts
 })
 
-/** A failure of the caller's source, recorded by its body, in place of the transport error it caused. */
-const orSourceFailure = <A, E>(
-  failures: SourceFailures<E>,
+/** A failure of reading a Blob, recorded by its body, in place of the transport error it caused. */
+const orSourceFailure = <A>(
+  failures: SourceFailures,
   effect: Effect.Effect<A, FalError.FalError>
-): Effect.Effect<A, E | FalError.FalError> =>
+): Effect.Effect<A, FalError.FalError> =>
   Effect.catchAll(
     effect,
     (error) =>
       Effect.flatMap(Ref.get(failures), Option.match({ onNone: () => Effect.fail(error), onSome: Effect.fail }))
   )
 
+/**
+ * One PUT of bytes that can be read again (a `Uint8Array`, a `Blob`, or a short stream read
+ * into memory first), so a PUT that fails transiently is sent again with the same bytes: the
+ * signed URL takes them again, an answer lost after they were stored included.
+ */
 const single = <E, R>(
   service: Service,
   source: Plan<E, R>,
+  data: Uint8Array | Blob,
   options: Options
-): Effect.Effect<UploadedFile, E | FalError.FalError, R> =>
+): Effect.Effect<UploadedFile, FalError.FalError> =>
   Effect.gen(function*() {
+    const size = data instanceof Blob ? data.size : data.byteLength
     const initiated = yield* initiate(service, source, false)
-    const failures: SourceFailures<E> = yield* Ref.make(Option.none<E | FalError.FalError>())
-    const context = yield* Effect.context<R>()
-    const body = HttpBody.stream(
-      Stream.provideContext(singleBody(source, options, failures), context),
-      source.contentType,
-      source.size
-    )
-    // A `Uint8Array` or a `Blob` can be read again, so the PUT is retried (the signed URL takes
-    // the same bytes again, an answer lost after they were stored included); a caller's stream cannot.
+    const failures: SourceFailures = yield* Ref.make(Option.none<FalError.FalError>())
+    const progress = yield* reporter(options, size)
+    const body = HttpBody.stream(singleBody(data, progress, failures), source.contentType, size)
     yield* orSourceFailure(
       failures,
       Request.execute(uploadPipeline(service), {
         operation: "upload.put",
         request: HttpClientRequest.put(initiated.upload_url).pipe(HttpClientRequest.setBody(body)),
-        retry: isSized(source.data) ? false : undefined,
         retryAlso: transient,
         onResponse: (response) =>
           Effect.asVoid(Effect.mapError(response.text, (error) => Errors.transport("upload.put", error, undefined)))
       })
     )
-    if (source.size === 0) yield* report(options, 0, 0)
-    return uploaded(source, initiated.file_url, 0)
+    if (size === 0 && options.onProgress !== undefined) {
+      yield* options.onProgress({ _tag: "Progress", loaded: 0, total: 0 })
+    }
+    return uploaded(source, initiated.file_url, size, 0)
   })
 
+/** A stream of a declared size small enough for one part, read whole before anything is sent. */
+const readWhole = <E, R>(
+  stream: Stream.Stream<Uint8Array, E, R>,
+  size: number
+): Effect.Effect<Uint8Array, E | FalError.FalError, R> =>
+  Effect.scoped(Effect.gen(function*() {
+    const read = yield* reader(stream, size)
+    const bytes = new Uint8Array(size)
+    const filled = yield* read.fill(bytes)
+    if (filled < size) return yield* sizeMismatch(size, `${filled}`)
+    yield* read.end
+    return bytes
+  }))
+
+const partBody = (bytes: Uint8Array | Blob): HttpBody.HttpBody =>
+  bytes instanceof Uint8Array
+    ? HttpBody.uint8Array(bytes, "application/octet-stream")
+    : HttpBody.stream(blobBytes(bytes), "application/octet-stream", bytes.size)
+
+/**
+ * A multipart upload: `concurrency` parts in flight (`Stream.mapEffect` keeps their order, so the
+ * complete lists them as numbered), each its own `upload.part` call with its own retries.
+ * Interrupting it interrupts every part in flight (their requests are aborted) and sends nothing
+ * more: no complete, so fal keeps no file.
+ */
 const multipart = <E, R>(
   service: Service,
   source: Plan<E, R>,
-  options: Options
+  options: Options,
+  parts: Stream.Stream<Part, E | FalError.FalError, R>
 ): Effect.Effect<UploadedFile, E | FalError.FalError, R> =>
   Effect.gen(function*() {
     const initiated = yield* initiate(service, source, true)
     const pipeline = uploadPipeline(service)
     const target = new URL(initiated.upload_url)
     const at = (suffix: string) => `${target.origin}${target.pathname}/${suffix}${target.search}`
-    const loaded = yield* Ref.make(0)
-    const count = Math.ceil(source.size / partSize)
-    const length = (number: number) => Math.min(partSize, source.size - (number - 1) * partSize)
-    /** Sends a part (again after a transient failure: `body` is read anew each time) and reports it. */
-    const sendPart = (number: number, body: HttpBody.HttpBody) =>
-      Request.execute(pipeline, {
+    const progress = yield* reporter(options, source.source.size)
+    /** Sends a part (again after a transient failure: its body is read anew each time) and reports it. */
+    const sendPart = (part: Part) => {
+      const size = part.bytes instanceof Blob ? part.bytes.size : part.bytes.byteLength
+      return Request.execute(pipeline, {
         operation: "upload.part",
-        request: HttpClientRequest.put(at(String(number))).pipe(HttpClientRequest.setBody(body)),
+        request: HttpClientRequest.put(at(String(part.number))).pipe(HttpClientRequest.setBody(partBody(part.bytes))),
         retryAlso: transient,
         onResponse: (response) =>
           readJson("upload.part", response, PartAnswer).pipe(
             Effect.filterOrFail(
-              (answer) => answer.partNumber === number,
+              (answer) => answer.partNumber === part.number,
               (answer) =>
                 new FalError.DecodeError({
                   operation: "upload.part",
-                  description: `the answer is for part ${answer.partNumber}, not ${number}`
+                  description: `the answer is for part ${answer.partNumber}, not ${part.number}`
                 })
             )
           )
       }).pipe(
-        Effect.tap(() =>
-          Ref.updateAndGet(loaded, (n) => n + length(number)).pipe(
-            Effect.flatMap((sent) => report(options, sent, source.size))
-          )
-        )
+        Effect.tap(() => progress.add(size)),
+        Effect.map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag, size })),
+        Effect.ensuring(part.release)
       )
-    const data = source.data
-    const numbers = Array.from({ length: count }, (_, index) => index + 1)
-    /** A part of a `Uint8Array` is a view of it; a part of a `Blob` a slice, streamed. */
-    const sliceBody = (whole: Uint8Array | Blob, number: number) => {
-      const start = (number - 1) * partSize
-      const end = start + length(number)
-      return whole instanceof Uint8Array
-        ? HttpBody.uint8Array(whole.subarray(start, end), "application/octet-stream")
-        : HttpBody.stream(blobBytes(whole.slice(start, end)), "application/octet-stream", end - start)
     }
-    const answers = !isSized(data)
-      ? yield* Effect.forEach(numbers, (number) => sendPart(number, sliceBody(data, number)), {
-        concurrency: partConcurrency
-      })
-      : yield* Effect.scoped(Effect.gen(function*() {
-        const read = yield* reader(data)
-        // One buffer, filled again once its part is acknowledged (a retry sends it as it is).
-        const buffer = new Uint8Array(partSize)
-        const out: Array<typeof PartAnswer.Type> = []
-        for (const number of numbers) {
-          const bytes = yield* read.fill(buffer.subarray(0, length(number)))
-          out.push(yield* sendPart(number, HttpBody.uint8Array(bytes, "application/octet-stream")))
-        }
-        yield* read.end
-        return out
-      }))
+    const answers = Chunk.toReadonlyArray(
+      yield* Stream.runCollect(Stream.mapEffect(parts, sendPart, { concurrency: source.concurrency }))
+    )
     const list = answers.map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag }))
     // Completing twice names the same parts: a complete whose answer was lost is sent again.
     yield* Request.execute(pipeline, {
@@ -457,17 +584,32 @@ const multipart = <E, R>(
       onResponse: (response) =>
         Effect.asVoid(Effect.mapError(response.text, (error) => Errors.transport("upload.complete", error, undefined)))
     })
-    return uploaded(source, initiated.file_url, list.length)
+    const size = answers.reduce((sum, answer) => sum + answer.size, 0)
+    return uploaded(source, initiated.file_url, size, list.length)
   })
 
-/** `Storage.upload`: validate everything, initiate, send the bytes, return the CDN URL. */
+/**
+ * `Storage.upload`: validate everything, initiate, send the bytes, return the CDN URL. Up to 90 MB
+ * of a `Uint8Array` or a `Blob` go in one PUT, larger ones in parts. A stream of a declared size
+ * up to one part is read whole first and sent in one PUT (so that it can be sent again); a longer
+ * one, or one of unknown length, goes in parts.
+ */
 export const upload = Effect.fn("fal.storage.upload", { kind: "client" })(<E = never, R = never>(
   data: Data<E, R>,
   options: Options = {}
 ): Effect.Effect<UploadedFile, E | FalError.FalError, FalClient | R> =>
   Effect.gen(function*() {
-    const source = yield* plan(data, options)
     const service = yield* FalClient
-    return yield* (source.size > singleLimit ? multipart(service, source, options) : single(service, source, options))
+    const source = yield* plan(data, options, service.uploadConcurrency)
+    const bytes = source.source
+    if (bytes._tag === "Bytes") {
+      return yield* (bytes.size > singleLimit
+        ? multipart(service, source, options, bytesParts(bytes.data, bytes.size))
+        : single(service, source, bytes.data, options))
+    }
+    if (bytes.size !== undefined && bytes.size <= partSize) {
+      return yield* single(service, source, yield* readWhole(bytes.stream, bytes.size), options)
+    }
+    return yield* multipart(service, source, options, streamParts(bytes.stream, bytes.size, source.concurrency))
   })
 )

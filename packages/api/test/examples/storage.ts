@@ -48,7 +48,7 @@ export const withProgress = (bytes: Uint8Array) =>
   Storage.uploadWithProgress(bytes).pipe(
     Stream.runForEach((event) =>
       event._tag === "Progress"
-        ? Console.log(`${Math.round((100 * event.loaded) / Math.max(1, event.total))}%`)
+        ? Console.log(`${Math.round((100 * event.loaded) / Math.max(1, event.total ?? event.loaded))}%`)
         : Console.log(`done: ${event.file.url}`)
     )
   )

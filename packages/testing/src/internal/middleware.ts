@@ -17,6 +17,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -30,6 +31,7 @@ import * as Auth from "./auth.js"
 import { Call, type CallInfo, PlatformEnv } from "./call.js"
 import * as Faults from "./faults.js"
 import { collectBytes, detail, envelope, json } from "./http.js"
+import * as LinkModel from "./link.js"
 import { type Env, now, publish, uuid } from "./state.js"
 import * as Urls from "./urls.js"
 
@@ -57,10 +59,12 @@ const bodyTooLarge = new BodyTooLarge()
  * request's `arrayBuffer` re-copies the whole buffer on every chunk, quadratic on an upload of
  * tens of MB. Reading every body as a stream halved the emulator's throughput: some 700 fiber
  * steps, more than the rest of a run. The stream is released with the request's scope, after the
- * answer (on Node, releasing an unfinished body destroys the socket).
+ * answer (on Node, releasing an unfinished body destroys the socket). With a link model's
+ * throughput the body is read no faster than that (`link.ts`).
  */
 const readBody = (
-  request: HttpServerRequest.HttpServerRequest
+  request: HttpServerRequest.HttpServerRequest,
+  throughput: number | undefined
 ): Effect.Effect<Uint8Array, HttpServerError.RequestError | BodyTooLarge> => {
   const length = request.headers["content-length"]
   if (length !== undefined && Number(length) > maxBodySize) return Effect.fail(bodyTooLarge)
@@ -68,14 +72,18 @@ const readBody = (
     ? request.headers["transfer-encoding"] === undefined
     : Number(length) <= wholeBodyLimit
   if (small) {
-    return request.arrayBuffer.pipe(
+    const whole = request.arrayBuffer.pipe(
       HttpIncomingMessage.withMaxBodySize(Option.some(maxBodySize)),
       Effect.map((buffer) => new Uint8Array(buffer))
+    )
+    return throughput === undefined ? whole : Effect.flatMap(
+      LinkModel.pacer(throughput),
+      (take) => Effect.tap(whole, (bytes) => take(bytes.byteLength))
     )
   }
   return Effect.flatMap(Effect.serviceOption(Scope.Scope), (scope) => {
     const bounded = Stream.runFoldWhileScoped(
-      request.stream,
+      throughput === undefined ? request.stream : LinkModel.paced(request.stream, throughput),
       { size: 0, chunks: Chunk.empty<Uint8Array>() },
       ({ size }) => size <= maxBodySize,
       ({ chunks, size }, chunk: Uint8Array) => ({ size: size + chunk.byteLength, chunks: Chunk.append(chunks, chunk) })
@@ -99,7 +107,7 @@ const redactToken = (url: string): string => url.replace(/([?&]fal_jwt_token=)[^
 export const requestLog = (env: Env) =>
 <E, R>(
   app: HttpApp.Default<E, R>
-): HttpApp.Default<E, Exclude<R, Call | PlatformEnv>> =>
+): HttpApp.Default<E | Fault.ConnectionReset, Exclude<R, Call | PlatformEnv>> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const located = Urls.locate(request)
@@ -112,21 +120,59 @@ export const requestLog = (env: Env) =>
     const headers: Record<string, string> = {}
     for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v
     const query = Object.fromEntries(new URLSearchParams(located.search))
-    const read = yield* Effect.either(readBody(request))
-    if (Either.isLeft(read) && read.left._tag === "BodyTooLarge") {
-      return json(413, { detail: `Request body larger than ${maxBodySize} bytes` })
+    const link = env.config.link
+    const auth = target.base === "cdn"
+      ? "missing"
+      : Auth.authenticate(env.config.keys, headers.authorization, query.fal_jwt_token)
+    // a temporary token is a credential: the log keeps it out, as it does the key
+    const loggedUrl = query.fal_jwt_token === undefined ? url : redactToken(url)
+    const loggedQuery = query.fal_jwt_token === undefined ? query : { ...query, fal_jwt_token: "<redacted>" }
+    const options = RequestOptions.fromWire({ headers, query })
+    const redactedHeaders = Object.fromEntries(
+      Object.entries(headers).map(([k, v]) => [k, k === "authorization" ? Auth.redact(v) : v])
+    )
+    /** Appends an entry to the log; answers its arrival number. */
+    const append = (entry: FalPlatform.HttpLogEntry) =>
+      Effect.zipLeft(
+        Ref.modify(
+          env.log,
+          (log) => [log.next, { next: log.next + 1, entries: SortedMap.set(log.entries, log.next, entry) }]
+        ),
+        publish(env, "log")
+      )
+    /** A request whose client went away while its body was read: logged as aborted. */
+    const aborted = Effect.flatMap(now, (receivedAt) =>
+      append({
+        id: gatewayId,
+        method: request.method,
+        url: loggedUrl,
+        base: target.base,
+        path: target.path,
+        query: loggedQuery,
+        headers: redactedHeaders,
+        auth,
+        options,
+        body: "",
+        receivedAt,
+        status: "aborted"
+      }))
+    const read = yield* Effect.either(readBody(request, link?.throughput)).pipe(Effect.onInterrupt(() => aborted))
+    if (Either.isLeft(read)) {
+      if (read.left._tag === "BodyTooLarge") {
+        return json(413, { detail: `Request body larger than ${maxBodySize} bytes` })
+      }
+      yield* aborted
+      return json(400, { detail: "the request body could not be read" })
     }
-    const body = Either.getOrElse(read, () => new Uint8Array(0))
+    const body = read.right
     const call: CallInfo = {
       gatewayId,
       base: target.base,
       path: target.path,
       query,
       headers,
-      auth: target.base === "cdn"
-        ? "missing"
-        : Auth.authenticate(env.config.keys, headers.authorization, query.fal_jwt_token),
-      options: RequestOptions.fromWire({ headers, query }),
+      auth,
+      options,
       body,
       urls,
       fired: yield* Ref.make(Option.none<Faults.Fired>())
@@ -134,14 +180,11 @@ export const requestLog = (env: Env) =>
     const logged: FalPlatform.HttpLogEntry = {
       id: gatewayId,
       method: request.method,
-      // a temporary token is a credential: the log keeps it out, as it does the key
-      url: query.fal_jwt_token === undefined ? url : redactToken(url),
+      url: loggedUrl,
       base: call.base,
       path: call.path,
-      query: query.fal_jwt_token === undefined ? query : { ...query, fal_jwt_token: "<redacted>" },
-      headers: Object.fromEntries(
-        Object.entries(headers).map(([k, v]) => [k, k === "authorization" ? Auth.redact(v) : v])
-      ),
+      query: loggedQuery,
+      headers: redactedHeaders,
       auth: call.auth,
       options: call.options,
       // file bytes (pre-signed uploads) are not text: the log keeps their size
@@ -149,11 +192,7 @@ export const requestLog = (env: Env) =>
       receivedAt: yield* now,
       status: "pending"
     }
-    const seq = yield* Ref.modify(
-      env.log,
-      (log) => [log.next, { next: log.next + 1, entries: SortedMap.set(log.entries, log.next, logged) }]
-    )
-    yield* publish(env, "log")
+    const seq = yield* append(logged)
     const settle = (status: FalPlatform.HttpLogEntry["status"], id: string) =>
       Effect.flatMap(Ref.get(call.fired), (fired) => {
         const entry = Option.match(fired, {
@@ -165,10 +204,21 @@ export const requestLog = (env: Env) =>
           publish(env, "log")
         )
       })
-    return yield* app.pipe(
+    // the link model: its latency, then a lost upload PUT is reset, its body read and dropped
+    const handled: HttpApp.Default<E | Fault.ConnectionReset, R> = link === undefined
+      ? app
+      : Effect.zipRight(
+        Duration.isZero(link.latency) ? Effect.void : Effect.sleep(link.latency),
+        Effect.flatMap(
+          LinkModel.lost(link, call.base, request.method),
+          (lost): HttpApp.Default<E | Fault.ConnectionReset, R> => lost ? Effect.fail(new Fault.ConnectionReset()) : app
+        )
+      )
+    return yield* handled.pipe(
       Effect.provide(Context.make(PlatformEnv, env).pipe(Context.add(Call, call))),
       Effect.tap((response) => settle(response.status, response.headers["x-fal-request-id"] ?? gatewayId)),
-      Effect.tapError((error) => error instanceof Fault.ConnectionReset ? settle("reset", gatewayId) : Effect.void)
+      Effect.tapError((error) => error instanceof Fault.ConnectionReset ? settle("reset", gatewayId) : Effect.void),
+      Effect.onInterrupt(() => settle("aborted", gatewayId))
     )
   })
 

@@ -14,11 +14,13 @@ import type * as Scope from "effect/Scope"
 import * as SortedMap from "effect/SortedMap"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import type * as FalPlatform from "../FalPlatform.js"
+import * as Link from "../Link.js"
 import type * as Model from "../Model.js"
 import * as Constants from "./constants.js"
 import * as Faults from "./faults.js"
 import * as Gateway from "./gateway.js"
 import * as Jobs from "./jobs.js"
+import * as LinkModel from "./link.js"
 import * as Models from "./models.js"
 import * as Retention from "./retention.js"
 import {
@@ -48,7 +50,8 @@ const resolve = (config: FalPlatform.Config): Resolved => ({
     ? "never"
     : Duration.decode(config.defaultObjectLifecycle),
   keepAliveInterval: Duration.decode(config.keepAliveInterval ?? "15 seconds"),
-  idempotencyWindow: Duration.decode(config.idempotencyWindow ?? "10 minutes")
+  idempotencyWindow: Duration.decode(config.idempotencyWindow ?? "10 minutes"),
+  link: LinkModel.resolve(config.link)
 })
 
 export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform.Service, never, Scope.Scope> =>
@@ -60,6 +63,8 @@ export const make = (config: FalPlatform.Config = {}): Effect.Effect<FalPlatform
     const webhookClient = config.webhookClient !== undefined
       ? Option.some(config.webhookClient)
       : yield* Effect.serviceOption(HttpClient.HttpClient)
+    // a link the test wrote wrong is a bug of the test: it dies, naming the setting
+    if (config.link !== undefined) yield* Effect.orDie(Link.validate(config.link))
     const resolved = resolve(config)
     const webhookSigning = yield* Webhooks.makeSigning(resolved.keys, config.webhookKey)
     const runFork = yield* FiberSet.makeRuntime<never, unknown, unknown>()

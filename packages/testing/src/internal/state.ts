@@ -22,6 +22,7 @@ import type * as FalPlatform from "../FalPlatform.js"
 import type * as Fault from "../Fault.js"
 import type * as Model from "../Model.js"
 import type { Job } from "./jobs.js"
+import type * as LinkModel from "./link.js"
 import type { Signing } from "./webhooks.js"
 
 export interface Resolved {
@@ -31,6 +32,8 @@ export interface Resolved {
   readonly defaultObjectLifecycle: Duration.Duration | "never"
   readonly keepAliveInterval: Duration.Duration
   readonly idempotencyWindow: Duration.Duration
+  /** The link model, if any. */
+  readonly link: LinkModel.Resolved | undefined
 }
 
 export interface Ticket {
