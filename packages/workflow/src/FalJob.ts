@@ -19,13 +19,18 @@ import type { FalClient } from "@effect-fal/api/FalClient"
 import type { FalError } from "@effect-fal/api/FalError"
 import type { WebhookKeys } from "@effect-fal/api/WebhookKeys"
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
+import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import type * as HttpApp from "@effect/platform/HttpApp"
+import type { SocketServerError } from "@effect/platform/SocketServer"
+import type { SqlError } from "@effect/sql/SqlError"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
+import * as engines from "./internal/engines.js"
 import * as internal from "./internal/falJob.js"
 
 /**
@@ -135,3 +140,48 @@ export const tokenParameter: string = internal.tokenParameter
  * @category webhook
  */
 export const webhookHandler: HttpApp.Default<never, WorkflowEngine | WebhookKeys> = internal.webhookHandler
+
+// --- engines --------------------------------------------------------------------------------------
+
+/**
+ * The in-memory engine (`WorkflowEngine.layerMemory`): for tests and scripts. Nothing survives the
+ * process.
+ *
+ * @since 0.1.0
+ * @category engines
+ */
+export const layerMemory: Layer.Layer<WorkflowEngine> = engines.layerMemory
+
+/**
+ * One machine, durable: an `@effect/cluster` single runner whose messages (workflow executions,
+ * activity results, deferred completions, clocks) are stored in a SQLite file
+ * (`@effect/sql-sqlite-node`). A process restarted on the same file resumes every unfinished
+ * workflow where its journal stopped.
+ *
+ * @since 0.1.0
+ * @category engines
+ */
+export const layerSqlite: (options: {
+  /** The database file; created if missing. */
+  readonly filename: string
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+}) => Layer.Layer<WorkflowEngine, ConfigError.ConfigError> = engines.layerSqlite
+
+/**
+ * @since 0.1.0
+ * @category engines
+ */
+export type PgOptions = engines.PgOptions
+
+/**
+ * Many machines: an `@effect/cluster` runner (socket transport) with its message and runner
+ * storage in PostgreSQL (`@effect/sql-pg`). Each runner of the fleet takes this layer with its own
+ * address; shards (and the workflows on them) are spread over the live runners and move when one
+ * goes away. Serve {@link webhookHandler} on every runner.
+ *
+ * @since 0.1.0
+ * @category engines
+ */
+export const layerPg: (
+  options: PgOptions
+) => Layer.Layer<WorkflowEngine, ConfigError.ConfigError | SqlError | SocketServerError> = engines.layerPg

@@ -11,18 +11,34 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 
 export const layerMemory: Layer.Layer<WorkflowEngine.WorkflowEngine> = WorkflowEngine.layerMemory
 
+/**
+ * One process owns the file: the shard locks it leaves behind when killed expire after 5 seconds
+ * (the cluster's default, 35 s, is for fleets), so a restarted process resumes its workflows soon.
+ */
+const singleRunnerDefaults: Partial<ShardingConfig.ShardingConfig["Type"]> = {
+  shardLockRefreshInterval: Duration.seconds(1),
+  shardLockExpiration: Duration.seconds(5),
+  entityMessagePollInterval: Duration.seconds(1)
+}
+
 export const layerSqlite = (options: {
   readonly filename: string
   readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
 }): Layer.Layer<WorkflowEngine.WorkflowEngine, ConfigError.ConfigError> =>
   ClusterWorkflowEngine.layer.pipe(
-    Layer.provideMerge(SingleRunner.layer({ runnerStorage: "memory", shardingConfig: options.shardingConfig })),
+    Layer.provideMerge(
+      SingleRunner.layer({
+        runnerStorage: "sql",
+        shardingConfig: { ...singleRunnerDefaults, ...options.shardingConfig }
+      })
+    ),
     Layer.provide(SqliteClient.layer({ filename: options.filename })),
     Layer.map((context) => context)
   )
