@@ -1,5 +1,6 @@
-import { FalPlatform } from "@effect-fal/testing"
+import { FalEmulator, FalPlatform } from "@effect-fal/testing"
 import { FalJob } from "@effect-fal/workflow"
+import { FetchHttpClient, HttpClient, HttpClientError } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Workflow, WorkflowEngine } from "@effect/workflow"
 import type { Duration } from "effect"
@@ -128,3 +129,49 @@ describe("FalJob on the memory engine", () => {
       }).pipe(Effect.provide(Harness.emulator({ gate })))
     }).pipe(Effect.scoped), 30_000)
 })
+
+describe("a lost webhook", () => {
+  it.live("the poll fallback completes the jobs whose deliveries were dropped", () =>
+    Effect.gen(function*() {
+      // The platform's webhook client drops every delivery of the generation step (as a network
+      // that loses them would) and delivers the others.
+      const dropped: Array<string> = []
+      const webhookClient = yield* HttpClient.HttpClient
+      const lossy = HttpClient.make((request) => {
+        if (decodesToStep(request.url, "generate")) {
+          dropped.push(request.url)
+          return Effect.fail(
+            new HttpClientError.RequestError({ request, reason: "Transport", description: "dropped by the test" })
+          )
+        }
+        return webhookClient.execute(request)
+      })
+      return yield* Effect.gen(function*() {
+        const layer = yield* setup({ webhooks: true, pollInterval: "100 millis" })
+        const url = yield* Pipeline.execute({ id: "lost", name: "fox.png", prompt: "a fox" }).pipe(
+          Effect.provide(layer)
+        )
+        assert.strictEqual(url, "https://v3.fal.media/files/fox.png?prompt=a%20fox&x2")
+        assert.isAbove(dropped.length, 0, "the generation's delivery was dropped")
+        const platform = yield* FalPlatform.FalPlatform
+        const log = yield* platform.httpLog
+        // The generation was completed by polling its status; one submit per step all the same.
+        assert.isTrue(
+          log.some((entry) => entry.path.startsWith("/test/generate/requests/") && entry.path.endsWith("/status"))
+        )
+        for (const model of ["test/upload", "test/generate", "test/upscale"]) {
+          assert.strictEqual((yield* Harness.submits(model)).length, 1, model)
+        }
+      }).pipe(
+        Effect.provide(
+          FalEmulator.layerClient({ config: { models: Harness.models(), demoModels: false, webhookClient: lossy } })
+        )
+      )
+    }).pipe(Effect.provide(FetchHttpClient.layer), Effect.scoped), 30_000)
+})
+
+/** Whether a webhook URL's token names the given step. */
+const decodesToStep = (url: string, step: string): boolean => {
+  const token = new URL(url).searchParams.get(FalJob.tokenParameter) ?? ""
+  return Buffer.from(token, "base64url").toString("utf8").includes(`FalJob/${step}/`)
+}
