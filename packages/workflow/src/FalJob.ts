@@ -20,6 +20,7 @@ import type { FalError } from "@effect-fal/api/FalError"
 import type { WebhookKeys } from "@effect-fal/api/WebhookKeys"
 import type * as RequestOptions from "@effect-fal/headers/RequestOptions"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import type * as RateLimiter from "@effect/experimental/RateLimiter"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import type { SocketServerError } from "@effect/platform/SocketServer"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -120,6 +121,38 @@ export interface Result<A> {
 export const run: <A, I>(
   options: Options<A, I>
 ) => Effect.Effect<Result<A>, FalError, FalClient | Config | WorkflowEngine | WorkflowInstance> = internal.run
+
+/**
+ * A shared limit on submits: at most `limit` per `window` for `key` (default `fal:<modelId>`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RateLimit {
+  readonly limit: number
+  readonly window: Duration.DurationInput
+  readonly key?: string | undefined
+  /** Default `"fixed-window"`. */
+  readonly algorithm?: "fixed-window" | "token-bucket" | undefined
+}
+
+/**
+ * {@link run} behind `@effect/workflow`'s `DurableRateLimiter`: the step first takes a token from
+ * the `RateLimiter` in context (`@effect/experimental`; give every runner of a fleet the same
+ * store, e.g. `RateLimiter.layerStoreRedis`, so the fleet keeps to one number of submits per window
+ * for the endpoint) and waits, on a durable clock, when the window is spent. The token is
+ * journaled: a resumed step does not take another.
+ *
+ * @since 0.1.0
+ * @category steps
+ */
+export const runRateLimited: <A, I>(
+  options: Options<A, I> & { readonly rateLimit: RateLimit }
+) => Effect.Effect<
+  Result<A>,
+  FalError | RateLimiter.RateLimitStoreError,
+  FalClient | Config | WorkflowEngine | WorkflowInstance | RateLimiter.RateLimiter
+> = internal.runRateLimited
 
 /**
  * The name of the query parameter of the webhook URL that carries the step's token.

@@ -1,10 +1,11 @@
 import { FalEmulator, FalPlatform } from "@effect-fal/testing"
 import { FalJob } from "@effect-fal/workflow"
+import * as RateLimiter from "@effect/experimental/RateLimiter"
 import { FetchHttpClient, HttpClient, HttpClientError } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Workflow, WorkflowEngine } from "@effect/workflow"
 import type { Duration } from "effect"
-import { Deferred, Effect, Exit, Layer, Option, Schema } from "effect"
+import { Deferred, Effect, Exit, Layer, Option, Schedule, Schema } from "effect"
 import * as Harness from "./utils/harness.js"
 
 const Image = Schema.Struct({ image: Schema.Struct({ url: Schema.String }) })
@@ -175,3 +176,60 @@ const decodesToStep = (url: string, step: string): boolean => {
   const token = new URL(url).searchParams.get(FalJob.tokenParameter) ?? ""
   return Buffer.from(token, "base64url").toString("utf8").includes(`FalJob/${step}/`)
 }
+
+const Limited = Workflow.make({
+  name: "Limited",
+  payload: { id: Schema.String },
+  success: Schema.String,
+  error: Schema.Union(FalJob.FalErrorSchema, RateLimiter.RateLimitStoreError),
+  idempotencyKey: ({ id }) => id
+})
+
+const LimitedLive = Limited.toLayer(({ id }) =>
+  Effect.map(
+    FalJob.runRateLimited({
+      name: "upload",
+      modelId: "test/upload",
+      input: { name: id },
+      output: Schema.Struct({ url: Schema.String }),
+      rateLimit: { limit: 2, window: "1 hour" }
+    }),
+    (result) => result.data.url
+  )
+)
+
+describe("FalJob.runRateLimited", () => {
+  it.live("a third submit in the window waits on a durable clock", () =>
+    Effect.gen(function*() {
+      const engine = yield* Layer.build(WorkflowEngine.layerMemory)
+      yield* Layer.build(
+        LimitedLive.pipe(
+          Layer.provide(
+            Layer.mergeAll(Layer.succeedContext(engine), FalJob.layerConfig({ pollInterval: "20 millis" }))
+          ),
+          Layer.provide(Layer.provide(RateLimiter.layer, RateLimiter.layerStoreMemory))
+        )
+      )
+      const layer = Layer.succeedContext(engine)
+      for (const id of ["a", "b", "c"]) {
+        yield* Limited.execute({ id }, { discard: true }).pipe(Effect.provide(layer))
+      }
+      // Two submits in the window; the third workflow suspends on the limiter's durable clock.
+      const state = Effect.gen(function*() {
+        const submitted = (yield* Harness.submits("test/upload")).map((entry) => JSON.parse(entry.body).name)
+        const waiting = ["a", "b", "c"].filter((id) => !submitted.includes(id))
+        const polls = yield* Effect.forEach(
+          waiting,
+          (id) => Effect.flatMap(Limited.executionId({ id }), (executionId) => Limited.poll(executionId))
+        )
+        return { submitted, suspended: polls.filter((result) => result?._tag === "Suspended").length }
+      }).pipe(Effect.provide(layer))
+      yield* Effect.repeat(state, {
+        schedule: Schedule.spaced("10 millis"),
+        until: ({ submitted, suspended }) => submitted.length === 2 && suspended === 1
+      })
+      const settled = yield* state
+      assert.strictEqual(settled.submitted.length, 2)
+      assert.strictEqual(settled.suspended, 1)
+    }).pipe(Effect.provide(Harness.emulator()), Effect.scoped), 30_000)
+})

@@ -11,11 +11,13 @@ import * as Queue from "@effect-fal/api/Queue"
 import * as Webhooks from "@effect-fal/api/Webhooks"
 import { InvalidRequestOptions } from "@effect-fal/headers/InvalidRequestOptions"
 import * as RequestOptions from "@effect-fal/headers/RequestOptions"
+import type * as RateLimiter from "@effect/experimental/RateLimiter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Activity from "@effect/workflow/Activity"
 import * as DurableClock from "@effect/workflow/DurableClock"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
+import * as DurableRateLimiter from "@effect/workflow/DurableRateLimiter"
 import { WorkflowInstance as InstanceTag } from "@effect/workflow/WorkflowEngine"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Context from "effect/Context"
@@ -88,6 +90,13 @@ export interface Options<A, I> {
   readonly pollInterval?: Duration.DurationInput | undefined
 }
 
+export interface RateLimit {
+  readonly limit: number
+  readonly window: Duration.DurationInput
+  readonly key?: string | undefined
+  readonly algorithm?: "fixed-window" | "token-bucket" | undefined
+}
+
 export interface Result<A> {
   readonly requestId: string
   readonly data: A
@@ -122,15 +131,7 @@ export const run = <A, I>(
       options.options ?? RequestOptions.empty
     ])
 
-    const submitted = yield* Activity.make({
-      name: `FalJob/${options.name}/submit`,
-      success: Submitted,
-      error: FalErrorSchema,
-      execute: Effect.map(
-        Queue.submit(options.modelId, options.input as never, { options: requestOptions, autoUpload: false }),
-        (queued): Submitted => ({ modelId: options.modelId, requestId: queued.requestId })
-      )
-    })
+    const submitted = yield* submitActivity(options, requestOptions)
 
     // Interrupting the workflow cancels the request upstream (the compensation runs once, when the
     // workflow is interrupted, not when it suspends).
@@ -151,6 +152,40 @@ export const run = <A, I>(
       )
     })
   })
+
+const submitActivity = <A, I>(options: Options<A, I>, requestOptions: RequestOptions.RequestOptions) =>
+  Activity.make({
+    name: `FalJob/${options.name}/submit`,
+    success: Submitted,
+    error: FalErrorSchema,
+    execute: Effect.map(
+      Queue.submit(options.modelId, options.input as never, { options: requestOptions, autoUpload: false }),
+      (queued): Submitted => ({ modelId: options.modelId, requestId: queued.requestId })
+    )
+  })
+
+/**
+ * `run` behind `DurableRateLimiter.rateLimit` (`@effect/workflow`'s, on `@effect/experimental`'s
+ * `RateLimiter`): a fleet sharing the limiter's store keeps to `limit` submits per `window` for the
+ * key (default: the endpoint). The wait is a durable clock.
+ */
+export const runRateLimited = <A, I>(
+  options: Options<A, I> & { readonly rateLimit: RateLimit }
+): Effect.Effect<
+  Result<A>,
+  FalError | RateLimiter.RateLimitStoreError,
+  FalClient | Config | WorkflowEngine | WorkflowInstance | RateLimiter.RateLimiter
+> =>
+  Effect.zipRight(
+    DurableRateLimiter.rateLimit({
+      name: `FalJob/${options.name}`,
+      key: options.rateLimit.key ?? `fal:${options.modelId}`,
+      limit: options.rateLimit.limit,
+      window: options.rateLimit.window,
+      algorithm: options.rateLimit.algorithm
+    }),
+    run(options)
+  )
 
 class StrayRequest extends Schema.TaggedError<StrayRequest>("@effect-fal/workflow/StrayRequest")("StrayRequest", {
   requestId: Schema.String
