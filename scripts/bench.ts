@@ -25,6 +25,7 @@ import { writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import type { ClientName } from "./bench/client.js"
+import { durableSection } from "./bench/durable.js"
 import { headersSection } from "./bench/headers.js"
 import { memorySection } from "./bench/memory.js"
 import { ratiosSection } from "./bench/ratios.js"
@@ -150,6 +151,8 @@ const main = async () => {
   const subscribe = await subscribeSection()
   console.log("memory per subscription…")
   const memory = await memorySection()
+  console.log("durable step…")
+  const durable = await durableSection()
   console.log("emulator…")
   const emulator = execFileSync(tsx, [path.join(root, "scripts/bench/emulator-streams.ts")], {
     encoding: "utf8",
@@ -171,7 +174,7 @@ const main = async () => {
     stdio: ["ignore", "pipe", "inherit"],
     cwd: root
   })
-  const gates = [...headers.gates, ...ratios.gates, ...subscribe.gates, ...memory.gates]
+  const gates = [...headers.gates, ...ratios.gates, ...subscribe.gates, ...memory.gates, ...durable.gates]
   const report = `# Benchmarks
 
 Written in full by \`pnpm bench\` (\`scripts/bench.ts\`): rerun it to refresh every figure. It first
@@ -197,6 +200,8 @@ ${http}
 ${ratios.markdown}
 ${subscribe.markdown}
 ${memory.markdown}
+
+${durable.markdown}
 ${emulator}
 ${upload}
 ${purge}`
