@@ -26,6 +26,7 @@ import { writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import type { ClientName } from "./bench/client.js"
+import { durableSection } from "./bench/durable.js"
 import { headersSection } from "./bench/headers.js"
 import { memorySection } from "./bench/memory.js"
 import { ratiosSection } from "./bench/ratios.js"
@@ -158,6 +159,8 @@ const main = async () => {
   const memory = await memorySection()
   console.log("realtime…")
   const realtime = await realtimeSection()
+  console.log("durable step…")
+  const durable = await durableSection()
   console.log("emulator…")
   const emulator = execFileSync(tsx, [path.join(root, "scripts/bench/emulator-streams.ts")], {
     encoding: "utf8",
@@ -188,7 +191,8 @@ const main = async () => {
     ...streaming.gates,
     ...memory.gates,
     ...realtime.gates,
-    ...uploadLink.gates
+    ...uploadLink.gates,
+    ...durable.gates
   ]
   const report = `# Benchmarks
 
@@ -217,6 +221,8 @@ ${subscribe.markdown}
 ${streaming.markdown}
 ${memory.markdown}
 ${realtime.markdown}
+
+${durable.markdown}
 ${emulator}
 ${upload}
 ${uploadLink.markdown}

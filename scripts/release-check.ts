@@ -5,7 +5,9 @@
  * 2. Creates a fresh project in the OS temporary directory (outside the repository, so nothing
  *    resolves from the workspace) and installs with npm, no flags that change resolution, the
  *    README's command with the tarballs in place of the registry names:
- *    `npm i <tarballs> effect@^3 @effect/platform@^0.97 @effect/platform-node@^0.108`.
+ *    `npm i <tarballs> effect@^3 @effect/platform@^0.97 @effect/platform-node@^0.108 @effect/sql@^0.52.1
+ *    @effect/experimental@^0.61.1`, with the `overrides` of packages/workflow/README.md in the
+ *    project's package.json.
  * 3. Runs an ES module and a CommonJS program against the loopback emulator
  *    (`release/consumer/esm.mjs`, `release/consumer/cjs.cjs`).
  * 4. Runs the published commands from the project: `npx fal-emulator --help` (`@effect-fal/testing`)
@@ -25,7 +27,25 @@ import { packTarballs, writeDist } from "./release/pack.js"
 import { root, writeJson } from "./release/workspace.js"
 
 /** The README's install line, after the packages themselves. */
-export const peerInstall = ["effect@^3", "@effect/platform@^0.97", "@effect/platform-node@^0.108"]
+export const peerInstall = [
+  "effect@^3",
+  "@effect/platform@^0.97",
+  "@effect/platform-node@^0.108",
+  // @effect-fal/workflow: the versions its drivers' peers are widened to (packages/workflow/README.md).
+  "@effect/sql@^0.52.1",
+  "@effect/experimental@^0.61.1"
+]
+
+/**
+ * The `overrides` packages/workflow/README.md tells npm users to add: the SQL drivers' 0.52
+ * releases still declare the previous minors as peers.
+ */
+const driverPeers = {
+  "@effect/sql": "^0.52.1",
+  "@effect/platform": "^0.97.2",
+  "@effect/experimental": "^0.61.1"
+}
+export const overrides = { "@effect/sql-pg": driverPeers, "@effect/sql-sqlite-node": driverPeers }
 
 const started = Date.now()
 const step = (label: string): void =>
@@ -45,7 +65,12 @@ const tarballs = packTarballs(writeDist(build()), Path.join(root, "build", "pack
 
 const project = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-fal-release-check-"))
 step(`fresh project ${project}`)
-writeJson(Path.join(project, "package.json"), { name: "release-check-consumer", private: true, type: "module" })
+writeJson(Path.join(project, "package.json"), {
+  name: "release-check-consumer",
+  private: true,
+  type: "module",
+  overrides
+})
 const consumer = Path.join(root, "scripts", "release", "consumer")
 for (const file of Fs.readdirSync(consumer)) Fs.copyFileSync(Path.join(consumer, file), Path.join(project, file))
 

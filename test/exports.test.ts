@@ -40,7 +40,8 @@ describe("the README's package table", () => {
       "@effect-fal/headers",
       "@effect-fal/api",
       "@effect-fal/testing",
-      "@effect-fal/cli"
+      "@effect-fal/cli",
+      "@effect-fal/workflow"
     ])
     const missing: Array<string> = []
     let checked = 0
