@@ -2,20 +2,23 @@
  * The server proxy from a real browser: Debian's Chromium, driven by playwright-core, opens the
  * demo page (scripts/demo/web.ts), picks a file, uploads it and runs the demo model through
  * `FalProxy`, against the loopback emulator: first with fal's official client (`proxyUrl`), then
- * with effect-fal's own browser build (`FalClient.layerProxy`). Screenshots are kept under
- * build/artifacts/.
+ * with effect-fal's own browser build (`FalClient.layerProxy`, which hands the picked `File` to
+ * `fetch` as it is): the small file in one PUT, then a file above `Storage.singleLimit` in parts.
+ * Screenshots are kept under build/artifacts/.
  *
  * Without /usr/bin/chromium the test fails when `CI` is set (CI installs it) and is skipped with
  * a message otherwise.
  */
+import { Storage } from "@effect-fal/api"
 import { FalPlatform } from "@effect-fal/testing"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { randomBytes } from "node:crypto"
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { chromium } from "playwright-core"
+import { chromium, type Page } from "playwright-core"
 import * as WebDemo from "../scripts/demo/web.js"
 
 const executablePath = "/usr/bin/chromium"
@@ -28,6 +31,36 @@ const png = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==",
   "base64"
 )
+
+/** A file above the single-PUT limit (random bytes after a PNG's), written to disk for the file input. */
+const largeFile = Effect.acquireRelease(
+  Effect.sync(() => {
+    const directory = mkdtempSync(join(tmpdir(), "effect-fal-large-"))
+    const path = join(directory, "large.png")
+    const content = new Uint8Array(Storage.singleLimit + 3 * 1024 * 1024 + 17)
+    content.set(png)
+    for (let offset = png.byteLength; offset < content.byteLength; offset += 65_536) {
+      content.set(randomBytes(Math.min(65_536, content.byteLength - offset)), offset)
+    }
+    writeFileSync(path, content)
+    return { directory, path, content }
+  }),
+  ({ directory }) => Effect.sync(() => rmSync(directory, { recursive: true, force: true }))
+)
+
+/** Clicks a run button and waits until the `count`th "done" (or an error) shows. */
+const runAndWait = (page: Page, button: string, count: number) =>
+  Effect.promise(async () => {
+    await page.click(button)
+    await page.waitForFunction(
+      (count) => {
+        const items = Array.from(document.querySelectorAll("#updates li")).map((li) => li.textContent ?? "")
+        return items.filter((text) => text === "done").length === count || items.some((t) => t.startsWith("error"))
+      },
+      count,
+      { timeout: 60_000 }
+    )
+  })
 
 /** A fresh Chromium profile, removed afterwards. */
 const browser = Effect.acquireRelease(
@@ -126,17 +159,7 @@ describe("the server proxy in a browser", () => {
 
         // the same with effect-fal's own browser build: FalClient.layerProxy with a relative URL
         yield* platform.clearHttpLog
-        yield* Effect.promise(() => page.click("#run-effect"))
-        yield* Effect.promise(() =>
-          page.waitForFunction(
-            () => {
-              const items = Array.from(document.querySelectorAll("#updates li")).map((li) => li.textContent ?? "")
-              return items.filter((text) => text === "done").length === 2 || items.some((t) => t.startsWith("error"))
-            },
-            undefined,
-            { timeout: 30_000 }
-          )
-        )
+        yield* runAndWait(page, "#run-effect", 2)
         const second = yield* Effect.promise(() =>
           page.evaluate(() => ({
             updates: Array.from(document.querySelectorAll("#updates li")).map((li) => li.textContent ?? ""),
@@ -158,7 +181,36 @@ describe("the server proxy in a browser", () => {
         for (const entry of effectLog) {
           assert.strictEqual(entry.auth, entry.base === "upload" || entry.base === "cdn" ? "missing" : "user")
         }
+        // the picked File went in one PUT, byte for byte
+        const effectPuts = effectLog.filter((r) => r.base === "upload" && r.method === "PUT")
+        assert.deepStrictEqual(effectPuts.map((r) => r.status), [200])
+        const effectSubmit = effectLog.find((r) => r.base === "queue" && r.method === "POST")
+        const effectInput = JSON.parse(effectSubmit?.body ?? "{}") as { image_url?: string }
+        const effectFile = yield* platform.file(effectInput.image_url ?? "")
+        assert.deepStrictEqual(Option.getOrThrow(effectFile).content, new Uint8Array(png))
+
+        // a file above the single-PUT limit: in parts, each a slice of the File, several in flight
+        const large = yield* largeFile
+        yield* platform.clearHttpLog
+        yield* Effect.promise(() => page.setInputFiles("#file", large.path))
+        yield* runAndWait(page, "#run-effect", 3)
+        const third = yield* Effect.promise(() =>
+          page.evaluate(() => Array.from(document.querySelectorAll("#updates li")).map((li) => li.textContent ?? ""))
+        )
+        assert.strictEqual(third[third.length - 1], "done", third.slice(-8).join(" | "))
+        assert.deepStrictEqual(errors, [])
+        const largeLog = yield* platform.httpLog
+        const initiated = largeLog.find((r) => r.base === "storage")
+        assert.strictEqual(initiated?.path, "/storage/upload/initiate-multipart")
+        const parts = largeLog.filter((r) => r.base === "upload" && r.method === "PUT")
+        assert.strictEqual(parts.length, Math.ceil(large.content.byteLength / Storage.partSize))
+        assert.isTrue(parts.every((r) => r.status === 200 && r.auth === "missing"))
+        const largeSubmit = largeLog.find((r) => r.base === "queue" && r.method === "POST")
+        const largeInput = JSON.parse(largeSubmit?.body ?? "{}") as { image_url?: string }
+        const largeUploaded = Option.getOrThrow(yield* platform.file(largeInput.image_url ?? "")).content
+        assert.strictEqual(largeUploaded.byteLength, large.content.byteLength)
+        assert.isTrue(Buffer.from(largeUploaded).equals(Buffer.from(large.content)), "the parts' bytes differ")
       }).pipe(Effect.scoped, Effect.provide(WebDemo.layer())),
-    { timeout: 90_000 }
+    { timeout: 150_000 }
   )
 })

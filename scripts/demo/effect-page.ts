@@ -1,46 +1,17 @@
 /**
  * The demo page's second client: effect-fal itself in the browser, bundled by `bundleEffectFal`
  * (scripts/demo/web.ts). A `FalClient.layerProxy` with a relative proxy URL (the page's origin)
- * and no key; the upload with `Storage.upload`, the job with `Queue.subscribe`. It imports the
- * modules it uses one by one: the package's index also holds server modules (webhooks, purge
- * checkpoints) that import Node built-ins.
+ * and no key; the upload with `Storage.upload` (the picked `File` itself), the job with
+ * `Queue.subscribe`. It imports the modules it uses one by one: the package's index also holds
+ * server modules (webhooks, purge checkpoints) that import Node built-ins.
  */
 import * as FalClient from "@effect-fal/api/FalClient"
 import * as Queue from "@effect-fal/api/Queue"
 import * as Storage from "@effect-fal/api/Storage"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpBody from "@effect/platform/HttpBody"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
-
-/**
- * Browsers send a streamed request body (`fetch` with a `ReadableStream`) only over HTTP/2:
- * Chromium refuses it on HTTP/1.1 ("Failed to fetch"), Firefox and Safari everywhere.
- * `Storage.upload` sends its PUT bodies as streams, so this page reads such a body into memory
- * first (the emulator speaks HTTP/1.1).
- */
-const bufferStreamedBody = (request: HttpClientRequest.HttpClientRequest) => {
-  const body = request.body
-  if (body._tag !== "Stream") return Effect.succeed(request)
-  return Stream.runCollect(body.stream).pipe(
-    Effect.map((chunks) => {
-      const bytes = new Uint8Array(Chunk.reduce(chunks, 0, (total, chunk) => total + chunk.length))
-      let offset = 0
-      for (const chunk of chunks) {
-        bytes.set(chunk, offset)
-        offset += chunk.length
-      }
-      return HttpClientRequest.setBody(request, HttpBody.uint8Array(bytes, body.contentType))
-    }),
-    Effect.mapError((cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause }))
-  )
-}
 
 const Output = Schema.Struct({ images: Schema.NonEmptyArray(Schema.Struct({ url: Schema.String })) })
 
@@ -52,11 +23,9 @@ export const run = (options: {
   readonly modelId: string
   readonly onUpdate: (text: string) => void
 }): Promise<string> => {
-  const FalBrowser = FalClient.layerProxy({
-    url: "/api/fal/proxy",
-    urls: options.urls,
-    transformClient: HttpClient.mapRequestEffect(bufferStreamedBody)
-  }).pipe(
+  // a proxy client sends whole upload bodies (`uploadBody: "whole"`): the picked File, or a slice
+  // of it per part, goes to `fetch` as it is
+  const FalBrowser = FalClient.layerProxy({ url: "/api/fal/proxy", urls: options.urls }).pipe(
     Layer.provide(FetchHttpClient.layer)
   )
   const program = Effect.gen(function*() {

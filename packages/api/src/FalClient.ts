@@ -178,7 +178,34 @@ export interface Options {
    * default {@link defaultUploadConcurrency}. A call's own `concurrency` option wins.
    */
   readonly uploadConcurrency?: number | undefined
+  /**
+   * How `Storage.upload` hands the bytes of a PUT to the `HttpClient`; default `"stream"` for
+   * {@link make} and {@link layer}, `"whole"` for {@link makeProxy} and {@link layerProxy}.
+   *
+   * - `"stream"`: a single PUT's body is a stream of slices, so progress is reported as the
+   *   transport reads them; a part cut from a `Blob` is streamed from the Blob.
+   * - `"whole"`: every body is a whole value: a `Uint8Array` as it is, a `Blob` (or a part sliced
+   *   from it) as the Blob itself, which the transport reads. Browsers need this: their `fetch`
+   *   sends a `ReadableStream` body only over HTTP/2 (Chromium) or not at all (Firefox, Safari).
+   *   Progress is reported as each PUT completes. A `Blob` body needs a transport that takes one:
+   *   `FetchHttpClient` and `NodeHttpClient.layerUndici` do, the `node:http` one
+   *   (`NodeHttpClient.layer`) does not.
+   *
+   * Either way a retried PUT sends the same bytes again, and a multipart upload holds no more
+   * than `concurrency` parts of a `Stream` in memory.
+   */
+  readonly uploadBody?: UploadBody | undefined
 }
+
+/**
+ * How `Storage.upload` sends the bodies of its PUTs: `"stream"` (streamed, progress as the bytes
+ * go) or `"whole"` (whole values: a `Uint8Array` or the `Blob` itself, what a browser's `fetch`
+ * takes; progress per completed PUT). See {@link Options.uploadBody}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type UploadBody = "stream" | "whole"
 
 /**
  * The default largest model input, as JSON: 32 MiB. fal documents no limit for a request body;
@@ -228,6 +255,8 @@ export interface Service {
   readonly maxInputSize: number
   /** Parts of a multipart upload in flight at once, unless a call says otherwise. */
   readonly uploadConcurrency: number
+  /** How `Storage.upload` sends the bodies of its PUTs (see {@link Options.uploadBody}). */
+  readonly uploadBody: UploadBody
   readonly urls: Urls
   readonly startTimeoutHeader: StartTimeout.HeaderName | undefined
   /**
@@ -366,9 +395,25 @@ const targetUrl = (request: HttpClientRequest.HttpClientRequest) =>
  */
 export const targetUrlHeader = "x-fal-target-url"
 
+const checkUploadBody = (
+  value: UploadBody | undefined,
+  fallback: UploadBody
+): Effect.Effect<UploadBody, InvalidConfiguration> =>
+  value === undefined
+    ? Effect.succeed(fallback)
+    : value === "stream" || value === "whole"
+    ? Effect.succeed(value)
+    : Effect.fail(
+      new InvalidConfiguration({
+        option: "uploadBody",
+        reason: `${JSON.stringify(String(value).slice(0, 60))} is neither "stream" nor "whole"`
+      })
+    )
+
 const build = (
   options: Omit<Options, "key" | "adminKey">,
-  credential: Credential
+  credential: Credential,
+  defaultUploadBody: UploadBody
 ): Effect.Effect<Service, InvalidConfiguration, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const urls: Urls = {
@@ -473,6 +518,7 @@ const build = (
         : Number.isSafeInteger(options.uploadConcurrency) && options.uploadConcurrency >= 1
         ? options.uploadConcurrency
         : yield* new InvalidConfiguration({ option: "uploadConcurrency", reason: "is not a whole number >= 1" }),
+      uploadBody: yield* checkUploadBody(options.uploadBody, defaultUploadBody),
       urls,
       startTimeoutHeader: options.startTimeoutHeader,
       httpClient,
@@ -492,7 +538,7 @@ export const make = (options: Options): Effect.Effect<Service, InvalidConfigurat
     const key = options.key === undefined ? undefined : yield* checkKey("key", options.key)
     const adminKey = options.adminKey === undefined ? undefined : yield* checkKey("adminKey", options.adminKey)
     const { adminKey: _admin, key: _key, ...rest } = options
-    return yield* build(rest, { _tag: "Key", key, adminKey })
+    return yield* build(rest, { _tag: "Key", key, adminKey }, "stream")
   })
 
 /**
@@ -515,7 +561,8 @@ export interface ProxyOptions extends Omit<Options, "key" | "adminKey"> {
  * 13): the request goes to `url` with its real URL in `x-fal-target-url` and no `Authorization`;
  * the proxy checks it, adds the key and relays the answer. The bytes of a storage upload go
  * straight to the pre-signed URL the initiate call answered, which needs no key and no proxy.
- * The client has no admin key (`hasAdminKey` is `false`).
+ * The client has no admin key (`hasAdminKey` is `false`). Its uploads send whole bodies
+ * (`uploadBody: "whole"` unless the options say otherwise), which a browser's `fetch` takes.
  *
  * @since 0.2.0
  * @category constructors
@@ -524,7 +571,7 @@ export const makeProxy = (options: ProxyOptions): Effect.Effect<Service, Invalid
   Effect.gen(function*() {
     const url = yield* checkProxyUrl(options.url)
     const { url: _url, ...rest } = options
-    return yield* build(rest, { _tag: "Proxy", url })
+    return yield* build(rest, { _tag: "Proxy", url }, "whole")
   })
 
 /**

@@ -77,7 +77,8 @@ export interface ObjectLifecycle extends Lifecycle.Lifecycle {}
 /**
  * Bytes sent so far (`loaded`) of `total` (`undefined` for a `Stream` of unknown length). For a
  * single PUT, counted as the transport reads the body (a PUT sent again counts from where the
- * first got, never backwards); for a multipart upload, the bytes of the parts fal acknowledged,
+ * first got, never backwards), or with whole bodies (`FalClient`'s `uploadBody: "whole"`, the
+ * default of `layerProxy`) the whole file once the PUT is answered; for a multipart upload, the bytes of the parts fal acknowledged,
  * in the order they were acknowledged. Events never go backwards; the last one is the file's size.
  *
  * @since 0.2.0
@@ -145,7 +146,9 @@ export const defaultConcurrency: number = internal.defaultConcurrency
  * `<timestamp>.<extension of the content type>`. A bad content type (CR, LF, not
  * `type/subtype`), a stream's size below 1 or a lifecycle below zero fails with
  * `InvalidRequestOptions`, a `concurrency` that is not a whole number from 1 with
- * `ValidationError`, before anything is sent.
+ * `ValidationError`, before anything is sent; so does a `Stream` that yields no bytes (it is read
+ * up to its first bytes before the upload is initiated). The PUT bodies are streamed or whole
+ * values as the client's `uploadBody` says.
  *
  * @since 0.2.0
  * @category uploads

@@ -213,7 +213,8 @@ export const uploadPipeline = (service: Service): Request.Pipeline => ({
 
 // Memory: the bytes are never copied whole. A `Uint8Array` is sent as views of itself; a `Blob`
 // (a file-backed one from `fs.openAsBlob` included) as slices streamed from the Blob, read again
-// for a retry. Only a caller's `Stream` is buffered, since a part must be kept until fal
+// for a retry, or, with `uploadBody: "whole"`, as the Blob (or a slice of it) itself, which the
+// transport reads (a browser's `fetch` sends a `ReadableStream` body only over HTTP/2, if at all). Only a caller's `Stream` is buffered, since a part must be kept until fal
 // acknowledged it (it may be sent again): into at most `concurrency` part buffers, each filled
 // again once its part is acknowledged (a fresh 10 MB buffer per part lives long enough to be
 // promoted to the old generation and piles up as garbage until the next full collection).
@@ -260,6 +261,15 @@ const reporter = (options: Options, total: number | undefined): Effect.Effect<Re
     }
   })
 
+/**
+ * A PUT's body as a whole value (`uploadBody: "whole"`): a `Uint8Array` as it is, a `Blob` as
+ * itself in a raw body, which `fetch` (and undici) read from the Blob without a copy here.
+ */
+const wholeBody = (bytes: Uint8Array | Blob, contentType: string): HttpBody.HttpBody =>
+  bytes instanceof Uint8Array
+    ? HttpBody.uint8Array(bytes, contentType)
+    : HttpBody.raw(bytes, { contentType, contentLength: bytes.size })
+
 /** The body of a single PUT, streamed; the count of bytes starts again with each attempt. */
 const singleBody = (
   data: Uint8Array | Blob,
@@ -293,6 +303,8 @@ const reader = <E, R>(
   {
     readonly fill: (buffer: Uint8Array) => Effect.Effect<number, E | FalError.FalError, R>
     readonly end: Effect.Effect<void, E | FalError.FalError, R>
+    /** Whether the stream holds a byte: reads up to its first non-empty chunk and keeps it for `fill`. */
+    readonly nonEmpty: Effect.Effect<boolean, E | FalError.FalError, R>
     readonly seen: () => number
   },
   never,
@@ -346,6 +358,7 @@ const reader = <E, R>(
     return {
       fill,
       end,
+      nonEmpty: Effect.map(next, Option.isSome),
       seen: () =>
         seen
     }
@@ -376,15 +389,18 @@ const emptyStream = invalidHeader("Content-Length", "0", "the stream produced no
  * The parts of a caller's stream, read ahead into at most `buffers` part buffers: a part's buffer
  * goes back to the pool once the part is acknowledged (or given up), and the stream is not read
  * while every buffer is out. A declared size must be met exactly; without one, the parts go on
- * until the stream ends (the last one shorter).
+ * until the stream ends (the last one shorter). The stream is read up to its first bytes before
+ * this answers, so that a stream without any fails before the upload is initiated; the reading
+ * lasts as long as the scope.
  */
 const streamParts = <E, R>(
   stream: Stream.Stream<Uint8Array, E, R>,
   size: number | undefined,
   buffers: number
-): Stream.Stream<Part, E | FalError.FalError, R> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
+): Effect.Effect<Stream.Stream<Part, E | FalError.FalError, R>, E | FalError.FalError, R | Scope.Scope> =>
+  Effect.gen(function*() {
     const read = yield* reader(stream, size)
+    if (!(yield* read.nonEmpty)) return yield* (size === undefined ? emptyStream : sizeMismatch(size, "0"))
     const free = yield* Queue.bounded<Uint8Array>(buffers)
     let allocated = 0
     const buffer = Effect.flatMap(Queue.poll(free), (reused) =>
@@ -427,7 +443,7 @@ const streamParts = <E, R>(
       })
     })
     return Stream.repeatEffectOption(next)
-  }))
+  })
 
 const initiate = <E, R>(
   service: Service,
@@ -494,7 +510,10 @@ const single = <E, R>(
     const initiated = yield* initiate(service, source, false)
     const failures: SourceFailures = yield* Ref.make(Option.none<FalError.FalError>())
     const progress = yield* reporter(options, size)
-    const body = HttpBody.stream(singleBody(data, progress, failures), source.contentType, size)
+    const whole = service.uploadBody === "whole"
+    const body = whole
+      ? wholeBody(data, source.contentType)
+      : HttpBody.stream(singleBody(data, progress, failures), source.contentType, size)
     yield* orSourceFailure(
       failures,
       Request.execute(uploadPipeline(service), {
@@ -505,6 +524,8 @@ const single = <E, R>(
           Effect.asVoid(Effect.mapError(response.text, (error) => Errors.transport("upload.put", error, undefined)))
       })
     )
+    // a whole body is reported once it is stored
+    if (whole && size > 0) yield* progress.atLeast(size)
     if (size === 0 && options.onProgress !== undefined) {
       yield* options.onProgress({ _tag: "Progress", loaded: 0, total: 0 })
     }
@@ -525,9 +546,10 @@ const readWhole = <E, R>(
     return bytes
   }))
 
-const partBody = (bytes: Uint8Array | Blob): HttpBody.HttpBody =>
-  bytes instanceof Uint8Array
-    ? HttpBody.uint8Array(bytes, "application/octet-stream")
+/** A part's body: a buffer as it is; a Blob's slice streamed from it, or whole (`uploadBody: "whole"`). */
+const partBody = (bytes: Uint8Array | Blob, uploadBody: Service["uploadBody"]): HttpBody.HttpBody =>
+  bytes instanceof Uint8Array || uploadBody === "whole"
+    ? wholeBody(bytes, "application/octet-stream")
     : HttpBody.stream(blobBytes(bytes), "application/octet-stream", bytes.size)
 
 /**
@@ -553,7 +575,9 @@ const multipart = <E, R>(
       const size = part.bytes instanceof Blob ? part.bytes.size : part.bytes.byteLength
       return Request.execute(pipeline, {
         operation: "upload.part",
-        request: HttpClientRequest.put(at(String(part.number))).pipe(HttpClientRequest.setBody(partBody(part.bytes))),
+        request: HttpClientRequest.put(at(String(part.number))).pipe(
+          HttpClientRequest.setBody(partBody(part.bytes, service.uploadBody))
+        ),
         retryAlso: transient,
         onResponse: (response) =>
           readJson("upload.part", response, PartAnswer).pipe(
@@ -610,6 +634,9 @@ export const upload = Effect.fn("fal.storage.upload", { kind: "client" })(<E = n
     if (bytes.size !== undefined && bytes.size <= partSize) {
       return yield* single(service, source, yield* readWhole(bytes.stream, bytes.size), options)
     }
-    return yield* multipart(service, source, options, streamParts(bytes.stream, bytes.size, source.concurrency))
+    return yield* Effect.scoped(Effect.flatMap(
+      streamParts(bytes.stream, bytes.size, source.concurrency),
+      (parts) => multipart(service, source, options, parts)
+    ))
   })
 )

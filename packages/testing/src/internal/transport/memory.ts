@@ -37,6 +37,16 @@ export const route = (url: URL): { readonly base: FalPlatform.Base; readonly pat
   }
 }
 
+/** A `Blob` sent as a raw body, read as `fetch` reads one. */
+const readBlob = (
+  blob: Blob,
+  fail: (description: string) => HttpClientError.RequestError
+): Effect.Effect<Uint8Array, HttpClientError.RequestError> =>
+  Effect.tryPromise({
+    try: () => blob.arrayBuffer(),
+    catch: (cause) => fail(`reading the Blob failed: ${String(cause)}`)
+  }).pipe(Effect.map((buffer) => new Uint8Array(buffer)))
+
 const bodyBytes = (
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<Uint8Array | undefined, HttpClientError.RequestError> => {
@@ -52,6 +62,8 @@ const bodyBytes = (
         ? Effect.succeed(new TextEncoder().encode(body.body))
         : body.body instanceof Uint8Array
         ? Effect.succeed(body.body)
+        : body.body instanceof Blob
+        ? readBlob(body.body, fail)
         : Effect.fail(fail("unsupported raw body"))
     case "Stream":
       // collected, then joined once (joining as chunks arrive is quadratic on an upload)
