@@ -5,11 +5,12 @@
  * 2. Creates a fresh project in the OS temporary directory (outside the repository, so nothing
  *    resolves from the workspace) and installs with npm, no flags that change resolution, the
  *    README's command with the tarballs in place of the registry names:
- *    `npm i <tarballs> effect@^3 @effect/platform@^0.97 @effect/platform-node@^0.108 @effect/sql@^0.52.1
+ *    `npm i <tarballs> effect@^3 @effect/platform@^0.97 @effect/platform-node@^0.108 @effect/workflow@^0.19.1 @effect/sql@^0.52.1
  *    @effect/experimental@^0.61.1`, with the `overrides` of packages/workflow/README.md in the
  *    project's package.json.
  * 3. Runs an ES module and a CommonJS program against the loopback emulator
- *    (`release/consumer/esm.mjs`, `release/consumer/cjs.cjs`).
+ *    (`release/consumer/esm.mjs`, `release/consumer/cjs.cjs`), and a durable job on the SQLite
+ *    runner (`release/consumer/durable.mjs`).
  * 4. Runs the published commands from the project: `npx fal-emulator --help` (`@effect-fal/testing`)
  *    and `npx effect-fal --help` (`@effect-fal/cli`): exit 0 and their usage printed.
  * 5. Type-checks a consumer (`release/consumer/consumer.ts`) with the repository's `tsc` under
@@ -32,6 +33,7 @@ export const peerInstall = [
   "@effect/platform@^0.97",
   "@effect/platform-node@^0.108",
   // @effect-fal/workflow: the versions its drivers' peers are widened to (packages/workflow/README.md).
+  "@effect/workflow@^0.19.1",
   "@effect/sql@^0.52.1",
   "@effect/experimental@^0.61.1"
 ]
@@ -81,6 +83,8 @@ step("ESM program")
 run(process.execPath, ["esm.mjs"], project)
 step("CommonJS program")
 run(process.execPath, ["cjs.cjs"], project)
+step("durable program (@effect-fal/workflow on SQLite: better-sqlite3 built by npm's install)")
+run(process.execPath, ["durable.mjs"], project)
 
 for (const [command, expected] of [["fal-emulator", "--port"], ["effect-fal", "effect-fal"]] as const) {
   step(`npx ${command} --help`)

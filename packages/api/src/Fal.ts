@@ -232,7 +232,7 @@ export const run: {
  * )
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category streaming
  */
 export const stream: {
@@ -278,7 +278,7 @@ export const stream: {
  * )
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category streaming
  */
 export const streamEvents: {
@@ -309,7 +309,7 @@ export const streamEvents: {
  * The bytes of a streaming run's answer as a bare `Stream` (a binary answer, such as audio; an
  * event stream's raw text too), the call opened when the stream runs and closed when it ends.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category streaming
  */
 export const streamBytes: {

@@ -19,7 +19,7 @@
  * - A line that is not JSON is a `DecodeError`; an `event: error` is a `RequestFailed` with fal's
  *   `detail` and `error_type`; a cut connection is a `TransportError`.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import type * as ResponseMeta from "@effect-fal/headers/ResponseMeta"
 import type * as Duration from "effect/Duration"
@@ -31,7 +31,7 @@ import * as internal from "./internal/stream.js"
 /**
  * An open streaming call.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface FalStream<A> {
@@ -57,7 +57,7 @@ export interface FalStream<A> {
  * Options of a streaming call: those of `Fal.run` (request options, retry, per-attempt limits,
  * automatic upload) but `deadline`, plus the idle limit and how to authenticate.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Options extends Omit<Fal.CallOptions, "deadline"> {
@@ -73,7 +73,7 @@ export interface Options extends Omit<Fal.CallOptions, "deadline"> {
  * `"token"` asks the `TokenProvider` for a temporary token for the model's app and sends it as the
  * query parameter `fal_jwt_token`, with no `Authorization` header (fal's client mode).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface WithToken {
@@ -83,7 +83,7 @@ export interface WithToken {
 /**
  * The default idle limit between two chunks: 15 seconds, as fal's client.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category defaults
  */
 export const defaultIdleTimeout: Duration.Duration = internal.defaultIdleTimeout

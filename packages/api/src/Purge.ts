@@ -121,13 +121,13 @@ export type CheckpointError = internal.CheckpointError
  * on this host (or on another host, which cannot be checked). Carries the checkpoint's path, the
  * lock file's and, when the lock file is readable, the owner's `pid` and `host`. Nothing was sent.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category errors
  */
 export const CheckpointLocked: typeof internal.CheckpointLocked = internal.CheckpointLocked
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category errors
  */
 export type CheckpointLocked = internal.CheckpointLocked
@@ -213,7 +213,7 @@ export const empty: State = internal.empty
 export const memory: Effect.Effect<Checkpoint> = internal.memory
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category options
  */
 export interface FileOptions {

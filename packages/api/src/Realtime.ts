@@ -24,7 +24,7 @@
  * )
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import type * as Socket from "@effect/platform/Socket"
 import type * as Duration from "effect/Duration"
@@ -40,7 +40,7 @@ import * as internal from "./internal/realtime.js"
 import type { TokenProvider } from "./TokenProvider.js"
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Options<O, I, OE = unknown, IE = unknown> {
@@ -73,7 +73,7 @@ export interface Options<O, I, OE = unknown, IE = unknown> {
 }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface SendOptions {
@@ -84,7 +84,7 @@ export interface SendOptions {
 /**
  * One answer of the server: the output, and the `request_id` it carries, if any.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Output<O> {
@@ -97,13 +97,13 @@ export interface Output<O> {
  * `RequestFailed` whose `errorType` is fal's `error` and `detail` its `reason`), or a frame that
  * could not be decoded (a `DecodeError`). The connection goes on.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export type ErrorFrame = FalError.RequestFailed | FalError.DecodeError
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface RealtimeConnection<O, I> {
@@ -139,7 +139,7 @@ export interface RealtimeConnection<O, I> {
  * connection is opened again with a fresh token and the input it left unanswered is sent again
  * (unless a newer one waits). The URL, which carries the token, is in no error, log or span.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const connect: <O = unknown, I = Readonly<Record<string, unknown>>, OE = unknown, IE = unknown>(

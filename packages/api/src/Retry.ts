@@ -151,7 +151,7 @@ export const isRetryable = (operation: Operation) => (error: FalError): boolean 
  * reading the input), within `Retry-After`. Nothing else, whatever fal's hints say: once the
  * request may have been read, the model may be running, and sending it again would run it twice.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isStreamRetryable = (error: FalError): boolean => {

@@ -35,7 +35,7 @@
  * )
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -47,7 +47,7 @@ import * as internal from "./internal/tokens.js"
 import * as Tokens from "./Tokens.js"
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Service {
@@ -56,13 +56,13 @@ export interface Service {
 }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category tags
  */
 export class TokenProvider extends Context.Tag("@effect-fal/api/TokenProvider")<TokenProvider, Service>() {}
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface MakeOptions {
@@ -76,7 +76,7 @@ export interface MakeOptions {
 /**
  * A provider from a function that fetches a token for an app (e.g. from your own server).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (
@@ -98,7 +98,7 @@ export const make = (
 /**
  * {@link make} as a layer.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (
@@ -110,7 +110,7 @@ export const layer = (
  * Tokens asked of fal with the `FalClient`'s key (`Tokens.create`), each `expiration` long
  * (default 120 s).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerKey = (

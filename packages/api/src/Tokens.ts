@@ -19,7 +19,7 @@
  * })
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
@@ -36,7 +36,7 @@ import type * as Retry from "./Retry.js"
  * the `owner/app` it is valid for, and when it expires (the `Clock` at the request plus its
  * lifetime, so a little before the server's own expiry).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Token {
@@ -46,7 +46,7 @@ export interface Token {
 }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface CreateOptions {
@@ -59,7 +59,7 @@ export interface CreateOptions {
 /**
  * The default lifetime of a token, 120 seconds, as fal's client asks.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category defaults
  */
 export const defaultExpiration: Duration.Duration = internal.defaultExpiration
@@ -73,7 +73,7 @@ export const defaultExpiration: Duration.Duration = internal.defaultExpiration
  * anything is sent. The call is retried on transient failures, even one that may have reached fal:
  * a second token is only an unused credential that expires by itself.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const create: (
@@ -84,7 +84,7 @@ export const create: (
 /**
  * The `owner/app` a token for `app` is scoped to (see {@link create}), or why `app` is not a model id.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const appId: (app: string) => Either.Either<string, InvalidModelId> = internal.appId

@@ -63,22 +63,22 @@ export * as Webhooks from "./Webhooks.js"
 export * as Storage from "./Storage.js"
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  */
 export * as Tokens from "./Tokens.js"
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  */
 export * as TokenProvider from "./TokenProvider.js"
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  */
 export * as FalStream from "./FalStream.js"
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  */
 export * as Realtime from "./Realtime.js"
 

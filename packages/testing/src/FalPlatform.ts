@@ -216,7 +216,7 @@ export interface HttpLogEntry {
  * input, `undefined` if the frame could not be decoded), a connection closed (its close code,
  * 1001 when the server stopped it).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export type RealtimeEvent =
@@ -357,7 +357,7 @@ export interface WebhookDelivery {
 /**
  * A temporary token issued by `POST {rest}/tokens/` (SPEC section 12).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface IssuedToken {
@@ -375,7 +375,7 @@ export interface IssuedToken {
  * A token checked for an app: `valid`, `expired` (on the platform's Clock), `wrong_app` (issued
  * for other apps), or `unknown` (never issued by this platform).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export type TokenCheck = "valid" | "expired" | "wrong_app" | "unknown"
@@ -385,7 +385,7 @@ export type TokenCheck = "valid" | "expired" | "wrong_app" | "unknown"
  * `failed` (an error answer, or an `event: error` mid-stream), `cut` (the connection was cut), or
  * `cancelled` (the caller closed the connection, interrupting the model's stream).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface StreamRecord {

@@ -132,7 +132,7 @@ export const status = (
  * A `429` with `Retry-After` (whole seconds, rounded up) and `X-Fal-Needs-Retry: 1`, as fal
  * answers a concurrency limit; on the Platform API, its `rate_limited` envelope.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const rateLimited = (retryAfter: Duration.DurationInput): Fault =>
@@ -157,7 +157,7 @@ export const reset: Fault = Reset()
  * deletion is applied, a sync run completes), then the socket is destroyed without an answer.
  * The caller cannot tell it from {@link reset}; the platform's state can.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const resetAfter: Fault = ResetAfter()
@@ -184,7 +184,7 @@ export const malformedBody: Fault = MalformedBody()
  * whose body it cannot read. `bytes`: how much of the body is sent (default: half of it, at least
  * one byte short of the whole).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const cutShort = (options?: { readonly bytes?: number | undefined }): Fault =>
@@ -196,7 +196,7 @@ export const cutShort = (options?: { readonly bytes?: number | undefined }): Fau
  * memory), before its last event. `abrupt: true` cuts the connection instead of ending the
  * stream cleanly. With `times: Infinity`, every status stream is closed so.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const closeStreamAfter = (
@@ -215,7 +215,7 @@ export const closeStreamAfter = (
  * - `payloadsDelete` (`DELETE {api}/models/requests/{id}/payloads`), `payloadsDeleteLegacy`
  *   (`PUT {rest}/requests/delete_io/{id}`), `history` (`GET {api}/models/requests/by-endpoint`).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export type Operation =
@@ -238,7 +238,7 @@ export type Operation =
 /**
  * The base each {@link Operation} is served on.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export const operationEndpoint: { readonly [O in Operation]: Target["endpoint"] } = {
@@ -270,7 +270,7 @@ export const operationEndpoint: { readonly [O in Operation]: Target["endpoint"] 
  * const injection: Fault.Injection = { ...Fault.target("multipartComplete"), fault: Fault.resetAfter }
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const target = (

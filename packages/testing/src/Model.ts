@@ -126,7 +126,7 @@ export interface Model {
  * ordinary error answer; after it, an `event: error` with `{"detail", "error_type"}`. A
  * `Fault.ConnectionReset` cuts the connection.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Streaming {
@@ -141,7 +141,7 @@ export interface Streaming {
  * An SSE event written as it is (`data: <text>`), not as JSON: how a test model sends a line that
  * is not JSON.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export class RawEvent extends Data.TaggedClass("RawEvent")<{ readonly text: string }> {}
@@ -207,7 +207,7 @@ export const make = <A, I>(options: MakeOptions<A, I>): Model => {
 }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export interface MakeStreamingOptions<A, I> {
@@ -242,7 +242,7 @@ export interface MakeStreamingOptions<A, I> {
  * })
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const makeStreaming = <A, I>(options: MakeStreamingOptions<A, I>): Model => {
