@@ -20,8 +20,8 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import { authenticate, layerProxyServer, officialThroughProxy, ProxyServer, session } from "./utils/proxy.js"
+import * as Tracing from "./utils/tracing.js"
 
 const emulatorWithProxy = (options?: (urls: FalPlatform.Urls) => Partial<FalProxy.Options>) =>
   layerProxyServer((urls) => ({ authenticate, allowedBases: [urls], ...options?.(urls) })).pipe(
@@ -531,16 +531,7 @@ describe("FalProxy keeps the key to itself", () => {
       const logger = Logger.make(({ annotations, message }) => {
         logs.push(JSON.stringify({ message, annotations: [...annotations] }))
       })
-      const native = yield* Effect.tracer
-      const spans: Array<Tracer.Span> = []
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = native.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: native.context
-      })
+      const { spans, tracer } = yield* Tracing.recorder
       const response = yield* FalProxy.httpApp({ authenticate: FalProxy.allowAll }).pipe(
         Effect.provideService(HttpServerRequest.HttpServerRequest, request),
         Effect.provideService(FalClient.FalClient, client),

@@ -14,7 +14,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
+import * as Tracing from "./utils/tracing.js"
 
 /**
  * Tokens asked of the emulator (`Tokens.create`, `lifetime` seconds on its Clock) and counted;
@@ -316,16 +316,7 @@ describe("Realtime.connect", () => {
   it.effect("spans: connect and each session; no span holds the token", () =>
     run(({ issued }) =>
       Effect.gen(function*() {
-        const native = yield* Effect.tracer
-        const spans: Array<Tracer.Span> = []
-        const tracer = Tracer.make({
-          span: (...args) => {
-            const span = native.span(...args)
-            spans.push(span)
-            return span
-          },
-          context: native.context
-        })
+        const { spans, tracer } = yield* Tracing.recorder
         yield* Effect.gen(function*() {
           const connection = yield* Realtime.connect("fal-ai/echo")
           yield* connection.send({ a: 1 })

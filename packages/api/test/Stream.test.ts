@@ -2,9 +2,10 @@ import { Fal, FalClient, FalError, TokenProvider } from "@effect-fal/api"
 import { RequestOptions } from "@effect-fal/headers"
 import { FalPlatform, Fault } from "@effect-fal/testing"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Duration, Effect, Exit, Fiber, Layer, Option, Schema, Stream, TestClock, Tracer } from "effect"
+import { Cause, Chunk, Duration, Effect, Exit, Fiber, Layer, Option, Schema, Stream, TestClock } from "effect"
 import { inMemory, loopback } from "./utils/emulator.js"
 import * as Fake from "./utils/fake.js"
+import * as Tracing from "./utils/tracing.js"
 
 const Count = Schema.Struct({ index: Schema.Int, count: Schema.Int, done: Schema.Boolean })
 
@@ -294,16 +295,7 @@ describe("Fal.stream tracing", () => {
     Effect.gen(function*() {
       const platform = yield* FalPlatform.FalPlatform
       const issued = yield* platform.issueToken(["fal-ai/counter"])
-      const native = yield* Effect.tracer
-      const spans: Array<Tracer.Span> = []
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = native.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: native.context
-      })
+      const { spans, tracer } = yield* Tracing.recorder
       yield* Fal.streamEvents("fal-ai/counter", { count: 2, delay_ms: 0 }, { auth: "token" }).pipe(
         Stream.runDrain,
         Effect.provideService(TokenProvider.TokenProvider, TokenProvider.make(() => Effect.succeed(issued.token))),

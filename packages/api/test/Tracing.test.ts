@@ -1,21 +1,14 @@
 import { Fal, Payloads, Queue } from "@effect-fal/api"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Stream, Tracer } from "effect"
+import type { Tracer } from "effect"
+import { Effect, Stream } from "effect"
 import * as Emulator from "./utils/emulator.js"
+import * as Tracing from "./utils/tracing.js"
 
 /** Runs `effect` with a tracer that records every span the native tracer makes. */
 const recording = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
-    const native = yield* Effect.tracer
-    const spans: Array<Tracer.Span> = []
-    const tracer = Tracer.make({
-      span: (...args) => {
-        const span = native.span(...args)
-        spans.push(span)
-        return span
-      },
-      context: native.context
-    })
+    const { spans, tracer } = yield* Tracing.recorder
     const value = yield* Effect.withTracer(effect, tracer)
     return { value, spans }
   })
