@@ -60,7 +60,7 @@ describe("FalJob on two cluster runners on PostgreSQL", () => {
             onTimeout: () => new Error(`B did not finish\n${b.lines().length} lines\n${b.stderr().slice(-3000)}`)
           })
         )
-        assert.strictEqual(code, 0, b.stderr())
+        assert.strictEqual(code, 0, `${b.stderr()}\n${b.lines().slice(-5).join("\n")}`)
         const done = b.lines().filter((line) => line.startsWith("done "))
         assert.strictEqual(done.length, JOBS)
         for (const line of done) {
