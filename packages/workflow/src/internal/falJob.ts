@@ -248,7 +248,12 @@ const waitFor = (
     effects: [
       Effect.map(DurableDeferred.await(deferred), (delivered) => delivered.requestId),
       pollLoop(name, ref, pollInterval).pipe(
-        Effect.zipRight(DurableDeferred.done(deferred, { token, exit: Exit.succeed({ requestId: ref.requestId }) })),
+        // Not cut short when the webhook branch wins meanwhile: the message is written whole.
+        Effect.zipRight(
+          Effect.uninterruptible(
+            DurableDeferred.done(deferred, { token, exit: Exit.succeed({ requestId: ref.requestId }) })
+          )
+        ),
         Effect.zipRight(DurableDeferred.await(deferred)),
         Effect.map((delivered) => delivered.requestId)
       )
