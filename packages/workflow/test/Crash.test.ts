@@ -139,16 +139,18 @@ describe("FalJob on the SQLite single runner, in a child process killed at rando
         const alreadyCompleted = extras.filter((extra) => extra.cancel === 400)
         assert.strictEqual(landed.length + alreadyCompleted.length, extras.length, JSON.stringify(extras))
         // Deterministic kill points (seeded): the counts are those of the seed.
-        // How long before the kill the answer of each crash-window submit had arrived.
-        const window = extras.flatMap((extra) => {
-          const at = answeredAt.get(extra.id)
+        // The submits lost in the crash window: of each job, every submit but its last (the last
+        // one is the one the journal recorded). How long before the kill had their answers arrived?
+        const lost = [...byKey.values()].flatMap((ids) => ids.slice(0, -1))
+        const window = lost.flatMap((id) => {
+          const at = answeredAt.get(id)
           const kill = at === undefined ? undefined : killedAt.find((t) => t >= at)
           return at === undefined || kill === undefined ? [] : [kill - at]
         }).sort((a, b) => a - b)
         console.log(
           `crash test: kills after ${kills.join(", ")} submits; ${byKey.size} jobs, ${extras.length} ` +
-            `crash-window cases (${window.length} of them after the submit's answer reached the process, ` +
-            `${window[0]}..${window[window.length - 1]} ms before the kill); ` +
+            `crash-window cases (${window.length} of them after the lost submit's answer reached the process` +
+            `${window.length === 0 ? "" : `, ${window[0]}..${window[window.length - 1]} ms before the kill`}); ` +
             `extra requests cancelled while queued or running: ${landed.length}, finished before they ` +
             `could be cancelled: ${alreadyCompleted.length}`
         )

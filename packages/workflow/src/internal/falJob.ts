@@ -111,6 +111,18 @@ export interface Result<A> {
 
 const deferredOf = (name: string) => DurableDeferred.make(`FalJob/${name}/completed`, { success: Delivered })
 
+const waitName = (name: string) => `FalJob/${name}/wait`
+
+/**
+ * The deferred in which `DurableDeferred.raceAll` journals the race's winner: `raceAll/<name>`
+ * (the naming of `@effect/workflow` 0.19), read by the webhook handler.
+ */
+const winnerDeferredOf = (completedName: string) =>
+  DurableDeferred.make(`raceAll/${completedName.replace(/\/completed$/, "/wait")}`, {
+    success: Schema.String,
+    error: FalErrorSchema
+  })
+
 /** The name of the query parameter carrying the step's model id (the handler cancels with it). */
 export const modelParameter = "fal_model"
 
@@ -159,7 +171,7 @@ export const run = <A, I, Id extends Fal.ModelIdInput = string>(
     // workflow is interrupted, not when it suspends).
     const recorded: Queue.RequestRef = submitted
     const winner = yield* Effect.onInterrupt(
-      waitFor(options.name, recorded, deferred, token, pollInterval),
+      waitFor(options.name, recorded, deferred, pollInterval),
       () =>
         Effect.flatMap(
           InstanceTag,
@@ -228,35 +240,25 @@ export const runRateLimited = <A, I, Id extends Fal.ModelIdInput = string>(
   )
 
 /**
- * Waits for the first request of the step to finish. The step's `DurableDeferred` is the one
- * arbiter: a webhook delivery completes it with the delivered request id, the durable poll of the
- * recorded request completes it with that id, and whichever lands first is what every later reader
- * (this step after a restart, the webhook handler) sees. Both branches suspend the workflow while
- * they wait, so a runner holds nothing.
+ * Waits for the first request of the step to finish: the webhook's delivery (any request of the
+ * step: they all carry its token) raced with a durable poll of the recorded request. The race's
+ * winner is journaled by `raceAll` and is what every later reader sees (this step after a restart,
+ * the webhook handler). Both branches suspend the workflow while they wait, so a runner holds
+ * nothing.
  */
 const waitFor = (
   name: string,
   ref: Queue.RequestRef,
   deferred: ReturnType<typeof deferredOf>,
-  token: DurableDeferred.Token,
   pollInterval: Duration.Duration
 ) =>
   DurableDeferred.raceAll({
-    name: `FalJob/${name}/wait`,
+    name: waitName(name),
     success: Schema.String,
     error: FalErrorSchema,
     effects: [
       Effect.map(DurableDeferred.await(deferred), (delivered) => delivered.requestId),
-      pollLoop(name, ref, pollInterval).pipe(
-        // Not cut short when the webhook branch wins meanwhile: the message is written whole.
-        Effect.zipRight(
-          Effect.uninterruptible(
-            DurableDeferred.done(deferred, { token, exit: Exit.succeed({ requestId: ref.requestId }) })
-          )
-        ),
-        Effect.zipRight(DurableDeferred.await(deferred)),
-        Effect.map((delivered) => delivered.requestId)
-      )
+      Effect.as(pollLoop(name, ref, pollInterval), ref.requestId)
     ]
   })
 
@@ -294,12 +296,16 @@ const answer = (status: number, body: Record<string, string | boolean>) =>
  * only its name, so the read addresses the execution by a workflow of that name with no
  * annotations (the default shard group).
  */
-const winnerOf = (parsed: DurableDeferred.TokenParsed, deferred: ReturnType<typeof deferredOf>) =>
+const winnerOf = (parsed: DurableDeferred.TokenParsed) =>
   Effect.gen(function*() {
     const engine = yield* EngineTag
     const workflow = Workflow.make({ name: parsed.workflowName, payload: {}, idempotencyKey: () => parsed.executionId })
     const instance = WorkflowInstanceTag.initial(workflow, parsed.executionId)
-    const read = Effect.provideService(engine.deferredResult(deferred), WorkflowInstanceTag, instance)
+    const read = Effect.provideService(
+      engine.deferredResult(winnerDeferredOf(parsed.deferredName)),
+      WorkflowInstanceTag,
+      instance
+    )
     const exit = yield* read.pipe(
       Effect.flatMap((exit) => exit === undefined ? Effect.fail("pending" as const) : Effect.succeed(exit)),
       // About 5 seconds: the entity records the completion when it processes the message.
@@ -307,7 +313,7 @@ const winnerOf = (parsed: DurableDeferred.TokenParsed, deferred: ReturnType<type
       Effect.option
     )
     return Option.isSome(exit) && Exit.isSuccess(exit.value)
-      ? Option.some(exit.value.value.requestId)
+      ? Option.some(exit.value.value)
       : Option.none<string>()
   })
 
@@ -340,7 +346,7 @@ export const webhookHandler = Effect.gen(function*() {
   // Cancel it (it has finished, since fal delivered it: the cancel answers "already completed"
   // unless fal delivers early). Until the winner is known the delivery is refused, so fal
   // delivers it again.
-  const winner = yield* winnerOf(parsed.right, deferred)
+  const winner = yield* winnerOf(parsed.right)
   if (Option.isNone(winner)) {
     return answer(503, { error: "Pending", detail: "the step has not recorded its winner yet" })
   }
