@@ -10,10 +10,11 @@
  * The crash window: a process that dies after fal accepted the submit but before the journal
  * recorded it resubmits on restart. The submit carries a key derived from the execution and the
  * step (`Idempotency-Key`), so where fal honours it the resubmit gets the same request back. Where
- * it does not, the first of the step's requests to finish wins (the step's `DurableDeferred`
- * keeps the first delivery or the poll's answer) and every other one is cancelled: the recorded
- * one by the step (an `Activity`), an earlier one by {@link webhookHandler} when its delivery
- * comes (it has finished by then: the cancel answers "already completed").
+ * it does not, the first of the step's requests to finish wins (the step races the first delivery
+ * against its poll of the recorded request; the journal keeps the winner) and every other one is
+ * cancelled: the recorded one by the step (an `Activity`), an earlier one by
+ * {@link webhookHandler} when its delivery comes (it has finished by then: the cancel answers
+ * "already completed").
  *
  * @since 0.1.0
  */
