@@ -9,12 +9,16 @@
  *
  * The crash window: a process that dies after fal accepted the submit but before the journal
  * recorded it resubmits on restart. The submit carries a key derived from the execution and the
- * step (`Idempotency-Key`), so where fal honours it the resubmit gets the same request back;
- * where it does not, a delivery for the step carrying another request id is recognised as that
- * earlier request and cancelled (once: an `Activity`), and the step keeps following its own.
+ * step (`Idempotency-Key`), so where fal honours it the resubmit gets the same request back. Where
+ * it does not, the first of the step's requests to finish wins (the step races the first delivery
+ * against its poll of the recorded request; the journal keeps the winner) and every other one is
+ * cancelled: the recorded one by the step (an `Activity`), an earlier one by
+ * {@link webhookHandler} when its delivery comes (it has finished by then: the cancel answers
+ * "already completed").
  *
  * @since 0.1.0
  */
+import type * as Fal from "@effect-fal/api/Fal"
 import type { FalClient } from "@effect-fal/api/FalClient"
 import type { FalError } from "@effect-fal/api/FalError"
 import type { WebhookKeys } from "@effect-fal/api/WebhookKeys"
@@ -88,12 +92,15 @@ export const layerConfig: (options: {
  * @since 0.1.0
  * @category models
  */
-export interface Options<A, I> {
+export interface Options<A, I, Id extends Fal.ModelIdInput = string> {
   /** The step's name, unique within its workflow: it names the journal entries. */
   readonly name: string
-  readonly modelId: string
-  /** The input, as JSON (it is submitted as it is: upload files in an activity first). */
-  readonly input: unknown
+  readonly modelId: Id
+  /**
+   * The input: the endpoint's input type for a typed model id, else any JSON value (it is
+   * submitted as it is: upload files in an activity first).
+   */
+  readonly input: Fal.Input<Id>
   /** Decodes the result; the journal stores it encoded. */
   readonly output: Schema.Schema<A, I>
   /** Request options (start timeout, priority, ...); the webhook URL and the key are set by the step. */
@@ -118,8 +125,8 @@ export interface Result<A> {
  * @since 0.1.0
  * @category steps
  */
-export const run: <A, I>(
-  options: Options<A, I>
+export const run: <A, I, Id extends Fal.ModelIdInput = string>(
+  options: Options<A, I, Id>
 ) => Effect.Effect<Result<A>, FalError, FalClient | Config | WorkflowEngine | WorkflowInstance> = internal.run
 
 /**
@@ -146,8 +153,8 @@ export interface RateLimit {
  * @since 0.1.0
  * @category steps
  */
-export const runRateLimited: <A, I>(
-  options: Options<A, I> & { readonly rateLimit: RateLimit }
+export const runRateLimited: <A, I, Id extends Fal.ModelIdInput = string>(
+  options: Options<A, I, Id> & { readonly rateLimit: RateLimit }
 ) => Effect.Effect<
   Result<A>,
   FalError | RateLimiter.RateLimitStoreError,
@@ -166,13 +173,19 @@ export const tokenParameter: string = internal.tokenParameter
  * An `HttpApp` receiving fal's deliveries for durable steps: verifies the delivery
  * (`Webhooks.verify`, so `WebhookKeys` is required), then completes the step's `DurableDeferred`
  * named by the token in the URL. Any runner can serve it: the engine routes the completion to the
- * workflow wherever it runs. Answers 200 once completed, 400 on a URL without a valid token, and
- * the verification's status on a rejected delivery.
+ * workflow wherever it runs. When the step already took another of its requests (a delivery of a
+ * request submitted before a crash, see the crash window), it cancels the delivered request with
+ * `Queue.cancel` (hence `FalClient`). Answers 200 once done, 400 on a URL without a valid token,
+ * the verification's status on a rejected delivery, and 503 while the step's winner is not
+ * recorded yet or the cancel failed (fal delivers again).
+ *
+ * The winner is read from the execution addressed by the workflow's name in the default shard
+ * group: a workflow annotated with another `ShardGroup` is not supported by this check.
  *
  * @since 0.1.0
  * @category webhook
  */
-export const webhookHandler: HttpApp.Default<never, WorkflowEngine | WebhookKeys> = internal.webhookHandler
+export const webhookHandler: HttpApp.Default<never, WorkflowEngine | WebhookKeys | FalClient> = internal.webhookHandler
 
 // --- engines --------------------------------------------------------------------------------------
 

@@ -57,10 +57,15 @@ describe("FalJob on two cluster runners on PostgreSQL", () => {
         const code = yield* b.exited.pipe(
           Effect.timeoutFail({
             duration: "120 seconds",
-            onTimeout: () => new Error(`B did not finish\n${b.lines().length} lines\n${b.stderr().slice(-3000)}`)
+            onTimeout: () =>
+              new Error(
+                `B did not finish\n${b.lines().length} lines\n${
+                  b.lines().filter((l) => !l.startsWith("answered")).slice(-5).join("\n")
+                }\n${b.stderr().slice(-3000)}`
+              )
           })
         )
-        assert.strictEqual(code, 0, b.stderr())
+        assert.strictEqual(code, 0, `${b.stderr()}\n${b.lines().slice(-5).join("\n")}`)
         const done = b.lines().filter((line) => line.startsWith("done "))
         assert.strictEqual(done.length, JOBS)
         for (const line of done) {

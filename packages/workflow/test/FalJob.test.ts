@@ -1,11 +1,13 @@
-import { FalEmulator, FalPlatform } from "@effect-fal/testing"
+import { Queue } from "@effect-fal/api"
+import { RequestOptions } from "@effect-fal/headers"
+import { FalEmulator, FalPlatform, Model } from "@effect-fal/testing"
 import { FalJob } from "@effect-fal/workflow"
 import * as RateLimiter from "@effect/experimental/RateLimiter"
 import { FetchHttpClient, HttpClient, HttpClientError } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Workflow, WorkflowEngine } from "@effect/workflow"
 import type { Duration } from "effect"
-import { Deferred, Effect, Exit, Layer, Option, Schedule, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Schedule, Schema } from "effect"
 import * as Harness from "./utils/harness.js"
 
 const Image = Schema.Struct({ image: Schema.Struct({ url: Schema.String }) })
@@ -232,4 +234,77 @@ describe("FalJob.runRateLimited", () => {
       assert.strictEqual(settled.submitted.length, 2)
       assert.strictEqual(settled.suspended, 1)
     }).pipe(Effect.provide(Harness.emulator()), Effect.scoped), 30_000)
+})
+
+describe("the crash window: the first of a step's requests to finish wins", () => {
+  // The step's own submit is held until cancelled; any later submit of the model finishes at once
+  // (two runners, so it does not queue behind the held one).
+  let calls = 0
+  const twice = Model.make({
+    id: "test/twice",
+    runners: 2,
+    input: Schema.Struct({ n: Schema.Number }),
+    handler: (input) => (calls++ === 0 ? Effect.never : Effect.succeed({ n: input.n }))
+  })
+
+  const Twice = Workflow.make({
+    name: "Twice",
+    payload: { id: Schema.String },
+    success: Schema.String,
+    error: FalJob.FalErrorSchema,
+    idempotencyKey: ({ id }) => id
+  })
+
+  const TwiceLive = Twice.toLayer(() =>
+    Effect.map(
+      FalJob.run({
+        name: "twice",
+        modelId: "test/twice",
+        input: { n: 7 },
+        output: Schema.Struct({ n: Schema.Number })
+      }),
+      (result) => `${result.requestId} ${result.data.n}`
+    )
+  )
+
+  it.live(
+    "an earlier request delivered first is taken, and the recorded one is cancelled upstream",
+    () =>
+      Effect.gen(function*() {
+        const engine = yield* Layer.build(WorkflowEngine.layerMemory)
+        const webhookUrl = yield* Harness.serveWebhooks(engine)
+        yield* Layer.build(
+          TwiceLive.pipe(
+            Layer.provide(
+              Layer.merge(Layer.succeedContext(engine), FalJob.layerConfig({ webhookUrl, pollInterval: "1 hour" }))
+            )
+          )
+        )
+        const platform = yield* FalPlatform.FalPlatform
+        const result = yield* Effect.fork(Twice.execute({ id: "w" }).pipe(Effect.provide(engine)))
+        // The recorded submit (held by the model), then the same request as if submitted before a
+        // crash: same model, input and webhook URL (the step's token).
+        const recorded = yield* Harness.submits("test/twice").pipe(
+          Effect.flatMap((seen) => seen.length === 1 ? Effect.succeed(seen[0]!) : Effect.fail("none yet" as const)),
+          Effect.retry(Schedule.spaced("10 millis"))
+        )
+        const url = Option.getOrThrow(
+          Option.fromNullable(recorded.options.pipe((e) => e._tag === "Right" ? e.right.webhookUrl : undefined))
+        )
+        assert.include(url, "fal_model=test%2Ftwice")
+        const earlier = yield* Queue.submit("test/twice", { n: 7 }, { options: RequestOptions.webhookUrl(url) })
+        const [requestId, n] = (yield* Fiber.join(result)).split(" ")
+        assert.strictEqual(requestId, earlier.requestId)
+        assert.strictEqual(n, "7")
+        // The recorded request, still running, got a cancel that landed.
+        const cancels = (yield* platform.httpLog).filter((entry) =>
+          entry.method === "PUT" && entry.path.endsWith(`/requests/${recorded.id}/cancel`)
+        )
+        assert.strictEqual(cancels[0]?.status, 202)
+      }).pipe(
+        Effect.provide(FalEmulator.layerClient({ config: { models: [twice], demoModels: false } })),
+        Effect.scoped
+      ),
+    30_000
+  )
 })

@@ -4,6 +4,7 @@
  * completion the webhook handler delivers, `DurableClock` spaces the poll fallback. This file only
  * arranges them around `Queue.submit` / `Queue.status` / `Queue.result` / `Queue.cancel`.
  */
+import type * as Fal from "@effect-fal/api/Fal"
 import type { FalClient } from "@effect-fal/api/FalClient"
 import type { FalError } from "@effect-fal/api/FalError"
 import * as FalErrors from "@effect-fal/api/FalError"
@@ -18,7 +19,12 @@ import * as Activity from "@effect/workflow/Activity"
 import * as DurableClock from "@effect/workflow/DurableClock"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as DurableRateLimiter from "@effect/workflow/DurableRateLimiter"
-import { WorkflowInstance as InstanceTag } from "@effect/workflow/WorkflowEngine"
+import * as Workflow from "@effect/workflow/Workflow"
+import {
+  WorkflowEngine as EngineTag,
+  WorkflowInstance as InstanceTag,
+  WorkflowInstance as WorkflowInstanceTag
+} from "@effect/workflow/WorkflowEngine"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -27,6 +33,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 
 // --- errors ---------------------------------------------------------------------------------------
@@ -81,10 +88,10 @@ export const Delivered = Schema.Struct({ requestId: Schema.String })
 /** The name of the token's query parameter in the webhook URL. */
 export const tokenParameter = "fal_job"
 
-export interface Options<A, I> {
+export interface Options<A, I, Id extends Fal.ModelIdInput = string> {
   readonly name: string
-  readonly modelId: string
-  readonly input: unknown
+  readonly modelId: Id
+  readonly input: Fal.Input<Id>
   readonly output: Schema.Schema<A, I>
   readonly options?: RequestOptions.RequestOptions | undefined
   readonly pollInterval?: Duration.DurationInput | undefined
@@ -104,17 +111,42 @@ export interface Result<A> {
 
 const deferredOf = (name: string) => DurableDeferred.make(`FalJob/${name}/completed`, { success: Delivered })
 
-const webhookUrlOf = (base: string, token: string): string => {
+const waitName = (name: string) => `FalJob/${name}/wait`
+
+/**
+ * The deferred in which `DurableDeferred.raceAll` journals the race's winner: `raceAll/<name>`
+ * (the naming of `@effect/workflow` 0.19), read by the webhook handler.
+ */
+const winnerDeferredOf = (completedName: string) =>
+  DurableDeferred.make(`raceAll/${completedName.replace(/\/completed$/, "/wait")}`, {
+    success: Schema.String,
+    error: FalErrorSchema
+  })
+
+/** The name of the query parameter carrying the step's model id (the handler cancels with it). */
+export const modelParameter = "fal_model"
+
+const webhookUrlOf = (base: string, token: string, modelId: string): string => {
   const url = new URL(base)
   url.searchParams.set(tokenParameter, token)
+  url.searchParams.set(modelParameter, modelId)
   return url.toString()
 }
 
 /** A request that completed or failed: any `COMPLETED` status. */
 const isDone = (status: Queue.Status): boolean => status.status === "COMPLETED"
 
-export const run = <A, I>(
-  options: Options<A, I>
+/** What a cancel of an extra request answered. */
+export const CancelOutcome = Schema.Literal("CancellationRequested", "AlreadyCompleted", "NotFound")
+
+const cancelOutcome = (ref: Queue.RequestRef) =>
+  Queue.cancel(ref).pipe(
+    Effect.map((outcome) => outcome._tag),
+    Effect.catchTag("NotFound", () => Effect.succeed("NotFound" as const))
+  )
+
+export const run = <A, I, Id extends Fal.ModelIdInput = string>(
+  options: Options<A, I, Id>
 ): Effect.Effect<Result<A>, FalError, FalClient | Config | WorkflowEngine | WorkflowInstance> =>
   Effect.gen(function*() {
     const config = yield* Config
@@ -127,7 +159,9 @@ export const run = <A, I>(
     const idempotencyKey = yield* Activity.idempotencyKey(`FalJob/${options.name}`)
     const requestOptions = RequestOptions.combineAll([
       RequestOptions.idempotencyKey(idempotencyKey),
-      ...Option.toArray(Option.map(config.webhookUrl, (base) => RequestOptions.webhookUrl(webhookUrlOf(base, token)))),
+      ...Option.toArray(
+        Option.map(config.webhookUrl, (base) => RequestOptions.webhookUrl(webhookUrlOf(base, token, options.modelId)))
+      ),
       options.options ?? RequestOptions.empty
     ])
 
@@ -135,12 +169,27 @@ export const run = <A, I>(
 
     // Interrupting the workflow cancels the request upstream (the compensation runs once, when the
     // workflow is interrupted, not when it suspends).
-    const ref: Queue.RequestRef = submitted
-    yield* Effect.onInterrupt(
-      waitFor(options.name, ref, deferred, pollInterval),
+    const recorded: Queue.RequestRef = submitted
+    const winner = yield* Effect.onInterrupt(
+      waitFor(options.name, recorded, deferred, pollInterval),
       () =>
-        Effect.flatMap(InstanceTag, (instance) => instance.interrupted ? Effect.ignore(Queue.cancel(ref)) : Effect.void)
-    ).pipe(Effect.catchTag("StrayRequest", (stray) => cancelStray(options.name, ref, stray.requestId)))
+        Effect.flatMap(
+          InstanceTag,
+          (instance) => instance.interrupted ? Effect.ignore(Queue.cancel(recorded)) : Effect.void
+        )
+    )
+    // The first request of the step to finish wins. Another one than the recorded request is one
+    // submitted before a crash (its id never reached the journal): the step takes its result and
+    // cancels the recorded one, which is still queued or running.
+    const ref: Queue.RequestRef = { modelId: options.modelId, requestId: winner }
+    if (winner !== recorded.requestId) {
+      yield* Activity.make({
+        name: `FalJob/${options.name}/cancelRecorded`,
+        success: CancelOutcome,
+        error: FalErrorSchema,
+        execute: cancelOutcome(recorded)
+      })
+    }
 
     return yield* Activity.make({
       name: `FalJob/${options.name}/result`,
@@ -153,13 +202,16 @@ export const run = <A, I>(
     })
   })
 
-const submitActivity = <A, I>(options: Options<A, I>, requestOptions: RequestOptions.RequestOptions) =>
+const submitActivity = <A, I, Id extends Fal.ModelIdInput>(
+  options: Options<A, I, Id>,
+  requestOptions: RequestOptions.RequestOptions
+) =>
   Activity.make({
     name: `FalJob/${options.name}/submit`,
     success: Submitted,
     error: FalErrorSchema,
     execute: Effect.map(
-      Queue.submit(options.modelId, options.input as never, { options: requestOptions, autoUpload: false }),
+      Queue.submit(options.modelId, options.input, { options: requestOptions, autoUpload: false }),
       (queued): Submitted => ({ modelId: options.modelId, requestId: queued.requestId })
     )
   })
@@ -169,8 +221,8 @@ const submitActivity = <A, I>(options: Options<A, I>, requestOptions: RequestOpt
  * `RateLimiter`): a fleet sharing the limiter's store keeps to `limit` submits per `window` for the
  * key (default: the endpoint). The wait is a durable clock.
  */
-export const runRateLimited = <A, I>(
-  options: Options<A, I> & { readonly rateLimit: RateLimit }
+export const runRateLimited = <A, I, Id extends Fal.ModelIdInput = string>(
+  options: Options<A, I, Id> & { readonly rateLimit: RateLimit }
 ): Effect.Effect<
   Result<A>,
   FalError | RateLimiter.RateLimitStoreError,
@@ -187,31 +239,12 @@ export const runRateLimited = <A, I>(
     run(options)
   )
 
-class StrayRequest extends Schema.TaggedError<StrayRequest>("@effect-fal/workflow/StrayRequest")("StrayRequest", {
-  requestId: Schema.String
-}) {}
-
 /**
- * A delivery for this step whose request id is not the recorded one: a request submitted before a
- * crash, whose id never reached the journal. It is cancelled (an activity, so once) and the step
- * keeps following its own request by polling.
- */
-const cancelStray = (name: string, ref: Queue.RequestRef, strayId: string) =>
-  Effect.gen(function*() {
-    yield* Activity.make({
-      name: `FalJob/${name}/cancelStray/${strayId}`,
-      success: Schema.Literal("CancellationRequested", "AlreadyCompleted", "NotFound"),
-      execute: Queue.cancel({ modelId: ref.modelId, requestId: strayId }).pipe(
-        Effect.map((outcome) => outcome._tag),
-        Effect.catchAll(() => Effect.succeed("NotFound" as const))
-      )
-    })
-    yield* pollLoop(name, ref, Duration.zero, "afterStray")
-  })
-
-/**
- * Waits for the webhook's delivery, raced with a durable poll: `status` once, then a durable sleep,
- * and again. Both branches suspend the workflow while they wait, so a runner holds nothing.
+ * Waits for the first request of the step to finish: the webhook's delivery (any request of the
+ * step: they all carry its token) raced with a durable poll of the recorded request. The race's
+ * winner is journaled by `raceAll` and is what every later reader sees (this step after a restart,
+ * the webhook handler). Both branches suspend the workflow while they wait, so a runner holds
+ * nothing.
  */
 const waitFor = (
   name: string,
@@ -219,37 +252,30 @@ const waitFor = (
   deferred: ReturnType<typeof deferredOf>,
   pollInterval: Duration.Duration
 ) =>
-  Effect.flatMap(
-    DurableDeferred.raceAll({
-      name: `FalJob/${name}/wait`,
-      success: Schema.Struct({ requestId: Schema.String, by: Schema.Literal("webhook", "poll") }),
-      error: FalErrorSchema,
-      effects: [
-        Effect.map(DurableDeferred.await(deferred), (delivered) => ({
-          requestId: delivered.requestId,
-          by: "webhook" as const
-        })),
-        Effect.as(pollLoop(name, ref, pollInterval, "poll"), { requestId: ref.requestId, by: "poll" as const })
-      ]
-    }),
-    (outcome) => outcome.requestId === ref.requestId ? Effect.void : new StrayRequest({ requestId: outcome.requestId })
-  )
+  DurableDeferred.raceAll({
+    name: waitName(name),
+    success: Schema.String,
+    error: FalErrorSchema,
+    effects: [
+      Effect.map(DurableDeferred.await(deferred), (delivered) => delivered.requestId),
+      Effect.as(pollLoop(name, ref, pollInterval), ref.requestId)
+    ]
+  })
 
 const pollLoop = (
   name: string,
   ref: Queue.RequestRef,
-  pollInterval: Duration.Duration,
-  label: string
+  pollInterval: Duration.Duration
 ): Effect.Effect<void, FalError, FalClient | WorkflowEngine | WorkflowInstance> => {
   const loop = (n: number): Effect.Effect<void, FalError, FalClient | WorkflowEngine | WorkflowInstance> =>
     Effect.gen(function*() {
       yield* DurableClock.sleep({
-        name: `FalJob/${name}/${label}/${n}`,
+        name: `FalJob/${name}/poll/${n}`,
         duration: pollInterval,
         inMemoryThreshold: Duration.zero
       })
       const done = yield* Activity.make({
-        name: `FalJob/${name}/${label}/${n}/status`,
+        name: `FalJob/${name}/poll/${n}/status`,
         success: Schema.Boolean,
         error: FalErrorSchema,
         execute: Effect.map(Queue.status(ref, { logs: false }), isDone)
@@ -263,6 +289,33 @@ const pollLoop = (
 
 const answer = (status: number, body: Record<string, string | boolean>) =>
   HttpServerResponse.unsafeJson(body, { status })
+
+/**
+ * The step's winner as the engine recorded it: the value of its deferred, read the way the
+ * workflow reads it (`deferredResult` of the execution). The workflow itself is not at hand here,
+ * only its name, so the read addresses the execution by a workflow of that name with no
+ * annotations (the default shard group).
+ */
+const winnerOf = (parsed: DurableDeferred.TokenParsed) =>
+  Effect.gen(function*() {
+    const engine = yield* EngineTag
+    const workflow = Workflow.make({ name: parsed.workflowName, payload: {}, idempotencyKey: () => parsed.executionId })
+    const instance = WorkflowInstanceTag.initial(workflow, parsed.executionId)
+    const read = Effect.provideService(
+      engine.deferredResult(winnerDeferredOf(parsed.deferredName)),
+      WorkflowInstanceTag,
+      instance
+    )
+    const exit = yield* read.pipe(
+      Effect.flatMap((exit) => exit === undefined ? Effect.fail("pending" as const) : Effect.succeed(exit)),
+      // About 5 seconds: the entity records the completion when it processes the message.
+      Effect.retry({ schedule: Schedule.spaced("25 millis"), times: 200 }),
+      Effect.option
+    )
+    return Option.isSome(exit) && Exit.isSuccess(exit.value)
+      ? Option.some(exit.value.value)
+      : Option.none<string>()
+  })
 
 export const webhookHandler = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
@@ -280,10 +333,29 @@ export const webhookHandler = Effect.gen(function*() {
     yield* Effect.logWarning(`webhook rejected (${reason}): ${detail}`)
     return answer(Webhooks.statusOf(reason), { error: reason, detail })
   }
+  const delivered = verified.right.requestId
   const deferred = DurableDeferred.make(parsed.right.deferredName, { success: Delivered })
+  // The first completion of the deferred wins; a later one is ignored by the engine.
   yield* DurableDeferred.done(deferred, {
-    token: token as DurableDeferred.Token,
-    exit: Exit.succeed({ requestId: verified.right.requestId })
+    token: parsed.right.asToken,
+    exit: Exit.succeed({ requestId: delivered })
   })
-  return answer(200, { received: true })
+  const modelId = url.searchParams.get(modelParameter)
+  if (modelId === null) return answer(200, { received: true })
+  // Another request of the step won: the delivered one is an extra submitted before a crash.
+  // Cancel it (it has finished, since fal delivered it: the cancel answers "already completed"
+  // unless fal delivers early). Until the winner is known the delivery is refused, so fal
+  // delivers it again.
+  const winner = yield* winnerOf(parsed.right)
+  if (Option.isNone(winner)) {
+    return answer(503, { error: "Pending", detail: "the step has not recorded its winner yet" })
+  }
+  if (winner.value === delivered) return answer(200, { received: true })
+  const outcome = yield* Effect.either(cancelOutcome({ modelId, requestId: delivered }))
+  if (Either.isLeft(outcome)) {
+    yield* Effect.logWarning(`cancel of extra request ${delivered} failed: ${outcome.left._tag}`)
+    return answer(503, { error: outcome.left._tag, detail: "the extra request could not be cancelled yet" })
+  }
+  yield* Effect.logInfo(`extra request ${delivered} of a step that took ${winner.value}: ${outcome.right}`)
+  return answer(200, { received: true, extra: outcome.right })
 })

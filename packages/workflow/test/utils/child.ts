@@ -54,7 +54,8 @@ export const spawnRunner = (env: Record<string, string>) =>
         lines.push(...parts)
       })
       child.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
-      const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      // `close`, not `exit`: every line the child wrote before it died has been read by then.
+      const exit = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
       const result: Child = {
         lines: () => lines,
         exited: Effect.promise(() => exit),
