@@ -80,6 +80,17 @@ describe("SSE decoding", () => {
       assert.deepStrictEqual(yield* decodeCut(bytes, [8, 17]), [{ event: "message", data: "a\nb" }])
     }))
 
+  it.effect("a lone \\r ends a line without swallowing a later \\n", () =>
+    Effect.gen(function*() {
+      // the parser, given the "\r" itself, drops this event: it sees the "\r" again while reading
+      // the "x" line and then skips the blank line's "\n"
+      assert.deepStrictEqual(yield* decodeCut(encode("data:\rx\n\n"), []), [{ event: "message", data: "" }])
+      assert.deepStrictEqual(yield* decodeCut(encode("data: a\rdata: b\n\nevent: e\rdata: c\r\n\n"), []), [
+        { event: "message", data: "a\nb" },
+        { event: "e", data: "c" }
+      ])
+    }))
+
   it.effect("a UTF-8 sequence cut between two chunks is decoded whole", () =>
     Effect.gen(function*() {
       const bytes = encode("data: café ☕\n\n")
