@@ -11,7 +11,14 @@
  *   delay, read to its end (`BENCH_STREAM_LONG`, default 3 calls); wall time and the client
  *   process's CPU time (`process.cpuUsage`, user + system), each divided by the number of events.
  * Rounds are interleaved (`BENCH_STREAM_ROUNDS`, default 3: each variant once per round, in turn,
- * after one warm-up call of each kind); figures are medians over all calls of a variant.
+ * each client process first making `BENCH_STREAM_WARMUP` (default 20) calls of each kind unmeasured,
+ * so that every client is measured with its code compiled, not interpreted); figures are medians
+ * over all calls of a variant.
+ *
+ * A third variant is the fair baseline for the Effect side: the same POST with `@effect/platform`'s
+ * `HttpClient` (same undici transport), its body read through `@effect/experimental`'s `Sse` channel
+ * with the same idle limit (`Stream.timeoutFail`, 15 s), each event's data parsed as JSON: what an
+ * Effect program pays for a bounded event stream before any effect-fal code runs.
  *
  * Both clients read every event: effect-fal with `Stream.runForEach` over `events` (JSON-decoded,
  * no schema), `@fal-ai/client` with its `data` listener and `done()` (its async iterator waits
@@ -19,8 +26,11 @@
  */
 import { Fal, FalClient } from "@effect-fal/api"
 import { FalEmulator, FalPlatform } from "@effect-fal/testing"
+import * as Sse from "@effect/experimental/Sse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { createFalClient } from "@fal-ai/client"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -40,11 +50,19 @@ const firstCalls = Number(process.env.BENCH_STREAM_FIRST ?? "20")
 const longCalls = Number(process.env.BENCH_STREAM_LONG ?? "3")
 const events = Number(process.env.BENCH_STREAM_EVENTS ?? "10000")
 const rounds = Number(process.env.BENCH_STREAM_ROUNDS ?? "3")
+const warmup = Number(process.env.BENCH_STREAM_WARMUP ?? "20")
 const key = FalPlatform.defaultKeys.user
 const model = "fal-ai/counter"
 
-type Variant = "effect-fal Fal.stream" | "@fal-ai/client fal.stream"
-const variants: ReadonlyArray<Variant> = ["effect-fal Fal.stream", "@fal-ai/client fal.stream"]
+type Variant =
+  | "effect-fal Fal.stream"
+  | "@fal-ai/client fal.stream"
+  | "bare HttpClient + Sse + Stream.timeoutFail"
+const variants: ReadonlyArray<Variant> = [
+  "effect-fal Fal.stream",
+  "@fal-ai/client fal.stream",
+  "bare HttpClient + Sse + Stream.timeoutFail"
+]
 
 interface Sample {
   readonly kind: "first" | "long"
@@ -92,6 +110,37 @@ const client = async (variant: Variant, urls: FalPlatform.Urls) => {
       await stream.done()
       return seen
     }
+  } else if (variant === "bare HttpClient + Sse + Stream.timeoutFail") {
+    const runtime = ManagedRuntime.make(NodeHttpClient.layerUndici)
+    dispose = () => runtime.dispose()
+    const partials = (count: number): Stream.Stream<unknown, unknown, HttpClient.HttpClient> =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const http = yield* HttpClient.HttpClient
+        const response = yield* HttpClientRequest.post(`${urls.run}/${model}/stream`).pipe(
+          HttpClientRequest.setHeaders({ authorization: `Key ${key}`, accept: "text/event-stream" }),
+          HttpClientRequest.bodyUnsafeJson({ count, delay_ms: 0 }),
+          http.execute
+        )
+        return response.stream.pipe(
+          Stream.timeoutFail(() => new Error("idle"), "15 seconds"),
+          Stream.decodeText(),
+          Stream.pipeThroughChannel(Sse.makeChannel<Error, unknown>()),
+          Stream.map((event): unknown => JSON.parse(event.data))
+        )
+      }))
+    first = () =>
+      runtime.runPromise(Effect.gen(function*() {
+        const start = performance.now()
+        let at = 0
+        yield* Stream.runForEach(partials(3), () => Effect.sync(() => at === 0 ? (at = performance.now()) : at))
+        return at - start
+      }))
+    long = (count) => {
+      let seen = 0
+      return runtime.runPromise(
+        Stream.runForEach(partials(count), () => Effect.sync(() => void seen++)).pipe(Effect.map(() => seen))
+      )
+    }
   } else {
     const runtime = ManagedRuntime.make(
       FalClient.layer({ key: Redacted.make(key), urls: { run: urls.run } }).pipe(
@@ -118,8 +167,8 @@ const client = async (variant: Variant, urls: FalPlatform.Urls) => {
       )
     }
   }
-  // warm-up: connection pool, JIT
-  await first()
+  // warm-up: the connection pool, and the code compiled rather than interpreted
+  for (let i = 0; i < warmup; i++) await first()
   await long(events)
   for (let i = 0; i < firstCalls; i++) {
     console.log(JSON.stringify({ kind: "first", wall: await first(), cpu: 0, events: 1 } satisfies Sample))
@@ -177,6 +226,7 @@ export const streamSection = async (): Promise<{ readonly markdown: string; read
     )
     const ours = figures.get("effect-fal Fal.stream")!
     const theirs = figures.get("@fal-ai/client fal.stream")!
+    const bare = figures.get("bare HttpClient + Sse + Stream.timeoutFail")!
     const gates = printGates([
       {
         name: "Fal.stream time to first output / @fal-ai/client fal.stream",
@@ -199,8 +249,12 @@ ${started}
 
 Method: the loopback emulator in its own process streaming its demo model \`${model}\` (Server-Sent
 Events, no delay between events); each client in a process of its own (effect-fal on undici,
-\`@fal-ai/client\` with its default fetch), ${rounds} interleaved rounds, each after one warm-up call
-of each kind. Time to first output: a stream of 3 events, from the call to the first partial
+\`@fal-ai/client\` with its default fetch), ${rounds} interleaved rounds; each client process first
+makes ${warmup} calls of each kind unmeasured, so that every client is measured compiled, not
+interpreted. "bare HttpClient + Sse + Stream.timeoutFail" is the baseline of the Effect side: the
+same POST with \`@effect/platform\`'s \`HttpClient\` on undici, the body read through
+\`@effect/experimental\`'s \`Sse\` channel under the same 15 s idle limit, each event's data parsed as
+JSON, and no effect-fal code. Time to first output: a stream of 3 events, from the call to the first partial
 output in the caller's hands (${ours.firstCount} calls per variant). Cost per event: a stream of
 ${events} events read to its end (${ours.longCount} calls per variant): wall time and the client
 process's CPU time (user + system) divided by the events. Both clients read every event (effect-fal:
@@ -215,7 +269,9 @@ ${
       ).join("\n")
     }
 
-Gates: ${gates.map(gateLine).join("; ")}.
+Gates: ${gates.map(gateLine).join("; ")}. Informative: Fal.stream / the bare Effect baseline, time
+to first output ${times(ours.first / bare.first)}, CPU per event ${times(ours.cpuPerEvent / bare.cpuPerEvent)};
+the bare Effect baseline / @fal-ai/client, time to first output ${times(bare.first / theirs.first)}.
 `
     return { markdown, gates }
   } finally {
