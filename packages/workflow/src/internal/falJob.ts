@@ -262,11 +262,17 @@ const waitFor = (
     const engine = yield* EngineTag
     const journaled = yield* Workflow.wrapActivityResult(engine.deferredResult(winner), Predicate.isUndefined)
     if (journaled !== undefined) return yield* journaled
+    // A delivery that came while the workflow was suspended (how a webhook resumes it) is taken
+    // without starting the race: the poll's branch would only be interrupted, often in the middle
+    // of a read of the journal.
+    const delivered = yield* Workflow.wrapActivityResult(engine.deferredResult(deferred), Predicate.isUndefined)
     return yield* DurableDeferred.into(
-      Effect.raceAll([
-        Effect.map(DurableDeferred.await(deferred), (delivered) => delivered.requestId),
-        Effect.as(pollLoop(name, ref, pollInterval), ref.requestId)
-      ]),
+      delivered !== undefined
+        ? Effect.map(delivered, (delivery) => delivery.requestId)
+        : Effect.raceAll([
+          Effect.map(DurableDeferred.await(deferred), (delivery) => delivery.requestId),
+          Effect.as(pollLoop(name, ref, pollInterval), ref.requestId)
+        ]),
       winner
     )
   })
@@ -313,9 +319,10 @@ const winnerOf = (parsed: DurableDeferred.TokenParsed, step: string) =>
     const read = Effect.provideService(engine.deferredResult(winnerDeferredOf(step)), WorkflowInstanceTag, instance)
     const exit = yield* read.pipe(
       Effect.flatMap((exit) => exit === undefined ? Effect.fail("pending" as const) : Effect.succeed(exit)),
-      // About 10 seconds: the owner of the execution records the winner once it has processed the
-      // completion and resumed the workflow.
-      Effect.retry({ schedule: Schedule.spaced("25 millis"), times: 400 }),
+      // The owner of the execution records the winner once it has processed the completion and
+      // resumed the workflow (tens of milliseconds); the reads back off (10 ms, then 1.5 times
+      // longer each time) for up to 10 seconds, so that many deliveries at once stay cheap.
+      Effect.retry({ schedule: Schedule.exponential("10 millis", 1.5).pipe(Schedule.upTo("10 seconds")) }),
       Effect.option
     )
     return Option.isSome(exit) && Exit.isSuccess(exit.value)
