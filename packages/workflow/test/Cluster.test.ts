@@ -184,6 +184,7 @@ describe("FalJob on two cluster runners on PostgreSQL", () => {
             `crash-window cases (${extras.filter((id) => answeredByA.has(id)).length} answered to A before ` +
             `the kill, ${extrasOfB.length} answered to B); deliveries by outcome ${JSON.stringify([...outcomes])}`
         )
+        assert.strictEqual(extrasOfB.length, 0, "a runner that was not killed submitted a job twice")
         assert.isAtMost(extras.length, JOBS, "at most one resubmit per job")
       }).pipe(
         Effect.provide(FalEmulator.layer({ models: [work], demoModels: false })),
