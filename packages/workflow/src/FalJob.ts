@@ -177,7 +177,8 @@ export const tokenParameter: string = internal.tokenParameter
  * request submitted before a crash, see the crash window), it cancels the delivered request with
  * `Queue.cancel` (hence `FalClient`). Answers 200 once done, 400 on a URL without a valid token,
  * the verification's status on a rejected delivery, and 503 while the step's winner is not
- * recorded yet or the cancel failed (fal delivers again).
+ * recorded yet (it waits up to 10 seconds for the runner owning the execution to record it) or
+ * the cancel failed (fal delivers again).
  *
  * The winner is read from the execution addressed by the workflow's name in the default shard
  * group: a workflow annotated with another `ShardGroup` is not supported by this check.
@@ -204,6 +205,12 @@ export const layerMemory: Layer.Layer<WorkflowEngine> = engines.layerMemory
  * (`@effect/sql-sqlite-node`). A process restarted on the same file resumes every unfinished
  * workflow where its journal stopped.
  *
+ * Its `ShardingConfig` defaults differ from the cluster's where one process owns the file: shard
+ * locks refreshed every second and expiring after 5 seconds (a killed process's workflows resume
+ * 5 seconds after its restart), storage polled every second, and a caller of `Workflow.execute`
+ * whose workflow was resumed polls for its reply every 25 ms (the cluster's: 200 ms). Any of them
+ * can be overridden with `shardingConfig`.
+ *
  * @since 0.1.0
  * @category engines
  */
@@ -224,6 +231,10 @@ export type PgOptions = engines.PgOptions
  * storage in PostgreSQL (`@effect/sql-pg`). Each runner of the fleet takes this layer with its own
  * address; shards (and the workflows on them) are spread over the live runners and move when one
  * goes away. Serve {@link webhookHandler} on every runner.
+ *
+ * Its `ShardingConfig` is the cluster's default but for the reply poll of a caller of
+ * `Workflow.execute` whose workflow was resumed: every 50 ms (the cluster's: 200 ms); override any
+ * setting with `shardingConfig`.
  *
  * @since 0.1.0
  * @category engines

@@ -21,11 +21,22 @@ export const layerMemory: Layer.Layer<WorkflowEngine.WorkflowEngine> = WorkflowE
 /**
  * One process owns the file: the shard locks it leaves behind when killed expire after 5 seconds
  * (the cluster's default, 35 s, is for fleets), so a restarted process resumes its workflows soon.
+ * A caller of `Workflow.execute` whose workflow was resumed waits for its reply by polling the
+ * storage: every 25 ms instead of 200 ms (one query per interval, only while a caller waits).
  */
 const singleRunnerDefaults: Partial<ShardingConfig.ShardingConfig["Type"]> = {
   shardLockRefreshInterval: Duration.seconds(1),
   shardLockExpiration: Duration.seconds(5),
-  entityMessagePollInterval: Duration.seconds(1)
+  entityMessagePollInterval: Duration.seconds(1),
+  entityReplyPollInterval: Duration.millis(25)
+}
+
+/**
+ * A fleet's runners share the database: the reply poll (one query per runner per interval while a
+ * caller waits) is every 50 ms instead of 200 ms; every other setting is the cluster's default.
+ */
+const runnerDefaults: Partial<ShardingConfig.ShardingConfig["Type"]> = {
+  entityReplyPollInterval: Duration.millis(50)
 }
 
 export const layerSqlite = (options: {
@@ -68,6 +79,7 @@ export const layerPg = (options: PgOptions) =>
             Option.fromNullable(options.runnerListenAddress),
             (address) => RunnerAddress.make(address.host, address.port)
           ),
+          ...runnerDefaults,
           ...options.shardingConfig
         }
       })

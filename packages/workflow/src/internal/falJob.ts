@@ -33,6 +33,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 
@@ -111,17 +112,18 @@ export interface Result<A> {
 
 const deferredOf = (name: string) => DurableDeferred.make(`FalJob/${name}/completed`, { success: Delivered })
 
-const waitName = (name: string) => `FalJob/${name}/wait`
-
 /**
- * The deferred in which `DurableDeferred.raceAll` journals the race's winner: `raceAll/<name>`
- * (the naming of `@effect/workflow` 0.19), read by the webhook handler.
+ * Where the step journals which of its requests it took (the race's winner): a deferred of ours,
+ * read by the webhook handler to tell the step's request from an extra one.
  */
-const winnerDeferredOf = (completedName: string) =>
-  DurableDeferred.make(`raceAll/${completedName.replace(/\/completed$/, "/wait")}`, {
-    success: Schema.String,
-    error: FalErrorSchema
-  })
+const winnerDeferredOf = (name: string) =>
+  DurableDeferred.make(`FalJob/${name}/winner`, { success: Schema.String, error: FalErrorSchema })
+
+/** The step's name, from the name of its completion deferred (as the token carries it). */
+const stepOfDeferred = (deferredName: string): Option.Option<string> => {
+  const match = /^FalJob\/(.*)\/completed$/.exec(deferredName)
+  return match === null ? Option.none() : Option.some(match[1]!)
+}
 
 /** The name of the query parameter carrying the step's model id (the handler cancels with it). */
 export const modelParameter = "fal_model"
@@ -242,8 +244,8 @@ export const runRateLimited = <A, I, Id extends Fal.ModelIdInput = string>(
 /**
  * Waits for the first request of the step to finish: the webhook's delivery (any request of the
  * step: they all carry its token) raced with a durable poll of the recorded request. The race's
- * winner is journaled by `raceAll` and is what every later reader sees (this step after a restart,
- * the webhook handler). Both branches suspend the workflow while they wait, so a runner holds
+ * winner is journaled in the step's `winner` deferred and is what every later reader sees (this
+ * step after a restart, the webhook handler). Both branches suspend the workflow while they wait, so a runner holds
  * nothing.
  */
 const waitFor = (
@@ -252,14 +254,27 @@ const waitFor = (
   deferred: ReturnType<typeof deferredOf>,
   pollInterval: Duration.Duration
 ) =>
-  DurableDeferred.raceAll({
-    name: waitName(name),
-    success: Schema.String,
-    error: FalErrorSchema,
-    effects: [
-      Effect.map(DurableDeferred.await(deferred), (delivered) => delivered.requestId),
-      Effect.as(pollLoop(name, ref, pollInterval), ref.requestId)
-    ]
+  Effect.gen(function*() {
+    // `DurableDeferred.raceAll`'s steps, with the winner journaled in a deferred we name (raceAll
+    // names its own after an internal convention): a replay reads the winner back, a first run
+    // races and `DurableDeferred.into` records the outcome unless the race suspended.
+    const winner = winnerDeferredOf(name)
+    const engine = yield* EngineTag
+    const journaled = yield* Workflow.wrapActivityResult(engine.deferredResult(winner), Predicate.isUndefined)
+    if (journaled !== undefined) return yield* journaled
+    // A delivery that came while the workflow was suspended (how a webhook resumes it) is taken
+    // without starting the race: the poll's branch would only be interrupted, often in the middle
+    // of a read of the journal.
+    const delivered = yield* Workflow.wrapActivityResult(engine.deferredResult(deferred), Predicate.isUndefined)
+    return yield* DurableDeferred.into(
+      delivered !== undefined
+        ? Effect.map(delivered, (delivery) => delivery.requestId)
+        : Effect.raceAll([
+          Effect.map(DurableDeferred.await(deferred), (delivery) => delivery.requestId),
+          Effect.as(pollLoop(name, ref, pollInterval), ref.requestId)
+        ]),
+      winner
+    )
   })
 
 const pollLoop = (
@@ -296,20 +311,18 @@ const answer = (status: number, body: Record<string, string | boolean>) =>
  * only its name, so the read addresses the execution by a workflow of that name with no
  * annotations (the default shard group).
  */
-const winnerOf = (parsed: DurableDeferred.TokenParsed) =>
+const winnerOf = (parsed: DurableDeferred.TokenParsed, step: string) =>
   Effect.gen(function*() {
     const engine = yield* EngineTag
     const workflow = Workflow.make({ name: parsed.workflowName, payload: {}, idempotencyKey: () => parsed.executionId })
     const instance = WorkflowInstanceTag.initial(workflow, parsed.executionId)
-    const read = Effect.provideService(
-      engine.deferredResult(winnerDeferredOf(parsed.deferredName)),
-      WorkflowInstanceTag,
-      instance
-    )
+    const read = Effect.provideService(engine.deferredResult(winnerDeferredOf(step)), WorkflowInstanceTag, instance)
     const exit = yield* read.pipe(
       Effect.flatMap((exit) => exit === undefined ? Effect.fail("pending" as const) : Effect.succeed(exit)),
-      // About 5 seconds: the entity records the completion when it processes the message.
-      Effect.retry({ schedule: Schedule.spaced("25 millis"), times: 200 }),
+      // The owner of the execution records the winner once it has processed the completion and
+      // resumed the workflow (tens of milliseconds); the reads back off (10 ms, then 1.5 times
+      // longer each time) for up to 10 seconds, so that many deliveries at once stay cheap.
+      Effect.retry({ schedule: Schedule.exponential("10 millis", 1.5).pipe(Schedule.upTo("10 seconds")) }),
       Effect.option
     )
     return Option.isSome(exit) && Exit.isSuccess(exit.value)
@@ -326,6 +339,10 @@ export const webhookHandler = Effect.gen(function*() {
     : Either.mapLeft(Schema.decodeEither(DurableDeferred.TokenParsed.FromString)(token), () => "malformed token")
   if (Either.isLeft(parsed)) {
     return answer(400, { error: "InvalidToken", detail: `the webhook URL carries ${parsed.left}` })
+  }
+  const step = stepOfDeferred(parsed.right.deferredName)
+  if (Option.isNone(step)) {
+    return answer(400, { error: "InvalidToken", detail: "the webhook URL's token names no FalJob step" })
   }
   const verified = yield* Effect.either(Webhooks.verify(request))
   if (Either.isLeft(verified)) {
@@ -346,7 +363,7 @@ export const webhookHandler = Effect.gen(function*() {
   // Cancel it (it has finished, since fal delivered it: the cancel answers "already completed"
   // unless fal delivers early). Until the winner is known the delivery is refused, so fal
   // delivers it again.
-  const winner = yield* winnerOf(parsed.right)
+  const winner = yield* winnerOf(parsed.right, step.value)
   if (Option.isNone(winner)) {
     return answer(503, { error: "Pending", detail: "the step has not recorded its winner yet" })
   }
