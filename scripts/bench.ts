@@ -160,8 +160,8 @@ const main = async () => {
   console.log("realtime…")
   const realtime = await realtimeSection()
   console.log("durable step…")
-  // the cluster's PostgreSQL runner can fail its teardown (a statement cancelled at shutdown): the
-  // report then says so instead of losing every other section
+  // a section that fails (it starts PostgreSQL and cluster runners) is reported as failed instead
+  // of losing every other section
   const durable = await durableSection().catch((error: unknown) => ({
     markdown: `## Durable step overhead (@effect-fal/workflow)\n\nThe section failed in this run: ${
       String(error).split("\n")[0]
