@@ -244,9 +244,10 @@ export const uploadLinkSection = async (): Promise<
     "(per connection), 50 ms added to every request. One emulator per upload; it compares the stored",
     "file with the file sent, byte for byte, and counts the PUTs of each part. Each client runs in its",
     "own child process: RSS before is its RSS once loaded, peak RSS its `maxRSS`. effect-fal sends 6",
-    "parts at once (the default) from a file `Stream` of declared size (read into at most 6 part",
-    "buffers) or a file-backed `Blob` (slices, nothing held); @fal-ai/client sends its 10 MB parts",
-    "one after another. One run each.",
+    "parts at once (the default) from a file `Stream` of declared size or a file-backed `Blob`, each",
+    "read into at most 6 part buffers; @fal-ai/client sends its 10 MB parts one after another. The",
+    "emulator keeps a part's bytes as they arrive and a multipart file as its parts (joined when the",
+    "bench reads it back, after the clock stopped). One run each.",
     "",
     "| client | loss | seconds | MB/s | file intact | PUTs lost | most sends of a part | RSS before (MiB) | peak RSS (MiB) | peak - before (MiB) | client CPU s | emulator CPU s | error |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
