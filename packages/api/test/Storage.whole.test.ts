@@ -3,8 +3,9 @@
  * (a `Uint8Array`, the `Blob` itself) rather than streams, what a browser's `fetch` takes. On the
  * in-memory emulator (the bodies seen by the client's `HttpClient`, the bytes stored, progress,
  * a retry) and on the loopback emulator over undici (a `Blob` body on a real socket). Also: the
- * option's default per constructor and its validation, and a stream without bytes sending
- * nothing.
+ * option's default per constructor and its validation, a stream without bytes sending
+ * nothing, and, with `"stream"`, a Blob's parts read into part buffers (bytes pulled minus bytes
+ * acknowledged, not timed).
  */
 import { FalClient, Storage } from "@effect-fal/api"
 import { FalEmulator, FalPlatform, Fault } from "@effect-fal/testing"
@@ -70,6 +71,23 @@ const stored = (url: string) =>
     (platform) => Effect.map(platform.file(url), (file) => Option.getOrThrow(file).content)
   )
 
+/** A Blob counting the bytes read from its stream (what `Storage.upload` pulled), reporting each count. */
+class CountedBlob extends Blob {
+  pulled = 0
+  onPull: (pulled: number) => void = () => {}
+  override stream() {
+    return super.stream().pipeThrough(
+      new TransformStream<Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>>({
+        transform: (chunk, controller) => {
+          this.pulled += chunk.byteLength
+          this.onPull(this.pulled)
+          controller.enqueue(chunk)
+        }
+      })
+    )
+  }
+}
+
 const unusedTransport = Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.die("unused")))
 
 describe("Storage.upload with uploadBody: \"whole\"", () => {
@@ -125,6 +143,37 @@ describe("Storage.upload with uploadBody: \"whole\"", () => {
         assert.deepStrictEqual(log.filter((entry) => entry.status === "reset").length, 1)
         assert.strictEqual(events.length, 10)
         assert.strictEqual(events[events.length - 1].loaded, bytes.byteLength)
+      }).pipe(Effect.provide(layer))
+    }))
+
+  it.effect("with \"stream\" (the default) a Blob's parts are read into at most `concurrency` part buffers and sent as them; a reset part is sent again from its buffer", () =>
+    Effect.gen(function*() {
+      const { layer, sent } = yield* emulator()
+      yield* Effect.gen(function*() {
+        const platform = yield* FalPlatform.FalPlatform
+        const bytes = bytesOf(Storage.singleLimit + 3 * MB)
+        // read in chunks of 1 MB (a Blob of one part streams as one chunk)
+        const blob = new CountedBlob(
+          Array.from({ length: Math.ceil(bytes.byteLength / MB) }, (_, i) => bytes.subarray(i * MB, (i + 1) * MB))
+        )
+        let acknowledged = 0
+        let held = 0
+        blob.onPull = (pulled) => void (held = Math.max(held, pulled - acknowledged))
+        yield* platform.injectFault({ endpoint: "upload", method: "PUT", fault: Fault.reset, times: 1 })
+        const file = yield* clocked(Storage.upload(blob, {
+          concurrency: 2,
+          onProgress: (progress) => Effect.sync(() => void (acknowledged = progress.loaded))
+        }))
+        assert.strictEqual(file.parts, 10)
+        same(yield* stored(file.url), bytes)
+        // the Blob was read once, front to back; the reset part went again from its buffer
+        assert.strictEqual(blob.pulled, bytes.byteLength)
+        const puts = yield* sent
+        assert.strictEqual(puts.length, 11)
+        assert.isTrue(puts.every((put) => put.tag === "Uint8Array"), JSON.stringify(puts.map((p) => p.tag)))
+        // two part buffers while their parts are sent, and the chunks being read: never the whole Blob
+        assert.isAtLeast(held, 2 * Storage.partSize)
+        assert.isAtMost(held, 2 * Storage.partSize + 2 * MB, `${held}`)
       }).pipe(Effect.provide(layer))
     }))
 

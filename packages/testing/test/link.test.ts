@@ -39,6 +39,15 @@ describe("Link", () => {
       assert.strictEqual(answer.length, MB)
     }).pipe(Effect.provide(FalPlatform.layerClient({ link: { latency: "50 millis", throughput: MB } }))))
 
+  it.effect("a body over 1 MB, read as a stream into one buffer, also takes its bytes' time to the millisecond", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(post("https://fal.run/fal-ai/echo", 4 * MB))
+      yield* TestClock.adjust("4049 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "done before the body's time and the latency")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Fiber.join(fiber)).length, 4 * MB)
+    }).pipe(Effect.provide(FalPlatform.layerClient({ link: { latency: "50 millis", throughput: MB } }))))
+
   it.effect("without a throughput, only the latency: each request waits it once", () =>
     Effect.gen(function*() {
       const fiber = yield* Effect.fork(post("https://fal.run/fal-ai/echo", 10 * MB))

@@ -11,10 +11,9 @@
 import { RequestOptions, ResponseMeta } from "@effect-fal/headers"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
-import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -30,7 +29,7 @@ import * as Fault from "../Fault.js"
 import * as Auth from "./auth.js"
 import { Call, type CallInfo, PlatformEnv } from "./call.js"
 import * as Faults from "./faults.js"
-import { collectBytes, detail, envelope, json } from "./http.js"
+import { detail, envelope, json } from "./http.js"
 import * as LinkModel from "./link.js"
 import { type Env, now, publish, uuid } from "./state.js"
 import * as Urls from "./urls.js"
@@ -55,12 +54,10 @@ const bodyTooLarge = new BodyTooLarge()
  * {@link wholeBodyLimit}, or neither that nor `transfer-encoding`: empty on the wire, or a Web
  * `Request`, whose own `arrayBuffer` is linear) comes whole from the platform's `arrayBuffer`
  * (under the platform's own limit, `HttpIncomingMessage.withMaxBodySize`), some 60 fiber steps.
- * Any other is read chunk by chunk, joined once, and no further than the limit: the Node
- * request's `arrayBuffer` re-copies the whole buffer on every chunk, quadratic on an upload of
- * tens of MB. Reading every body as a stream halved the emulator's throughput: some 700 fiber
- * steps, more than the rest of a run. The stream is released with the request's scope, after the
- * answer (on Node, releasing an unfinished body destroys the socket). With a link model's
- * throughput the body is read no faster than that (`link.ts`).
+ * Any other is read as a stream ({@link readStreamed}): the Node request's `arrayBuffer` re-copies
+ * the whole buffer on every chunk, quadratic on an upload of tens of MB. The stream is released
+ * with the request's scope, after the answer (on Node, releasing an unfinished body destroys the
+ * socket). With a link model's throughput the body is read no faster than that (`link.ts`).
  */
 const readBody = (
   request: HttpServerRequest.HttpServerRequest,
@@ -71,28 +68,75 @@ const readBody = (
   const small = length === undefined
     ? request.headers["transfer-encoding"] === undefined
     : Number(length) <= wholeBodyLimit
+  const pace = throughput === undefined ? Effect.succeed(unpaced) : LinkModel.pacer(throughput)
   if (small) {
-    const whole = request.arrayBuffer.pipe(
-      HttpIncomingMessage.withMaxBodySize(Option.some(maxBodySize)),
-      Effect.map((buffer) => new Uint8Array(buffer))
-    )
-    return throughput === undefined ? whole : Effect.flatMap(
-      LinkModel.pacer(throughput),
-      (take) => Effect.tap(whole, (bytes) => take(bytes.byteLength))
-    )
+    return Effect.flatMap(pace, (pacer) =>
+      request.arrayBuffer.pipe(
+        HttpIncomingMessage.withMaxBodySize(Option.some(maxBodySize)),
+        Effect.map((buffer) => new Uint8Array(buffer)),
+        Effect.tap((bytes) => Effect.zipRight(pacer.take(bytes.byteLength), pacer.done))
+      ))
   }
+  const declared = length === undefined ? undefined : Number(length)
   return Effect.flatMap(Effect.serviceOption(Scope.Scope), (scope) => {
-    const bounded = Stream.runFoldWhileScoped(
-      throughput === undefined ? request.stream : LinkModel.paced(request.stream, throughput),
-      { size: 0, chunks: Chunk.empty<Uint8Array>() },
-      ({ size }) => size <= maxBodySize,
-      ({ chunks, size }, chunk: Uint8Array) => ({ size: size + chunk.byteLength, chunks: Chunk.append(chunks, chunk) })
-    )
-    return Effect.flatMap(
-      Option.isSome(scope) ? Scope.extend(bounded, scope.value) : Effect.scoped(bounded),
-      ({ chunks, size }) => size > maxBodySize ? Effect.fail(bodyTooLarge) : collectBytes(Stream.fromChunk(chunks))
+    const read = Effect.flatMap(pace, (pacer) => readStreamed(request, declared, pacer))
+    return Option.isSome(scope) ? Scope.extend(read, scope.value) : Effect.scoped(read)
+  })
+}
+
+const unpaced: LinkModel.Pacer = { take: () => Effect.void, done: Effect.void }
+
+/**
+ * A streamed body, a chunk of the stream at a time (one pacer step per chunk, not per buffer).
+ * With a declared length the bytes are copied into one buffer of that length as they arrive, so
+ * each buffer the socket produced is garbage at once: holding a body's buffers until its end and
+ * joining them then kept every body twice over, the buffers old enough to be promoted. Without
+ * one (`transfer-encoding: chunked`) the buffers are kept, no more than {@link maxBodySize}
+ * bytes, and joined once at the end.
+ */
+const readStreamed = (
+  request: HttpServerRequest.HttpServerRequest,
+  declared: number | undefined,
+  pacer: LinkModel.Pacer
+): Effect.Effect<Uint8Array, HttpServerError.RequestError | BodyTooLarge, Scope.Scope> =>
+  Effect.suspend(() => {
+    const into = declared === undefined ? undefined : new Uint8Array(declared)
+    const kept: Array<Uint8Array> = []
+    let size = 0
+    const body = Stream.runForEachChunk(request.stream, (chunk) => {
+      let bytes = 0
+      for (const piece of chunk) {
+        if (size + piece.byteLength > (into?.byteLength ?? maxBodySize)) return Effect.fail(bodyTooLarge)
+        if (into === undefined) kept.push(piece)
+        else into.set(piece, size)
+        size += piece.byteLength
+        bytes += piece.byteLength
+      }
+      return pacer.take(bytes)
+    })
+    return Effect.zipRight(
+      body,
+      Effect.suspend(() => {
+        if (into === undefined) return Effect.as(pacer.done, join(kept, size))
+        return size === into.byteLength ? Effect.as(pacer.done, into) : Effect.fail(
+          new HttpServerError.RequestError({
+            request,
+            reason: "Decode",
+            description: `the body ended after ${size} of its ${into.byteLength} bytes`
+          })
+        )
+      })
     )
   })
+
+const join = (pieces: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const piece of pieces) {
+    out.set(piece, offset)
+    offset += piece.byteLength
+  }
+  return out
 }
 
 /** A URL with its `fal_jwt_token` query parameter's value replaced by `<redacted>`. */

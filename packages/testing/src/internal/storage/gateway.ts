@@ -11,7 +11,7 @@ import { Call, PlatformEnv } from "../call.js"
 import { detail } from "../http.js"
 import * as Retention from "../retention.js"
 import type { Env } from "../state.js"
-import { type CdnFile, CdnFiles, type CdnFilesService } from "./files.js"
+import { type CdnFile, CdnFiles, type CdnFilesService, lazily } from "./files.js"
 import * as Router from "./router.js"
 
 type Routers = Effect.Effect.Success<typeof Router.make>
@@ -31,13 +31,18 @@ const routersOf = (env: Env): Routers => {
   return made
 }
 
-const toStorageFile = (file: FalPlatform.CdnFile): CdnFile => ({
-  url: file.url,
-  bytes: file.content,
-  contentType: file.contentType,
-  expiresAt: file.expiresAt ?? "never",
-  kind: file.kind
-})
+// the bytes pass on as they are read: a multipart file's parts are joined on first read (`lazily`)
+const toStorageFile = (file: FalPlatform.CdnFile): CdnFile =>
+  lazily(
+    {
+      url: file.url,
+      contentType: file.contentType,
+      expiresAt: file.expiresAt ?? "never",
+      kind: file.kind
+    },
+    "bytes",
+    () => file.content
+  )
 
 /** The platform's CDN store as the storage routes' {@link CdnFiles}. */
 export const cdnFiles = (env: Env, cdnBase: string): CdnFilesService => ({
@@ -45,16 +50,22 @@ export const cdnFiles = (env: Env, cdnBase: string): CdnFilesService => ({
     Effect.gen(function*() {
       const path = Retention.cdnPath(file.url.startsWith(cdnBase) ? file.url.slice(cdnBase.length) : file.url)
       if (path === undefined) return yield* Effect.dieMessage(`not a CDN file URL: ${file.url}`)
-      yield* Retention.putFileAt(env, {
-        url: file.url,
-        path,
-        contentType: file.contentType,
-        content: file.bytes,
-        kind: file.kind,
-        requestId: undefined,
-        createdAt: yield* Effect.clockWith((clock) => clock.currentTimeMillis),
-        expiresAt: file.expiresAt === "never" ? undefined : file.expiresAt
-      })
+      yield* Retention.putFileAt(
+        env,
+        lazily(
+          {
+            url: file.url,
+            path,
+            contentType: file.contentType,
+            kind: file.kind,
+            requestId: undefined,
+            createdAt: yield* Effect.clockWith((clock) => clock.currentTimeMillis),
+            expiresAt: file.expiresAt === "never" ? undefined : file.expiresAt
+          },
+          "content",
+          () => file.bytes
+        )
+      )
     }),
   get: (url) => Effect.map(Retention.file(env, url), Option.map(toStorageFile))
 })

@@ -11,7 +11,7 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
-import { CdnFiles, type Decision, type InitialAcl } from "./files.js"
+import { CdnFiles, type Decision, type InitialAcl, join, lazily } from "./files.js"
 
 /** Where the routes are reachable from a client, and who may initiate uploads. */
 export interface StorageConfigService {
@@ -125,7 +125,7 @@ const body = Effect.flatMap(
   (read) =>
     Option.isSome(read) ? Effect.succeed(read.value) : Effect.flatMap(
       HttpServerRequest.HttpServerRequest,
-      (request) => Effect.map(Stream.runCollect(request.stream), (chunks) => concat(Chunk.toReadonlyArray(chunks)))
+      (request) => Effect.map(Stream.runCollect(request.stream), (chunks) => join(Chunk.toReadonlyArray(chunks)))
     )
 )
 
@@ -140,16 +140,6 @@ const bodyJson = <A, I>(schema: Schema.Schema<A, I>) =>
   })
 
 const etagOf = (bytes: Uint8Array) => `"${Crypto.createHash("md5").update(bytes).digest("hex")}"`
-
-const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.byteLength, 0))
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
 
 /** A safe path segment for the file name in the file URL. */
 const segment = (fileName: string): string => {
@@ -173,23 +163,27 @@ const segment = (fileName: string): string => {
 export const make = Effect.gen(function*() {
   const sessions = yield* Ref.make(new Map<string, Session>())
 
-  const store = (session: Session, bytes: Uint8Array) =>
+  /** Stores the file of `parts` (one for a single PUT; the parts of a multipart upload joined when first read). */
+  const store = (session: Session, parts: ReadonlyArray<Uint8Array>) =>
     Effect.gen(function*() {
       const files = yield* CdnFiles
       const config = yield* StorageConfig
       const now = yield* Clock.currentTimeMillis
-      yield* files.put({
-        url: session.fileUrl,
-        bytes,
-        contentType: session.contentType,
-        expiresAt: session.expirationSeconds === undefined
-          ? config.defaultExpiresAt?.(now) ?? "never"
-          : session.expirationSeconds === null
-          ? "never"
-          : now + session.expirationSeconds * 1000,
-        initialAcl: session.initialAcl,
-        kind: "input"
-      })
+      yield* files.put(lazily(
+        {
+          url: session.fileUrl,
+          contentType: session.contentType,
+          expiresAt: session.expirationSeconds === undefined
+            ? config.defaultExpiresAt?.(now) ?? "never"
+            : session.expirationSeconds === null
+            ? "never"
+            : now + session.expirationSeconds * 1000,
+          initialAcl: session.initialAcl,
+          kind: "input" as const
+        },
+        "bytes",
+        () => join(parts)
+      ))
       // The session stays: a pre-signed URL is valid until it expires, so a PUT repeated after
       // its answer was lost stores the bytes again and succeeds, as on S3-style storage.
     })
@@ -251,7 +245,7 @@ export const make = Effect.gen(function*() {
       Effect.gen(function*() {
         const session = yield* presigned(false)
         if (HttpServerResponse.isServerResponse(session)) return session
-        yield* store(session, yield* body)
+        yield* store(session, [yield* body])
         return HttpServerResponse.empty({ status: 200 })
       })
     ),
@@ -300,7 +294,7 @@ export const make = Effect.gen(function*() {
           previous = part.partNumber
           chunks.push(stored.bytes)
         }
-        yield* store(session, concat(chunks))
+        yield* store(session, chunks)
         session.completedParts = listed
         // the file holds the bytes now: the parts are not kept twice
         session.parts.clear()
