@@ -43,7 +43,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { freePort } from "../../packages/workflow/test/utils/child.js"
 import * as Postgres from "../../packages/workflow/test/utils/postgres.js"
-import { type Gate, isMain, printGates, stamp, times } from "./report.js"
+import { type Gate, isMain, printGates, runAlone, stamp, times } from "./report.js"
 
 const modelMs = Number(process.env.BENCH_DURABLE_MS ?? "300")
 const calls = Number(process.env.BENCH_DURABLE_CALLS ?? "10")
@@ -159,14 +159,14 @@ const program = Effect.gen(function*() {
     return { onPg, shutdown: yield* Effect.exit(Scope.close(runner, Exit.void)) }
   }))
   const overSubscribe = median(latency.eager) / median(latency.subscribe)
-  const gates: ReadonlyArray<Gate> = [{
+  const gates = printGates([{
     name: "durable step overhead on SQLite (caller checking every 25 ms) vs Queue.subscribe",
     measured: `${median(latency.eager).toFixed(1)} ms vs ${median(latency.subscribe).toFixed(1)} ms (${
       times(overSubscribe)
     })`,
     bound: "<= 2x",
     pass: overSubscribe <= 2
-  }]
+  }])
   const markdown = `## Durable step overhead (@effect-fal/workflow)
 
 ${stamp("npx tsx --import ./scripts/bench/built-register.mjs scripts/bench/durable.ts")}
@@ -204,9 +204,5 @@ export const durableSection = (): Promise<{ readonly markdown: string; readonly 
   )
 
 if (isMain(import.meta.filename)) {
-  durableSection().then(({ gates, markdown }) => {
-    console.log(markdown)
-    printGates(gates)
-    process.exit(0)
-  })
+  runAlone(durableSection)
 }

@@ -33,7 +33,7 @@ import { createServer, type ServerResponse } from "node:http"
 import * as path from "node:path"
 import { createInterface, type Interface } from "node:readline"
 import { writeHeapSnapshot } from "node:v8"
-import { type Gate, gateLine, isMain, printGates, stamp, times } from "./report.js"
+import { exitWhen, type Gate, gateLine, isMain, printGates, runAlone, stamp, times } from "./report.js"
 
 const root = path.join(import.meta.dirname, "..", "..")
 const self = path.join(root, "scripts/bench/memory.ts")
@@ -406,19 +406,7 @@ if (role === "minimal") {
 } else if (role === "emulator") {
   emulator()
 } else if (role === "client") {
-  client(name as "effect-fal" | "@fal-ai/client", JSON.parse(urls!) as { queue: string }).then(
-    () => process.exit(0),
-    (error) => {
-      console.error(error)
-      process.exit(1)
-    }
-  )
+  exitWhen(client(name as "effect-fal" | "@fal-ai/client", JSON.parse(urls!) as { queue: string }))
 } else if (isMain(self)) {
-  memorySection().then(({ markdown }) => {
-    console.log(markdown)
-    process.exit(0)
-  }, (error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  runAlone(memorySection)
 }

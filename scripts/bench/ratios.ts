@@ -29,7 +29,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { Session } from "node:inspector/promises"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
-import { type Gate, gateLine, isMain, printGates, stamp, times } from "./report.js"
+import { type Gate, gateLine, isMain, printGates, runAlone, stamp, times } from "./report.js"
 
 const root = path.join(import.meta.dirname, "..", "..")
 const tsx = path.join(root, "node_modules", ".bin", "tsx")
@@ -260,11 +260,5 @@ ${
 }
 
 if (isMain(import.meta.filename)) {
-  ratiosSection().then(({ gates, markdown }) => {
-    console.log(markdown)
-    if (gates.some((gate) => !gate.pass) && process.env.BENCH_STRICT === "1") process.exitCode = 1
-  }).catch((error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  runAlone(ratiosSection)
 }

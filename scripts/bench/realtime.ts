@@ -30,7 +30,7 @@ import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import WebSocket from "ws"
-import { type Gate, gateLine, isMain, printGates, stamp } from "./report.js"
+import { exitWhen, type Gate, gateLine, isMain, printGates, runAlone, stamp } from "./report.js"
 
 const root = path.join(import.meta.dirname, "..", "..")
 const self = path.join(root, "scripts/bench/realtime.ts")
@@ -321,19 +321,9 @@ if (role === "emulator") {
   emulator()
 } else if (role === "client") {
   const urls = JSON.parse(urlsJson!) as FalPlatform.Urls
-  ;(name === "effect-fal" ? effectFal(urls) : official(urls)).then((result) => {
+  exitWhen((name === "effect-fal" ? effectFal(urls) : official(urls)).then((result) => {
     console.log(JSON.stringify(result))
-    process.exit(0)
-  }, (error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  }))
 } else if (isMain(self)) {
-  realtimeSection().then(({ markdown }) => {
-    console.log(markdown)
-    process.exit(0)
-  }, (error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  runAlone(realtimeSection)
 }

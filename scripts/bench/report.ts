@@ -61,3 +61,28 @@ export const isMain = (file: string): boolean =>
 
 /** `ratio` as `1.23x`. */
 export const times = (ratio: number): string => `${ratio.toFixed(2)}x`
+
+/**
+ * Ends a bench process once `work` settles: exit code 0, or 1 with the error printed. The child
+ * processes a section starts hold open handles (servers, sockets), so they exit explicitly.
+ */
+export const exitWhen = (work: Promise<unknown>): void => {
+  work.then(() => process.exit(process.exitCode ?? 0), (error: unknown) => {
+    console.error(error)
+    process.exit(1)
+  })
+}
+
+/**
+ * A section run alone (`tsx scripts/bench/<name>.ts`): the section prints its gates' lines as it
+ * measures, then its markdown is printed; a FAIL fails the run when `BENCH_STRICT=1`.
+ */
+export const runAlone = (
+  section: () => Promise<{ readonly markdown: string; readonly gates: ReadonlyArray<Gate> }>
+): void =>
+  exitWhen(
+    section().then(({ gates, markdown }) => {
+      console.log(markdown)
+      if (gates.some((gate) => !gate.pass) && process.env.BENCH_STRICT === "1") process.exitCode = 1
+    })
+  )

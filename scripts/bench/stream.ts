@@ -41,7 +41,7 @@ import * as Stream from "effect/Stream"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
-import { type Gate, gateLine, isMain, printGates, stamp, times } from "./report.js"
+import { exitWhen, type Gate, gateLine, isMain, printGates, runAlone, stamp, times } from "./report.js"
 
 const root = path.join(import.meta.dirname, "..", "..")
 const tsx = path.join(root, "node_modules", ".bin", "tsx")
@@ -284,16 +284,7 @@ const [role, variant, urls] = process.argv.slice(2)
 if (role === "server") {
   server()
 } else if (role === "client") {
-  client(variant as Variant, JSON.parse(urls!) as FalPlatform.Urls).then(() => process.exit(0), (error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  exitWhen(client(variant as Variant, JSON.parse(urls!) as FalPlatform.Urls))
 } else if (isMain(self)) {
-  streamSection().then(({ markdown }) => {
-    console.log(markdown)
-    process.exit(0)
-  }, (error) => {
-    console.error(error)
-    process.exit(1)
-  })
+  runAlone(streamSection)
 }

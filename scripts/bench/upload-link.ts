@@ -32,7 +32,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { type Gate, isMain, printGates, stamp, times } from "./report.js"
+import { type Gate, isMain, printGates, runAlone, stamp, times } from "./report.js"
 
 const megabytes = Number(process.env.BENCH_LINK_MB ?? "200")
 if (!Number.isInteger(megabytes) || megabytes <= 0) throw new Error("BENCH_LINK_MB must be a positive integer")
@@ -238,6 +238,7 @@ export const uploadLinkSection = async (): Promise<
       pass: lossy.error === undefined && lossy.intact && lossy.maxAttempts <= 3
     })
   }
+  printGates(gates)
   const lines = [
     "## Upload over a slow link",
     "",
@@ -285,8 +286,6 @@ if (isMain(import.meta.filename)) {
     const [name, base, file] = args
     await client(name as ClientName, base, file)
   } else {
-    const section = await uploadLinkSection()
-    process.stdout.write(`${section.markdown}\n`)
-    printGates(section.gates)
+    runAlone(uploadLinkSection)
   }
 }
