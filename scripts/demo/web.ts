@@ -29,15 +29,15 @@ import * as http from "node:http"
 import { fileURLToPath } from "node:url"
 import * as zlib from "node:zlib"
 
-/** fal's official client as one ES module for the browser (esbuild, in memory). */
-export const bundleClient = (): Promise<string> =>
+/** One ES module for the browser, bundled by esbuild in memory. */
+const bundle = (input: { readonly stdin: string } | { readonly entryPoint: string }): Promise<string> =>
   import("esbuild").then((esbuild) =>
     esbuild.build({
-      stdin: {
-        contents: `export { createFalClient } from "@fal-ai/client"`,
-        resolveDir: fileURLToPath(new URL("../..", import.meta.url)),
-        loader: "js"
-      },
+      ...("stdin" in input
+        ? {
+          stdin: { contents: input.stdin, resolveDir: fileURLToPath(new URL("../..", import.meta.url)), loader: "js" }
+        }
+        : { entryPoints: [input.entryPoint] }),
       bundle: true,
       format: "esm",
       platform: "browser",
@@ -47,19 +47,12 @@ export const bundleClient = (): Promise<string> =>
     })
   ).then((result) => result.outputFiles[0].text)
 
-/** effect-fal's own browser client for the page (scripts/demo/effect-page.ts), bundled by esbuild. */
+/** fal's official client as one ES module for the browser. */
+export const bundleClient = (): Promise<string> => bundle({ stdin: `export { createFalClient } from "@fal-ai/client"` })
+
+/** effect-fal's own browser client for the page (scripts/demo/effect-page.ts). */
 export const bundleEffectFal = (): Promise<string> =>
-  import("esbuild").then((esbuild) =>
-    esbuild.build({
-      entryPoints: [fileURLToPath(new URL("effect-page.ts", import.meta.url))],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      write: false,
-      logLevel: "silent"
-    })
-  ).then((result) => result.outputFiles[0].text)
+  bundle({ entryPoint: fileURLToPath(new URL("effect-page.ts", import.meta.url)) })
 
 /** A `size`x`size` RGB PNG with a gradient: an output a person can see. */
 const picture = (size: number): Uint8Array => {
