@@ -6,6 +6,7 @@ import { ResponseMeta } from "@effect-fal/headers"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 
 export const json = (
@@ -74,3 +75,16 @@ export const collectBytes = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Eff
     }
     return out
   })
+
+const decoder = new TextDecoder()
+
+/** A request's JSON body (an empty one is `{}`), or why it is not JSON. */
+export const readJson = (body: Uint8Array): Either.Either<unknown, string> => {
+  const text = decoder.decode(body)
+  if (text.trim() === "") return Either.right({})
+  try {
+    return Either.right(JSON.parse(text))
+  } catch {
+    return Either.left("Request body is not valid JSON")
+  }
+}

@@ -22,7 +22,7 @@ import * as Fault from "../Fault.js"
 import * as Model from "../Model.js"
 import { Call, PlatformEnv } from "./call.js"
 import * as Cdn from "./cdn.js"
-import { detail } from "./http.js"
+import { detail, readJson } from "./http.js"
 import { validOptions } from "./middleware.js"
 import { maxInputSize } from "./routers/accept.js"
 import { type Env, now, publish, waitUntil } from "./state.js"
@@ -51,18 +51,7 @@ const record = (env: Env, id: string, f: (r: FalPlatform.StreamRecord) => FalPla
     publish(env, topic(id))
   )
 
-const decoder = new TextDecoder()
 const encoder = new TextEncoder()
-
-const readJson = (body: Uint8Array): Either.Either<unknown, string> => {
-  const text = decoder.decode(body)
-  if (text.trim() === "") return Either.right({})
-  try {
-    return Either.right(JSON.parse(text))
-  } catch {
-    return Either.left("Request body is not valid JSON")
-  }
-}
 
 const errorEvent = (error: Model.ModelError): string =>
   `event: error\ndata: ${

@@ -36,6 +36,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type { Options } from "../FalJob.js"
 
 // --- errors ---------------------------------------------------------------------------------------
 
@@ -88,15 +89,6 @@ export const Delivered = Schema.Struct({ requestId: Schema.String })
 
 /** The name of the token's query parameter in the webhook URL. */
 export const tokenParameter = "fal_job"
-
-export interface Options<A, I, Id extends Fal.ModelIdInput = string> {
-  readonly name: string
-  readonly modelId: Id
-  readonly input: Fal.Input<Id>
-  readonly output: Schema.Schema<A, I>
-  readonly options?: RequestOptions.RequestOptions | undefined
-  readonly pollInterval?: Duration.DurationInput | undefined
-}
 
 export interface RateLimit {
   readonly limit: number

@@ -8,12 +8,10 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { Call, PlatformEnv } from "../call.js"
-import { detail } from "../http.js"
+import { detail, readJson } from "../http.js"
 import type * as Jobs from "../jobs.js"
 import * as Queue from "../queue.js"
 import * as Webhooks from "../webhooks.js"
-
-const decoder = new TextDecoder()
 
 /**
  * The largest model input the emulator takes, 32 MiB: the default of `@effect-fal/api`'s
@@ -24,16 +22,6 @@ export const maxInputSize = 32 * 1024 * 1024
 
 const validModelId = (id: string): boolean =>
   id.split("/").length >= 2 && !id.includes("..") && !/[?#\s\p{Cc}]/u.test(id)
-
-const readJson = (body: Uint8Array): Either.Either<unknown, string> => {
-  const text = decoder.decode(body)
-  if (text.trim() === "") return Either.right({})
-  try {
-    return Either.right(JSON.parse(text))
-  } catch {
-    return Either.left("Request body is not valid JSON")
-  }
-}
 
 export const accept = (
   mode: "queue" | "sync"
