@@ -25,30 +25,21 @@ import * as Redacted from "effect/Redacted"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as RuntimeFlagsPatch from "effect/RuntimeFlagsPatch"
 import * as Supervisor from "effect/Supervisor"
-import { type ChildProcess, spawn } from "node:child_process"
 import { Session } from "node:inspector/promises"
 import * as path from "node:path"
-import { createInterface } from "node:readline"
-import { type Gate, gateLine, isMain, printGates, runAlone, stamp, times } from "./report.js"
+import { type Gate, gateLine, isMain, median, printGates, runAlone, stamp, startChild, times } from "./report.js"
 
 const root = path.join(import.meta.dirname, "..", "..")
-const tsx = path.join(root, "node_modules", ".bin", "tsx")
 const rounds = Number(process.env.BENCH_ROUNDS ?? "5")
 const requests = Number(process.env.BENCH_RATIO_REQUESTS ?? "2000")
 const key = "bench-key-id:bench-key-secret"
 const input = { prompt: "a lighthouse at dusk, oil on canvas", seed: 42 }
 
-const startServer = (): Promise<{ readonly child: ChildProcess; readonly run: string }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(tsx, [path.join(root, "scripts/bench/static-server.ts")], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    child.once("error", reject)
-    createInterface({ input: child.stdout! }).once("line", (line) => {
-      const urls = JSON.parse(line) as { readonly run: string }
-      resolve({ child, run: urls.run })
-    })
-  })
+const startServer = () =>
+  startChild(path.join(root, "scripts/bench/static-server.ts")).then(({ child, line }) => ({
+    child,
+    run: (JSON.parse(line) as { readonly run: string }).run
+  }))
 
 /** `count` calls with `parallel` Promise callers in flight; returns calls per second. */
 const promisePool = async (count: number, parallel: number, call: () => Promise<unknown>) => {
@@ -65,12 +56,6 @@ const promisePool = async (count: number, parallel: number, call: () => Promise<
 }
 
 const collect = (globalThis as { readonly gc?: () => void }).gc
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 /** Counts the steps (effects evaluated) of every fiber it supervises, and the fibers started. */
 class StepCounter extends Supervisor.AbstractSupervisor<void> {

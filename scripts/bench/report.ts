@@ -3,8 +3,12 @@
  * it, the date, the machine and its load; and the performance gates, printed by the regression
  * check as PASS or FAIL and written into the report with the measured figure and the bound.
  */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
+import { createInterface } from "node:readline"
+
+const tsx = path.join(import.meta.dirname, "..", "..", "node_modules", ".bin", "tsx")
 
 /** The machine: CPU, cores, memory, OS, Node. */
 export const machine = (): string =>
@@ -86,3 +90,30 @@ export const runAlone = (
       if (gates.some((gate) => !gate.pass) && process.env.BENCH_STRICT === "1") process.exitCode = 1
     })
   )
+
+/** The median of the samples (the mean of the middle two for an even count). */
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/**
+ * Starts `script` (with `args`) in a process of its own and answers it with the first line it
+ * prints (a server prints its URLs); its exit before that line is a failure.
+ */
+export const startChild = (
+  script: string,
+  args: ReadonlyArray<string> = []
+): Promise<{ readonly child: ChildProcess; readonly line: string }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(tsx, [script, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+    child.once("error", reject)
+    child.once("exit", (code) => reject(new Error(`${path.basename(script)} exited with ${code}`)))
+    createInterface({ input: child.stdout! }).once("line", (line) => resolve({ child, line }))
+  })
+
+/** Runs `script` (with `args`) in a process of its own to its end; answers the JSON lines it printed. */
+export const jsonLines = <A>(script: string, args: ReadonlyArray<string>): ReadonlyArray<A> =>
+  execFileSync(tsx, [script, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    .trim().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as A)

@@ -32,13 +32,22 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as path from "node:path"
-import { createInterface } from "node:readline"
-import { exitWhen, type Gate, gateLine, isMain, printGates, runAlone, stamp, times } from "./report.js"
+import {
+  exitWhen,
+  type Gate,
+  gateLine,
+  isMain,
+  jsonLines,
+  median,
+  printGates,
+  runAlone,
+  stamp,
+  startChild,
+  times
+} from "./report.js"
 
 const root = path.join(import.meta.dirname, "..", "..")
-const tsx = path.join(root, "node_modules", ".bin", "tsx")
 const self = path.join(root, "scripts/bench/subscribe.ts")
 const modelMs = Number(process.env.BENCH_SUBSCRIBE_MS ?? "300")
 const calls = Number(process.env.BENCH_SUBSCRIBE_CALLS ?? "7")
@@ -222,23 +231,10 @@ const client = async (variant: Variant | "effect-fal steps" | "@fal-ai/client st
   await dispose()
 }
 
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-const startServer = (): Promise<{ readonly child: ChildProcess; readonly urls: string }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(tsx, [self, "server"], { stdio: ["ignore", "pipe", "inherit"] })
-    child.once("error", reject)
-    child.once("exit", (code) => reject(new Error(`the emulator exited with ${code}`)))
-    createInterface({ input: child.stdout! }).once("line", (line) => resolve({ child, urls: line }))
-  })
+const startServer = () => startChild(self, ["server"]).then(({ child, line }) => ({ child, urls: line }))
 
 const runClient = (variant: string, urls: string): ReadonlyArray<Step> =>
-  execFileSync(tsx, [self, "client", variant, urls], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
-    .trim().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Step)
+  jsonLines<Step>(self, ["client", variant, urls])
 
 /** The gate: effect-fal's overhead at most this multiple of the bare Effect program's. */
 const bound = 1.1
