@@ -21,15 +21,12 @@
  *
  * Gate: the durable step's overhead (the 25 ms caller) is at most 2x `Queue.subscribe`'s on SQLite.
  */
-import { Queue, WebhookKeys } from "@effect-fal/api"
+import { Queue } from "@effect-fal/api"
 import { FalEmulator, Model } from "@effect-fal/testing"
 import { FalJob } from "@effect-fal/workflow"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { Workflow, type WorkflowEngine } from "@effect/workflow"
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -38,10 +35,10 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
-import * as http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { freePort } from "../../packages/workflow/test/utils/child.js"
+import { serveWebhooks } from "../../packages/workflow/test/utils/harness.js"
 import * as Postgres from "../../packages/workflow/test/utils/postgres.js"
 import { type Gate, isMain, printGates, runAlone, stamp, times } from "./report.js"
 
@@ -99,19 +96,11 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const engineWith = (engine: Layer.Layer<WorkflowEngine.WorkflowEngine, unknown>) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(Layer.orDie(engine))
-    const server = yield* Layer.build(NodeHttpServer.layer(() => http.createServer(), { port: 0, host: "127.0.0.1" }))
-    const keys = yield* Layer.build(WebhookKeys.layerFromFalClient())
-    yield* HttpServer.serveEffect(FalJob.webhookHandler).pipe(
-      Effect.provide(server),
-      Effect.provide(keys),
-      Effect.provide(context)
-    )
-    const address = Context.get(server, HttpServer.HttpServer).address
-    const port = address._tag === "TcpAddress" ? address.port : 0
+    const webhookUrl = yield* serveWebhooks(context)
     yield* Layer.build(
       JobLive.pipe(
         Layer.provide(Layer.succeedContext(context)),
-        Layer.provide(FalJob.layerConfig({ webhookUrl: `http://127.0.0.1:${port}/webhook`, pollInterval: "1 minute" }))
+        Layer.provide(FalJob.layerConfig({ webhookUrl, pollInterval: "1 minute" }))
       )
     )
     return Layer.succeedContext(context)
