@@ -139,7 +139,7 @@ const bodyJson = <A, I>(schema: Schema.Schema<A, I>) =>
     }
   })
 
-const etagOf = (bytes: Uint8Array) => `"${Crypto.createHash("md5").update(bytes).digest("hex")}"`
+const etagOf = (bytes: Uint8Array) => `"${Crypto.createHash("sha256").update(bytes).digest("hex").slice(0, 32)}"`
 
 /** A safe path segment for the file name in the file URL. */
 const segment = (fileName: string): string => {

@@ -11,10 +11,10 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type * as FalPlatform from "../../FalPlatform.js"
 import type * as Fault from "../../Fault.js"
 import { defaultUrls } from "../constants.js"
-import { collectBytes } from "../http.js"
 import { Caller, prefixes } from "../urls.js"
 
 /** Which base a URL on fal's default hosts addresses, and the path relative to it. */
@@ -47,9 +47,14 @@ const readBlob = (
     catch: (cause) => fail(`reading the Blob failed: ${String(cause)}`)
   }).pipe(Effect.map((buffer) => new Uint8Array(buffer)))
 
-const bodyBytes = (
+/**
+ * A request's body as the gateway reads it. A `Stream` body stays a stream (a web
+ * `ReadableStream` run on the caller's runtime, so its Clock paces it): the gateway reads its
+ * bytes as they are produced, as a socket would deliver them.
+ */
+const bodyOf = (
   request: HttpClientRequest.HttpClientRequest
-): Effect.Effect<Uint8Array | undefined, HttpClientError.RequestError> => {
+): Effect.Effect<Uint8Array | ReadableStream<Uint8Array> | undefined, HttpClientError.RequestError> => {
   const body = request.body
   const fail = (description: string) => new HttpClientError.RequestError({ request, reason: "Encode", description })
   switch (body._tag) {
@@ -66,10 +71,7 @@ const bodyBytes = (
         ? readBlob(body.body, fail)
         : Effect.fail(fail("unsupported raw body"))
     case "Stream":
-      // collected, then joined once (joining as chunks arrive is quadratic on an upload)
-      return collectBytes(body.stream).pipe(
-        Effect.mapError((cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause }))
-      )
+      return Effect.map(Effect.runtime<never>(), (runtime) => Stream.toReadableStreamRuntime(body.stream, runtime))
     case "FormData":
       return Effect.fail(fail("form data bodies are not supported by the fal platform emulator"))
   }
@@ -86,13 +88,18 @@ export const make = (app: HttpApp.Default<Fault.ConnectionReset>): HttpClient.Ht
           description: `the in-memory fal platform does not serve ${url.host}`
         })
       }
-      const body = yield* bodyBytes(request)
+      const body = yield* bodyOf(request)
       const serverRequest = HttpServerRequest.fromWeb(
         new Request(`http://gateway.invalid${prefixes[target.base]}${target.path}${url.search}`, {
           method: request.method,
-          headers: request.headers,
+          // as on a socket: a streamed body of known length declares it
+          headers: request.body._tag === "Stream" && request.body.contentLength !== undefined
+            ? { ...request.headers, "content-length": String(request.body.contentLength) }
+            : request.headers,
           ...(body === undefined || request.method === "GET" || request.method === "HEAD"
             ? {}
+            : body instanceof ReadableStream
+            ? { body, duplex: "half" }
             : { body: new Uint8Array(body) })
         })
       )
