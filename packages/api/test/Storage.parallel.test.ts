@@ -9,7 +9,7 @@ import { FalEmulator, FalPlatform, Fault, type Link } from "@effect-fal/testing"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Stream, TestClock } from "effect"
+import { Clock, Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Schedule, Stream, TestClock } from "effect"
 import * as Crypto from "node:crypto"
 
 const MB = 1024 * 1024
@@ -37,7 +37,8 @@ const same = (actual: Uint8Array, expected: Uint8Array) => {
   assert.isTrue(Buffer.compare(actual, expected) === 0, "the bytes stored differ from the bytes sent")
 }
 
-const etag = (bytes: Uint8Array) => `"${Crypto.createHash("md5").update(bytes).digest("hex")}"`
+/** The emulator's ETag of a part: its SHA-256, 32 hex digits. */
+const etag = (bytes: Uint8Array) => `"${Crypto.createHash("sha256").update(bytes).digest("hex").slice(0, 32)}"`
 
 /** The in-memory platform with a link model, a client on it, and the complete calls it sent. */
 const emulator = (
@@ -214,12 +215,71 @@ describe("Storage.upload: parallel parts", () => {
       assert.isAtMost(held, 2 * partSize + MB)
     }))
 
+  it.effect("a stream of declared size is read ahead into at most `concurrency` parts too", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* emulator({ latency: "1 second", throughput: 50 * MB })
+      const bytes = bytesOf(5 * partSize + 7)
+      let pulled = 0
+      let acknowledged = 0
+      let held = 0
+      const stream = Stream.tap(chunked(bytes, MB), (chunk) =>
+        Effect.sync(() => {
+          pulled += chunk.byteLength
+          held = Math.max(held, pulled - acknowledged)
+        }))
+      const file = yield* clocked(Storage.upload({ stream, size: bytes.byteLength }, {
+        concurrency: 2,
+        onProgress: (progress) => Effect.sync(() => void (acknowledged = progress.loaded))
+      })).pipe(Effect.provide(layer))
+      assert.strictEqual(file.parts, 6)
+      assert.strictEqual(pulled, bytes.byteLength)
+      assert.isAtLeast(held, 2 * partSize)
+      assert.isAtMost(held, 2 * partSize + MB)
+    }))
+
+  it.effect("a part of a stream of declared size is sent as it is read: its PUT ends with its last byte, not a transfer later", () =>
+    Effect.gen(function*() {
+      // the stream and the link both move 10 MB a second: a part sent only once read whole would
+      // end a second after its last byte was read
+      const { layer } = yield* emulator({ throughput: 10 * MB })
+      const bytes = bytesOf(2 * partSize + 5)
+      const stream = chunked(bytes, MB).pipe(Stream.schedule(Schedule.spaced("100 millis")))
+      yield* Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const file = yield* clocked(Storage.upload({ stream, size: bytes.byteLength }))
+        same(yield* stored(file.url), bytes)
+        const parts = [...(yield* partEntries)].sort((a, b) => a.number - b.number)
+        assert.deepStrictEqual(parts.map((p) => p.number), [1, 2, 3])
+        // part 1's last byte is read after 1 s (10 chunks, 100 ms apart), part 2's after 2 s
+        assert.isBelow(parts[0].entry.receivedAt - started, 1_500)
+        assert.isBelow(parts[1].entry.receivedAt - started, 2_500)
+      }).pipe(Effect.provide(layer))
+    }))
+
   it.effect("5% of part PUTs lost (seeded): the file arrives intact, each part sent at most 3 times", () =>
     Effect.gen(function*() {
       const { layer } = yield* emulator({ latency: "50 millis", throughput: 20e6, loss: 0.05, seed: 5 })
       const bytes = bytesOf(5 * partSize - 99)
       yield* Effect.gen(function*() {
         const file = yield* clocked(Storage.upload(chunked(bytes, 3 * MB + 1)))
+        same(yield* stored(file.url), bytes)
+        const parts = yield* partEntries
+        const resets = parts.filter((p) => p.entry.status === "reset")
+        assert.isAtLeast(resets.length, 1, "the seed loses the first PUT")
+        for (let number = 1; number <= 5; number++) {
+          const sent = parts.filter((p) => p.number === number)
+          assert.isAtMost(sent.length, 3)
+          assert.strictEqual(sent[sent.length - 1].entry.status, 200)
+        }
+      }).pipe(Effect.provide(layer))
+    }))
+
+  it.effect("5% lost from a stream of declared size: a lost part goes again whole from its buffer", () =>
+    Effect.gen(function*() {
+      const { layer } = yield* emulator({ latency: "50 millis", throughput: 20e6, loss: 0.05, seed: 5 })
+      const bytes = bytesOf(5 * partSize - 99)
+      yield* Effect.gen(function*() {
+        const file = yield* clocked(Storage.upload({ stream: chunked(bytes, 3 * MB + 1), size: bytes.byteLength }))
         same(yield* stored(file.url), bytes)
         const parts = yield* partEntries
         const resets = parts.filter((p) => p.entry.status === "reset")

@@ -277,8 +277,9 @@ describe("Storage.upload through the loopback storage routes", () => {
           if (error._tag === "InvalidRequestOptions") assert.strictEqual(error.issues[0].name, "Content-Length")
         }
         const seen = yield* server.seen
-        // one part of the short stream went; of the long one, none; no upload completed
-        assert.strictEqual(seen.filter((r) => partPath.test(r.path)).length, 1)
+        // of the short stream at most its two parts began (the second is aborted when the stream
+        // ends short); of the long one, none; no upload completed
+        assert.isAtMost(seen.filter((r) => partPath.test(r.path)).length, 2)
         assert.isFalse(seen.some((r) => r.path.includes("/complete")))
         assert.deepStrictEqual(yield* server.files, [])
       }),

@@ -5,8 +5,10 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Queue from "effect/Queue"
@@ -14,6 +16,7 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import { defaultUploadConcurrency, FalClient, type Service } from "../FalClient.js"
 import * as FalError from "../FalError.js"
@@ -305,7 +308,10 @@ const reader = <E, R>(
   declared: number | undefined
 ): Effect.Effect<
   {
-    readonly fill: (buffer: Uint8Array) => Effect.Effect<number, E | FalError.FalError, R>
+    readonly fill: (
+      buffer: Uint8Array,
+      progress?: (filled: number) => Effect.Effect<void>
+    ) => Effect.Effect<number, E | FalError.FalError, R>
     readonly end: Effect.Effect<void, E | FalError.FalError, R>
     /** Whether the stream holds a byte: reads up to its first non-empty chunk and keeps it for `fill`. */
     readonly nonEmpty: Effect.Effect<boolean, E | FalError.FalError, R>
@@ -343,7 +349,7 @@ const reader = <E, R>(
         }
       })
     })
-    const fill = (buffer: Uint8Array) =>
+    const fill = (buffer: Uint8Array, progress?: (filled: number) => Effect.Effect<void>) =>
       Effect.gen(function*() {
         let filled = 0
         while (filled < buffer.byteLength) {
@@ -354,6 +360,7 @@ const reader = <E, R>(
           // an empty view would still hold the whole chunk
           carry = n < piece.value.byteLength ? piece.value.subarray(n) : empty
           filled += n
+          if (progress !== undefined) yield* progress(filled)
         }
         return filled
       })
@@ -368,10 +375,17 @@ const reader = <E, R>(
     }
   })
 
-/** A part to send: its number, its bytes (kept until acknowledged), and how to give its buffer back. */
-interface Part {
+/**
+ * A part to send: its number and size, the body of one PUT of it (read again for each), `filled`
+ * (done once its bytes are all in its buffer, failed if they could not be read) and how to give
+ * its buffer back.
+ */
+interface Part<E> {
   readonly number: number
-  readonly bytes: Uint8Array | Blob
+  readonly size: number
+  readonly body: HttpBody.HttpBody
+  /** Fails as the reading did if the part's bytes could not all be read. */
+  readonly filled: Effect.Effect<void, E>
   readonly release: Effect.Effect<void>
 }
 
@@ -379,13 +393,15 @@ interface Part {
  * The parts of a `Uint8Array` (views of it) or, with `uploadBody: "whole"`, of a `Blob` (slices,
  * which the transport reads): nothing is copied.
  */
-const bytesParts = (data: Uint8Array | Blob, size: number): Stream.Stream<Part> =>
+const bytesParts = (data: Uint8Array | Blob, size: number): Stream.Stream<Part<never>> =>
   Stream.map(Stream.range(1, Math.ceil(size / partSize)), (number) => {
     const start = (number - 1) * partSize
     const end = Math.min(start + partSize, size)
     return {
       number,
-      bytes: data instanceof Uint8Array ? data.subarray(start, end) : data.slice(start, end),
+      size: end - start,
+      body: partBody(data instanceof Uint8Array ? data.subarray(start, end) : data.slice(start, end)),
+      filled: Effect.void,
       release: Effect.void
     }
   })
@@ -393,64 +409,185 @@ const bytesParts = (data: Uint8Array | Blob, size: number): Stream.Stream<Part> 
 const emptyStream = invalidHeader("Content-Length", "0", "the stream produced no bytes: a file holds 1 byte or more")
 
 /**
- * The parts of a caller's stream, read ahead into at most `buffers` part buffers: a part's buffer
- * goes back to the pool once the part is acknowledged (or given up), and the stream is not read
- * while every buffer is out. A declared size must be met exactly; without one, the parts go on
- * until the stream ends (the last one shorter). The stream is read up to its first bytes before
- * this answers, so that a stream without any fails before the upload is initiated; the reading
- * lasts as long as the scope.
+ * The body of a part whose buffer is still being filled: its first PUT streams the bytes as they
+ * come in (`filled` counts them; each pull takes whatever arrived since the last one, as one
+ * view of the buffer), a PUT sent again waits until the buffer is full and sends it whole.
+ */
+const fillingBody = <E>(
+  bytes: Uint8Array,
+  filled: SubscriptionRef.SubscriptionRef<number>,
+  done: Deferred.Deferred<void, E>
+): HttpBody.HttpBody => {
+  let sent = false
+  return HttpBody.stream(
+    Stream.suspend(() => {
+      // a failed reading fails the part itself (see `multipart`), not its body: this waits
+      if (sent) return Stream.fromEffect(Effect.as(Effect.catchAll(Deferred.await(done), () => Effect.never), bytes))
+      sent = true
+      return filled.changes.pipe(
+        Stream.mapChunks((counts) => Chunk.takeRight(counts, 1)),
+        Stream.takeUntil((count) => count >= bytes.byteLength),
+        Stream.mapAccum(0, (from, to) => [to, bytes.subarray(from, to)]),
+        Stream.filter((view) => view.byteLength > 0)
+      )
+    }),
+    "application/octet-stream",
+    bytes.byteLength
+  )
+}
+
+/** At most `buffers` part buffers, made as needed: `take` waits while every one is out. */
+const pool = (buffers: number) =>
+  Effect.map(Queue.bounded<Uint8Array>(buffers), (free) => {
+    let allocated = 0
+    return {
+      take: Effect.flatMap(Queue.poll(free), (reused) =>
+        Option.isSome(reused)
+          ? Effect.succeed(reused.value)
+          : allocated < buffers
+          ? Effect.sync(() => {
+            allocated += 1
+            return new Uint8Array(partSize)
+          })
+          : Queue.take(free)),
+      // never blocks: no more than `buffers` buffers exist
+      give: (buffer: Uint8Array) => Effect.asVoid(Queue.offer(free, buffer))
+    }
+  })
+
+/**
+ * A part handed on before its bytes are read: `fill` reads them into `bytes`, telling its body
+ * ({@link fillingBody}) of new bytes a slice (1 MB) at a time, and completes `filled` (or fails
+ * it as the reading failed).
+ */
+const livePart = <E, R>(
+  number: number,
+  bytes: Uint8Array,
+  release: Effect.Effect<void>,
+  read: (bytes: Uint8Array, progress: (filled: number) => Effect.Effect<void>) => Effect.Effect<void, E, R>
+): Effect.Effect<{ readonly part: Part<E>; readonly fill: Effect.Effect<void, E, R> }> =>
+  Effect.gen(function*() {
+    const filled = yield* SubscriptionRef.make(0)
+    const done = yield* Deferred.make<void, E>()
+    let told = 0
+    const tell = (count: number) =>
+      count - told >= sliceSize || count === bytes.byteLength
+        ? Effect.suspend(() => {
+          told = count
+          return SubscriptionRef.set(filled, count)
+        })
+        : Effect.void
+    return {
+      part: {
+        number,
+        size: bytes.byteLength,
+        body: fillingBody(bytes, filled, done),
+        filled: Deferred.await(done),
+        release
+      },
+      fill: Effect.zipRight(Effect.intoDeferred(read(bytes, tell), done), Deferred.await(done))
+    }
+  })
+
+/**
+ * The parts of a caller's stream, read into at most `buffers` part buffers: a part's buffer goes
+ * back to the pool once the part is acknowledged and the stream is not read while every buffer
+ * is out. The stream is read front to back by one fiber, a part after the other, into the
+ * parts' buffers. With `live` (a declared size, so every part's size is known before its bytes)
+ * a part is handed on as soon as it has its buffer and its first PUT streams the bytes as they
+ * are read ({@link fillingBody}): the next part's reading and this part's sending overlap, and a
+ * part sent again goes whole. Otherwise (a stream of unknown length, whose last part's size is
+ * known only at its end, or whole bodies) a part is handed on full. A declared size must be met
+ * exactly; without one, the parts go on until the stream ends (the last one shorter). The stream
+ * is read up to its first bytes before this answers, so that a stream without any fails before
+ * the upload is initiated; the reading lasts as long as the scope.
  */
 const streamParts = <E, R>(
   stream: Stream.Stream<Uint8Array, E, R>,
   size: number | undefined,
-  buffers: number
-): Effect.Effect<Stream.Stream<Part, E | FalError.FalError, R>, E | FalError.FalError, R | Scope.Scope> =>
+  buffers: number,
+  live: boolean
+): Effect.Effect<
+  Stream.Stream<Part<E | FalError.FalError>, E | FalError.FalError>,
+  E | FalError.FalError,
+  R | Scope.Scope
+> =>
   Effect.gen(function*() {
     const read = yield* reader(stream, size)
     if (!(yield* read.nonEmpty)) return yield* (size === undefined ? emptyStream : sizeMismatch(size, "0"))
-    const free = yield* Queue.bounded<Uint8Array>(buffers)
-    let allocated = 0
-    const buffer = Effect.flatMap(Queue.poll(free), (reused) =>
-      Option.isSome(reused)
-        ? Effect.succeed(reused.value)
-        : allocated < buffers
-        ? Effect.sync(() => {
-          allocated += 1
-          return new Uint8Array(partSize)
-        })
-        : Queue.take(free))
-    let number = 0
-    let done = false
-    const next: Effect.Effect<Part, Option.Option<E | FalError.FalError>, R> = Effect.suspend(() => {
-      if (done) return Effect.fail(Option.none())
-      const want = size === undefined ? partSize : Math.min(partSize, size - number * partSize)
-      if (want <= 0) {
-        done = true
-        return Effect.zipRight(Effect.mapError(read.end, Option.some), Effect.fail(Option.none()))
+    const buffer = yield* pool(buffers)
+    // one part waiting to be taken: the others are in flight or not read yet
+    const parts = yield* Mailbox.make<Part<E | FalError.FalError>, E | FalError.FalError>(1)
+    const fillAll = Effect.gen(function*() {
+      for (let number = 1;; number++) {
+        const want = size === undefined ? partSize : Math.min(partSize, size - (number - 1) * partSize)
+        if (want <= 0) return yield* read.end
+        const whole = yield* buffer.take
+        const release = buffer.give(whole)
+        if (live && size !== undefined) {
+          const { fill, part } = yield* livePart(
+            number,
+            whole.subarray(0, want),
+            release,
+            (bytes, progress): Effect.Effect<void, E | FalError.FalError, R> =>
+              Effect.flatMap(
+                read.fill(bytes, progress),
+                (count) => count < want ? sizeMismatch(size, `${read.seen()}`) : Effect.void
+              )
+          )
+          yield* parts.offer(part)
+          yield* fill
+          continue
+        }
+        const count = yield* read.fill(whole.subarray(0, want))
+        if (count < want && size !== undefined) return yield* sizeMismatch(size, `${read.seen()}`)
+        if (count === 0) return yield* (number === 1 ? emptyStream : Effect.void)
+        const bytes = whole.subarray(0, count)
+        yield* parts.offer({ number, size: count, body: partBody(bytes), filled: Effect.void, release })
+        if (count < want) return
       }
-      return Effect.flatMap(buffer, (whole) => {
-        // never blocks: no more than `buffers` buffers exist
-        const release = Effect.asVoid(Queue.offer(free, whole))
-        return Effect.flatMap(
-          Effect.onError(Effect.mapError(read.fill(whole.subarray(0, want)), Option.some), () => release),
-          (filled): Effect.Effect<Part, Option.Option<E | FalError.FalError>> => {
-            if (filled < want) {
-              done = true
-              if (size !== undefined) {
-                return Effect.zipRight(release, Effect.fail(Option.some(sizeMismatch(size, `${read.seen()}`))))
-              }
-              if (filled === 0) {
-                return Effect.zipRight(release, Effect.fail(number === 0 ? Option.some(emptyStream) : Option.none()))
-              }
-            }
-            number += 1
-            return Effect.succeed({ number, bytes: whole.subarray(0, filled), release })
-          }
-        )
-      })
     })
-    return Stream.repeatEffectOption(next)
+    yield* Effect.forkScoped(Mailbox.into(fillAll, parts))
+    return Mailbox.toStream(parts)
   })
+
+/**
+ * The parts of a `Blob` (`uploadBody: "stream"`), each read from its own slice into a part
+ * buffer while it is sent ({@link livePart}): the parts in flight are read at once, not one
+ * after the other as a stream's. At most `buffers` buffers; each part's reading lasts as long
+ * as the scope.
+ */
+const blobParts = (
+  blob: Blob,
+  buffers: number
+): Effect.Effect<Stream.Stream<Part<FalError.FalError>>, never, Scope.Scope> =>
+  Effect.zipWith(
+    pool(buffers),
+    Effect.scope,
+    (buffer, scope) =>
+      Stream.mapEffect(Stream.range(1, Math.ceil(blob.size / partSize)), (number) =>
+        Effect.gen(function*() {
+          const start = (number - 1) * partSize
+          const end = Math.min(start + partSize, blob.size)
+          const whole = yield* buffer.take
+          const { fill, part } = yield* livePart(
+            number,
+            whole.subarray(0, end - start),
+            buffer.give(whole),
+            (bytes, progress): Effect.Effect<void, FalError.FalError> =>
+              Effect.scoped(Effect.flatMap(reader(blobBytes(blob.slice(start, end)), bytes.byteLength), (read) =>
+                Effect.flatMap(
+                  read.fill(bytes, progress),
+                  (count) =>
+                    count < bytes.byteLength
+                      ? readFailure(`the Blob ended after ${start + count} of its ${blob.size} bytes`)
+                      : Effect.void
+                )))
+          )
+          yield* Effect.forkIn(fill, scope)
+          return part
+        }))
+  )
 
 const initiate = <E, R>(
   service: Service,
@@ -566,7 +703,7 @@ const multipart = <E, R>(
   service: Service,
   source: Plan<E, R>,
   options: Options,
-  parts: Stream.Stream<Part, E | FalError.FalError, R>
+  parts: Stream.Stream<Part<E | FalError.FalError>, E | FalError.FalError, R>
 ): Effect.Effect<UploadedFile, E | FalError.FalError, R> =>
   Effect.gen(function*() {
     const initiated = yield* initiate(service, source, true)
@@ -575,13 +712,10 @@ const multipart = <E, R>(
     const at = (suffix: string) => `${target.origin}${target.pathname}/${suffix}${target.search}`
     const progress = yield* reporter(options, source.source.size)
     /** Sends a part (again after a transient failure: its body is read anew each time) and reports it. */
-    const sendPart = (part: Part) => {
-      const size = part.bytes instanceof Blob ? part.bytes.size : part.bytes.byteLength
-      return Request.execute(pipeline, {
+    const sendPart = (part: Part<E | FalError.FalError>) =>
+      Request.execute(pipeline, {
         operation: "upload.part",
-        request: HttpClientRequest.put(at(String(part.number))).pipe(
-          HttpClientRequest.setBody(partBody(part.bytes))
-        ),
+        request: HttpClientRequest.put(at(String(part.number))).pipe(HttpClientRequest.setBody(part.body)),
         retryAlso: transient,
         onResponse: (response) =>
           readJson("upload.part", response, PartAnswer).pipe(
@@ -595,11 +729,15 @@ const multipart = <E, R>(
             )
           )
       }).pipe(
-        Effect.tap(() => progress.add(size)),
-        Effect.map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag, size })),
-        Effect.ensuring(part.release)
+        // a part whose bytes could not all be read fails as the reading did, its PUT aborted
+        // (a race: `Effect.zipLeft` with `concurrent` left the PUT running inside its timeouts)
+        Effect.raceFirst(Effect.zipRight(part.filled, Effect.never)),
+        Effect.tap(() => progress.add(part.size)),
+        // its buffer goes back once it is acknowledged and its bytes all read; a part that
+        // failed fails the upload, and its buffer with it
+        Effect.tap(() => Effect.zipRight(part.filled, part.release)),
+        Effect.map((answer) => ({ partNumber: answer.partNumber, etag: answer.etag, size: part.size }))
       )
-    }
     const answers = Chunk.toReadonlyArray(
       yield* Stream.runCollect(Stream.mapEffect(parts, sendPart, { concurrency: source.concurrency }))
     )
@@ -636,7 +774,7 @@ export const upload = Effect.fn("fal.storage.upload", { kind: "client" })(<E = n
       // a Blob's parts read into part buffers, as a stream's are: see "Memory" above
       return yield* (bytes.data instanceof Blob && service.uploadBody === "stream"
         ? Effect.scoped(Effect.flatMap(
-          streamParts(blobBytes(bytes.data), bytes.size, source.concurrency),
+          blobParts(bytes.data, source.concurrency),
           (parts) => multipart(service, source, options, parts)
         ))
         : multipart(service, source, options, bytesParts(bytes.data, bytes.size)))
@@ -645,7 +783,7 @@ export const upload = Effect.fn("fal.storage.upload", { kind: "client" })(<E = n
       return yield* single(service, source, yield* readWhole(bytes.stream, bytes.size), options)
     }
     return yield* Effect.scoped(Effect.flatMap(
-      streamParts(bytes.stream, bytes.size, source.concurrency),
+      streamParts(bytes.stream, bytes.size, source.concurrency, service.uploadBody === "stream"),
       (parts) => multipart(service, source, options, parts)
     ))
   })
