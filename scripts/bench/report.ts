@@ -6,7 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
-import { createInterface } from "node:readline"
+import { createInterface, type Interface } from "node:readline"
 
 const tsx = path.join(import.meta.dirname, "..", "..", "node_modules", ".bin", "tsx")
 
@@ -100,17 +100,23 @@ export const median = (values: ReadonlyArray<number>): number => {
 
 /**
  * Starts `script` (with `args`) in a process of its own and answers it with the first line it
- * prints (a server prints its URLs); its exit before that line is a failure.
+ * prints (a server prints its URLs) and its further lines; its exit before that line is a failure.
+ * `env` replaces the environment; `stdin: "pipe"` leaves the child's input open for messages.
  */
 export const startChild = (
   script: string,
-  args: ReadonlyArray<string> = []
-): Promise<{ readonly child: ChildProcess; readonly line: string }> =>
+  args: ReadonlyArray<string> = [],
+  options: { readonly env?: NodeJS.ProcessEnv; readonly stdin?: "ignore" | "pipe" } = {}
+): Promise<{ readonly child: ChildProcess; readonly line: string; readonly lines: Interface }> =>
   new Promise((resolve, reject) => {
-    const child = spawn(tsx, [script, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(tsx, [script, ...args], {
+      stdio: [options.stdin ?? "ignore", "pipe", "inherit"],
+      ...(options.env === undefined ? {} : { env: options.env })
+    })
     child.once("error", reject)
     child.once("exit", (code) => reject(new Error(`${path.basename(script)} exited with ${code}`)))
-    createInterface({ input: child.stdout! }).once("line", (line) => resolve({ child, line }))
+    const lines = createInterface({ input: child.stdout! })
+    lines.once("line", (line) => resolve({ child, line, lines }))
   })
 
 /** Runs `script` (with `args`) in a process of its own to its end; answers the JSON lines it printed. */

@@ -6,33 +6,42 @@
  * `tsx scripts/bench/upload-link.ts` (`pnpm bench` runs it as its "Upload over a slow link"
  * section). `BENCH_LINK_MB` sets another size.
  *
- * This process serves the emulator, started as `fal-emulator --latency 50ms --throughput 20MB/s
- * [--loss 0.05]` starts it (`Link.parse` of the same texts, `FalEmulator.layer({ link })`), one
- * per upload so that each stored file can be compared byte for byte with the file sent and
- * dropped after; one untimed upload first warms the emulator's process up (its code paths). Each
- * client uploads in its own child process (`tsx scripts/bench/upload-link.ts
- * client <name> <base> <file>`), whose RSS before the upload and peak RSS (`maxRSS`) show what the
- * client holds. Gates: effect-fal at least 4x faster than the official client without loss and
- * 3x with it, its peak RSS over its baseline within 1.5x of concurrency x part size (from a
- * `Stream`, the source that holds its parts), every part sent at most 3 times.
+ * Each upload has an emulator of its own, in a process of its own (`tsx
+ * scripts/bench/upload-link.ts emulator <loss> <file>`), started as `fal-emulator --latency 50ms
+ * --throughput 20MB/s [--loss 0.05]` starts it (`Link.parse` of the same texts,
+ * `FalEmulator.layer({ link })`). It takes one untimed upload of three parts first (its upload
+ * path compiled before the timed one), prints its storage base, and once told the URL of the
+ * file uploaded compares that file with the file sent, byte for byte, and prints what it logged.
+ * Its process runs glibc's malloc on transparent huge pages: the emulator keeps every byte it is
+ * sent, and on the machines this runs on a first touch of a 4 KiB page costs microseconds, which
+ * made the emulator, not the link, set the pace of parallel parts. Each client uploads in its
+ * own child process (`tsx scripts/bench/upload-link.ts client <name> <base> <file>`), with the
+ * default environment; its RSS once ready (its client built, one 10-byte upload made) and its
+ * peak RSS (`maxRSS`) show what the upload holds. Gates: effect-fal at least 4x faster than the
+ * official client without loss and 3x with it, its peak RSS over its baseline within 1.5x of
+ * concurrency x part size (from a `Stream`, the source that holds its parts), every part sent at
+ * most 3 times.
  */
 import { FalClient, Storage } from "@effect-fal/api"
 import { FalEmulator, FalPlatform, Link } from "@effect-fal/testing"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import { createFalClient } from "@fal-ai/client"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 import { execFile } from "node:child_process"
 import * as Crypto from "node:crypto"
+import { once } from "node:events"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { type Gate, isMain, printGates, runAlone, stamp, times } from "./report.js"
+import { createInterface } from "node:readline"
+import { type Gate, isMain, printGates, runAlone, stamp, startChild, times } from "./report.js"
 
 const megabytes = Number(process.env.BENCH_LINK_MB ?? "200")
 if (!Number.isInteger(megabytes) || megabytes <= 0) throw new Error("BENCH_LINK_MB must be a positive integer")
@@ -45,6 +54,8 @@ type ClientName = typeof clients[number]
 
 interface ChildResult {
   readonly client: ClientName
+  /** The file's CDN URL, as the upload answered it. */
+  readonly url: string | undefined
   readonly seconds: number
   readonly error: string | undefined
   readonly baseRssMiB: number
@@ -53,8 +64,8 @@ interface ChildResult {
   readonly cpuSeconds: number
 }
 
-interface Run extends ChildResult {
-  readonly loss: boolean
+/** What the emulator saw of one upload, as its process prints it. */
+interface EmulatorReport {
   /** The most times one part was PUT, as the emulator logged. */
   readonly maxAttempts: number
   /** Upload PUTs the link lost. */
@@ -65,19 +76,22 @@ interface Run extends ChildResult {
   readonly emulatorCpuSeconds: number
 }
 
+interface Run extends ChildResult, EmulatorReport {
+  readonly loss: boolean
+}
+
 const key = FalPlatform.defaultKeys.user
 
 /** One client, in this (child) process: one upload of the file; prints a JSON line. */
 const client = async (name: ClientName, base: string, file: string): Promise<void> => {
-  const baseRssMiB = process.memoryUsage().rss / 1024 / 1024
-  let upload: () => Promise<string>
+  let upload: (data: Blob | "file") => Promise<string>
   let dispose = async () => {}
   if (name === "@fal-ai/client (Blob)") {
     const fal = createFalClient({
       credentials: key,
       requestMiddleware: async (request) => ({ ...request, url: request.url.replace("https://rest.fal.ai", base) })
     })
-    upload = async () => fal.storage.upload(await Fs.openAsBlob(file))
+    upload = async (data) => fal.storage.upload(data === "file" ? await Fs.openAsBlob(file) : data)
   } else {
     const runtime = ManagedRuntime.make(
       FalClient.layer({ key: Redacted.make(key), urls: { storage: base } }).pipe(
@@ -85,22 +99,24 @@ const client = async (name: ClientName, base: string, file: string): Promise<voi
       )
     )
     dispose = () => runtime.dispose()
-    upload = name === "effect-fal (Blob)"
-      ? async () => (await runtime.runPromise(Storage.upload(await Fs.openAsBlob(file)))).url
-      : async () => {
-        const stream = Stream.fromAsyncIterable(
-          Fs.createReadStream(file), // 64 KiB chunks, the default: short-lived garbage
-          (cause) => new Error(String(cause))
-          // a `Buffer` is a `Uint8Array`: handed on as it is
-        ).pipe(Stream.map((chunk) => chunk as Buffer))
-        return (await runtime.runPromise(Storage.upload({ stream, size }))).url
-      }
+    upload = async (data) => {
+      if (data !== "file") return (await runtime.runPromise(Storage.upload(data))).url
+      if (name === "effect-fal (Blob)") return (await runtime.runPromise(Storage.upload(await Fs.openAsBlob(file)))).url
+      // as docs/storage.md reads a file: Node's stream through `NodeStream.fromReadable`
+      const stream = NodeStream.fromReadable(() => Fs.createReadStream(file), (cause) => new Error(String(cause)))
+      const upload = Storage.upload({ stream, size })
+      return (await runtime.runPromise(upload)).url
+    }
   }
+  // the baseline is the client ready to upload: built, its code loaded by one small upload
+  await upload(new Blob([new Uint8Array(10)]))
+  const baseRssMiB = process.memoryUsage().rss / 1024 / 1024
   const start = performance.now()
   const cpu = process.cpuUsage()
   let error: string | undefined
+  let url: string | undefined
   try {
-    await upload()
+    url = await upload("file")
   } catch (cause) {
     error = String(cause).slice(0, 200)
   }
@@ -109,6 +125,7 @@ const client = async (name: ClientName, base: string, file: string): Promise<voi
   await dispose()
   const result: ChildResult = {
     client: name,
+    url,
     seconds,
     error,
     baseRssMiB,
@@ -118,44 +135,87 @@ const client = async (name: ClientName, base: string, file: string): Promise<voi
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
-/** An emulator with the link model, as `fal-emulator` builds it from its flags, for one upload. */
-const withEmulator = <A>(
-  loss: boolean,
-  use: (base: string) => Promise<A>,
-  sent: Uint8Array
-): Promise<
-  A & {
-    readonly maxAttempts: number
-    readonly lost: number
-    readonly intact: boolean
-    readonly emulatorCpuSeconds: number
-  }
-> => {
+/** The parts of the untimed upload an emulator takes first. */
+const warmUpParts = 3
+
+/**
+ * An emulator with the link model, as `fal-emulator` builds it from its flags, in this (child)
+ * process: one untimed upload from this process first, then it prints `{"base"}` and, for the
+ * URL read on its input, an {@link EmulatorReport} of the uploads since.
+ */
+const emulator = (loss: boolean, file: string): Promise<void> => {
   const link = Either.getOrThrow(Link.parse(loss ? { ...flags, loss: lossRate } : flags))
   return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const context = yield* Layer.build(FalEmulator.layer({ link }))
     const { urls } = Context.get(context, FalEmulator.FalEmulator)
     const platform = Context.get(context, FalPlatform.FalPlatform)
+    yield* Storage.upload(Crypto.randomBytes(warmUpParts * Storage.partSize)).pipe(
+      Effect.provide(FalClient.layer({ key: Redacted.make(key), urls: { storage: urls.storage } })),
+      Effect.provide(NodeHttpClient.layerUndici),
+      Effect.orDie
+    )
+    const logged = (yield* platform.httpLog).length
     const cpu = process.cpuUsage()
-    const result = yield* Effect.promise(() => use(urls.storage))
+    process.stdout.write(`${JSON.stringify({ base: urls.storage })}\n`)
+    const [url] = yield* Effect.promise(() => once(createInterface({ input: process.stdin }), "line"))
     const used = process.cpuUsage(cpu)
-    const log = yield* platform.httpLog
+    const log = (yield* platform.httpLog).slice(logged)
     const attempts = new Map<string, number>()
     for (const entry of log) {
       if (entry.base === "upload" && entry.method === "PUT") {
         attempts.set(entry.path, (attempts.get(entry.path) ?? 0) + 1)
       }
     }
-    const files = yield* platform.files
-    const intact = files.length === 1 && Buffer.compare(files[0].content, sent) === 0
-    return {
-      ...result,
+    const stored = yield* platform.file(String(url))
+    const report: EmulatorReport = {
       maxAttempts: Math.max(0, ...attempts.values()),
       lost: log.filter((entry) => entry.base === "upload" && entry.status === "reset").length,
-      intact,
+      intact: Option.isSome(stored) && Buffer.compare(stored.value.content, Fs.readFileSync(file)) === 0,
       emulatorCpuSeconds: (used.user + used.system) / 1e6
     }
+    process.stdout.write(`${JSON.stringify(report)}\n`)
   })))
+}
+
+/** One upload: an emulator of its own (its process on huge pages), then the client against it. */
+const measure = async (loss: boolean, name: ClientName, file: string): Promise<Run> => {
+  const { child, lines, line } = await startChild(import.meta.filename, ["emulator", loss ? "1" : "0", file], {
+    env: { ...process.env, GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" },
+    stdin: "pipe"
+  })
+  try {
+    const { base } = JSON.parse(line) as { readonly base: string }
+    const result = await runClient(name, base, file)
+    const reported = once(lines, "line")
+    child.stdin!.end(`${result.url ?? ""}\n`)
+    const [report] = await reported
+    return { ...result, ...JSON.parse(String(report)) as EmulatorReport, loss }
+  } finally {
+    child.kill()
+  }
+}
+
+const tsx = Path.join(import.meta.dirname, "..", "..", "node_modules", ".bin", "tsx")
+
+/**
+ * A client's upload in a process of its own: through tsx's command, not forked from this
+ * process, with the default environment (the emulator's tuning is its own).
+ */
+const runClient = (name: ClientName, base: string, file: string) => {
+  const env = { ...process.env }
+  delete env.GLIBC_TUNABLES
+  return new Promise<ChildResult>((resolve, reject) =>
+    execFile(
+      tsx,
+      // the compiled packages: `built-register.mjs` passes itself on in NODE_OPTIONS
+      [import.meta.filename, "client", name, base, file],
+      { encoding: "utf8", maxBuffer: 1024 * 1024, env },
+      (error, stdout, stderr) =>
+        error === null
+          ? resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "") as ChildResult)
+          : reject(new Error(`${error.message}\n${stderr}`))
+    )
+  )
 }
 
 export const uploadLinkSection = async (): Promise<
@@ -170,34 +230,12 @@ export const uploadLinkSection = async (): Promise<
     Fs.writeSync(out, block, 0, Math.min(block.length, size - written))
   }
   Fs.closeSync(out)
-  const sent = Fs.readFileSync(file)
-  const tsx = Path.join(import.meta.dirname, "..", "..", "node_modules", ".bin", "tsx")
-  // through tsx's command, not forked from this server: Linux carries a process's peak RSS over
-  // fork and exec, so a child forked from here (holding the stored files) would report ours
-  const child = (name: ClientName, base: string) =>
-    new Promise<ChildResult>((resolve, reject) =>
-      execFile(
-        tsx,
-        // the compiled packages: `built-register.mjs` passes itself on in NODE_OPTIONS
-        [import.meta.filename, "client", name, base, file],
-        { encoding: "utf8", maxBuffer: 1024 * 1024 },
-        (error, stdout, stderr) =>
-          error === null
-            ? resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "") as ChildResult)
-            : reject(new Error(`${error.message}\n${stderr}`))
-      )
-    )
   const runs: Array<Run> = []
   try {
-    // untimed: the emulator's process compiles its upload path on its first upload; without this
-    // the first client timed (effect-fal's) would pay for it
-    console.error("upload over the link: warming the emulator up…")
-    await withEmulator(false, (base) => child("effect-fal (Blob)", base), sent)
     for (const loss of [false, true]) {
       for (const name of clients) {
         console.error(`upload over the link: ${name}${loss ? ", 5% loss" : ""}…`)
-        const result = await withEmulator(loss, (base) => child(name, base), sent)
-        runs.push({ ...result, loss })
+        runs.push(await measure(loss, name, file))
       }
     }
   } finally {
@@ -247,14 +285,20 @@ export const uploadLinkSection = async (): Promise<
     `Method: each client uploads the same file-backed ${megabytes} MB file to a loopback emulator with the`,
     `link model of \`fal-emulator --latency ${flags.latency} --throughput ${flags.throughput}\` (and \`--loss ${lossRate}\`:`,
     "5% of upload PUTs reset after their body was read, seed 1): every request body read at 20 MB/s",
-    "(per connection), 50 ms added to every request. One emulator per upload; it compares the stored",
-    "file with the file sent, byte for byte, and counts the PUTs of each part. Each client runs in its",
-    "own child process: RSS before is its RSS once loaded, peak RSS its `maxRSS`. effect-fal sends 6",
-    "parts at once (the default) from a file `Stream` of declared size or a file-backed `Blob`, each",
-    "read into at most 6 part buffers; @fal-ai/client sends its 10 MB parts one after another. The",
-    "emulator keeps a part's bytes as they arrive and a multipart file as its parts (joined when the",
-    "bench reads it back, after the clock stopped). One untimed upload first warms the emulator's",
-    "process up. One run each.",
+    "(per connection), 50 ms added to every request. Each upload has an emulator of its own, in a",
+    "process of its own, which first takes one untimed upload of 3 parts (its code compiled), then",
+    "compares the stored file with the file sent, byte for byte, and counts the PUTs of each part.",
+    "The emulator's process runs glibc's malloc on transparent huge pages",
+    "(`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`): it keeps every byte it is sent, and on this machine",
+    "first touches of fresh 4 KiB pages cost it more CPU than the rest of its work, enough to make",
+    "the emulator, not the link, set the pace of six parts at once. Each client runs in a child",
+    "process of its own, with the default environment: RSS before is its RSS once ready (client",
+    "built, one 10-byte upload made), peak RSS its `maxRSS`. effect-fal sends 6 parts at once (the",
+    "default) from Node's stream of the file through `NodeStream.fromReadable` (64 KiB chunks, as",
+    "docs/storage.md reads a file) with its size declared, or from a file-backed `Blob`, into at",
+    "most 6 part buffers, each part",
+    "streamed from its buffer as it fills; @fal-ai/client sends its 10 MB parts one after another.",
+    "One run each.",
     "",
     "| client | loss | seconds | MB/s | file intact | PUTs lost | most sends of a part | RSS before (MiB) | peak RSS (MiB) | peak - before (MiB) | client CPU s | emulator CPU s | error |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -285,6 +329,9 @@ if (isMain(import.meta.filename)) {
   if (mode === "client") {
     const [name, base, file] = args
     await client(name as ClientName, base, file)
+  } else if (mode === "emulator") {
+    const [loss, file] = args
+    await emulator(loss === "1", file)
   } else {
     runAlone(uploadLinkSection)
   }
