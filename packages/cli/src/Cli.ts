@@ -504,7 +504,7 @@ const requests = Command.make(
  * The file changed between its check and its upload (it grew or shrank while it was read): fal
  * stored nothing. Exit code 1.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class FileChanged extends Schema.TaggedError<FileChanged>("@effect-fal/cli/FileChanged")("FileChanged", {
@@ -512,7 +512,7 @@ export class FileChanged extends Schema.TaggedError<FileChanged>("@effect-fal/cl
   size: Schema.Number
 }) {
   /**
-   * @since 0.3.0
+   * @since 0.2.0
    */
   override get message(): string {
     return `${this.path} changed while it was uploaded (it held ${this.size} bytes when it was checked); ` +
@@ -541,7 +541,7 @@ const mediaTypes: Readonly<Record<string, string>> = {
  * name's extension (any case) for common media (png, jpg, jpeg, webp, gif, mp4, mov, webm, mp3,
  * wav, ogg, json, txt), else `application/octet-stream`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const contentTypeOf = (fileName: string): string => {
@@ -554,7 +554,7 @@ export const contentTypeOf = (fileName: string): string => {
  * A number of bytes for people: `512 B`, `3.4 kB`, `25.0 MB`, `1.20 GB` (decimal units, as
  * `MB/s` is).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category rendering
  */
 export const formatBytes = (bytes: number): string =>
@@ -571,7 +571,7 @@ export const formatBytes = (bytes: number): string =>
  * only once every byte is acknowledged), the rate so far in MB/s and, from it, the ETA (`?` before
  * any time has passed). Without a total (never for a file: its size is known), bytes and rate.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category rendering
  */
 export const uploadLine = (progress: {
@@ -596,7 +596,7 @@ export const uploadLine = (progress: {
  * Which tenth of the file has been sent (0 to 10): off a terminal `upload` prints a progress line
  * only when this goes up, so a file makes at most 11 lines however many events its upload has.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category rendering
  */
 export const tenthOf = (loaded: number, total: number | undefined): number =>
