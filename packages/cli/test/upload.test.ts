@@ -5,6 +5,7 @@
 import { Cli } from "@effect-fal/cli"
 import { FalEmulator, FalPlatform } from "@effect-fal/testing"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Console, Effect, Layer, Option } from "effect"
 import * as Crypto from "node:crypto"
@@ -36,15 +37,24 @@ const envOf = (urls: FalPlatform.Urls, key: string = KEY): Record<string, string
 /** Runs `effect-fal <args>` in-process with undici as the transport to the emulator in context. */
 const cli = (
   args: ReadonlyArray<string>,
-  options: { readonly key?: string; readonly interactive?: boolean } = {}
+  options: {
+    readonly key?: string
+    readonly interactive?: boolean
+    /** Changes the process's file system, e.g. to report another size than the file has. */
+    readonly fileSystem?: (fs: FileSystem.FileSystem) => FileSystem.FileSystem
+  } = {}
 ) =>
   Effect.gen(function*() {
     const { urls } = yield* FalEmulator.FalEmulator
     const out: Array<string> = []
     const err: Array<string> = []
     const redraws: Array<string> = []
+    const fileSystem = options.fileSystem
     const layer = Layer.mergeAll(
-      NodeContext.layer,
+      fileSystem === undefined ? NodeContext.layer : Layer.provideMerge(
+        Layer.effect(FileSystem.FileSystem, Effect.map(FileSystem.FileSystem, fileSystem)),
+        NodeContext.layer
+      ),
       NodeHttpClient.layerUndici,
       Layer.succeed(Cli.Terminal, {
         interactive: options.interactive === true,
@@ -262,6 +272,37 @@ describe("effect-fal upload", () => {
       assert.deepStrictEqual(log.map((entry) => [entry.base, entry.auth]), [["storage", "unknown"]])
       assert.deepStrictEqual(yield* platform.files, [])
     }).pipe(Effect.scoped, Effect.provide(FalEmulator.layer())))
+
+  it.live(
+    "a file that changes size while it is read is one line and exit 1; fal stores nothing",
+    () =>
+      Effect.gen(function*() {
+        const platform = yield* FalPlatform.FalPlatform
+        const dir = yield* tempDir
+        // the file as a concurrent writer leaves it: other than its size when it was checked
+        const off = (by: number) => (fs: FileSystem.FileSystem): FileSystem.FileSystem => ({
+          ...fs,
+          stat: (path) =>
+            Effect.map(fs.stat(path), (info) => ({ ...info, size: FileSystem.Size(info.size + BigInt(by)) }))
+        })
+        const cases: ReadonlyArray<readonly [number, number]> = [[1000, 1], [1000, -1], [15 * 1024 * 1024, -1]]
+        for (const [size, by] of cases) {
+          const path = writeFile(dir, `grows-${size}-${by}.bin`, bytesOf(size))
+          const result = yield* cli(["upload", path], { fileSystem: off(by) })
+          assert.strictEqual(result.code, 1, `${size} ${by}: ${result.err.join("\n")}`)
+          assert.deepStrictEqual(result.out, [])
+          const failure = result.err.filter((line) => line.startsWith("effect-fal:"))
+          assert.deepStrictEqual(failure, [
+            `effect-fal: ${path} changed while it was uploaded (it held ${size + by} bytes when it was checked); ` +
+            "nothing was stored: upload it again once nothing writes to it"
+          ])
+        }
+        assert.deepStrictEqual(yield* platform.files, [])
+        // the large one was initiated (its parts are read as they are sent), but never completed
+        assert.isFalse((yield* platform.httpLog).some((entry) => entry.path.endsWith("/complete")))
+      }).pipe(Effect.scoped, Effect.provide(FalEmulator.layer())),
+    30_000
+  )
 
   it.live("--help lists upload and its flags", () =>
     Effect.gen(function*() {
