@@ -6,8 +6,8 @@
  * `FAL_STORAGE_URL`, or `--api-url`. The HTTP transport is the `HttpClient` in context (the bin
  * provides undici).
  *
- * Exit codes ({@link exitCode}): 0 done, 1 some requests failed or fal answered an error,
- * 2 bad input (nothing was sent). {@link main} prints every failure as one line on stderr.
+ * Exit codes ({@link exitCode}): 0 done, 1 some requests failed, fal answered an error or a file
+ * could not be read, 2 bad input (nothing was sent). {@link main} prints every failure as one line on stderr.
  *
  * @since 0.1.0
  */
@@ -35,7 +35,6 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { stripVTControlCharacters } from "node:util"
@@ -629,10 +628,8 @@ const checkFile = (fs: FileSystem.FileSystem, path: string): Effect.Effect<numbe
 }
 
 /** The size mismatch `Storage.upload` reports for a stream that was not the size it declared. */
-const isSizeMismatch = (error: unknown): boolean =>
-  Predicate.isTagged(error, "InvalidRequestOptions") && Predicate.hasProperty(error, "issues") &&
-  Array.isArray(error.issues) &&
-  error.issues.some((issue: unknown) => Predicate.hasProperty(issue, "name") && issue.name === "Content-Length")
+const isSizeMismatch = (error: FalError.InvalidRequestOptions): boolean =>
+  error.issues.some((issue) => issue.name === "Content-Length")
 
 const upload = Command.make(
   "upload",
@@ -703,12 +700,13 @@ const upload = Command.make(
           }
         })
       // 1 MiB chunks rather than the default 64 KiB: a 10 MB part is 10 Stream steps (each a
-      // read, a chunk and a copy into the part buffer) instead of 160. A file-backed Blob
+      // read, a chunk and a copy into the part buffer) instead of 160; 4 of them read ahead of the
+      // part buffers (the default 16 would be 16 MiB held besides). A file-backed Blob
       // (`fs.openAsBlob`) would be Node's own API, not the platform's FileSystem, and would send
       // files up to 90 MB in one PUT, where a sized stream above one part goes in parts,
       // `--concurrency` of them at once: what moves a large file at the link's speed.
       const data: Storage.SizedStream<PlatformError.PlatformError> = {
-        stream: fs.stream(args.path, { chunkSize: FileSystem.MiB(1) }),
+        stream: fs.stream(args.path, { chunkSize: FileSystem.MiB(1), bufferSize: 4 }),
         size
       }
       const fileName = Option.getOrElse(args.fileName, () => path.basename(args.path))
@@ -722,7 +720,11 @@ const upload = Command.make(
         }),
         onProgress
       }).pipe(
-        Effect.catchIf(isSizeMismatch, () => Effect.fail(new FileChanged({ path: args.path, size }))),
+        Effect.catchTag(
+          "InvalidRequestOptions",
+          (error): Effect.Effect<never, FileChanged | FalError.InvalidRequestOptions> =>
+            Effect.fail(isSizeMismatch(error) ? new FileChanged({ path: args.path, size }) : error)
+        ),
         // the failure line, if any, starts on a line of its own
         Effect.ensuring(Effect.suspend(() => drawn === undefined ? Effect.void : terminal.redraw(`${drawn}\n`))),
         Effect.provide(layerClient(Option.none()))
