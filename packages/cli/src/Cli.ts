@@ -1,23 +1,28 @@
 /**
- * The `effect-fal` command: `purge` (bulk payload deletion with progress and a checkpoint) and
- * `requests` (an endpoint's request history). Keys come from `FAL_ADMIN_KEY` / `FAL_KEY` and are
+ * The `effect-fal` command: `purge` (bulk payload deletion with progress and a checkpoint),
+ * `requests` (an endpoint's request history) and `upload` (a local file to fal's CDN, with
+ * progress; its URL on stdout). Keys come from `FAL_ADMIN_KEY` / `FAL_KEY` and are
  * never printed; base URLs from `FAL_RUN_URL`, `FAL_QUEUE_URL`, `FAL_API_URL`, `FAL_REST_URL`,
  * `FAL_STORAGE_URL`, or `--api-url`. The HTTP transport is the `HttpClient` in context (the bin
  * provides undici).
  *
- * Exit codes ({@link exitCode}): 0 done, 1 some requests failed or fal answered an error,
- * 2 bad input (nothing was sent). {@link main} prints every failure as one line on stderr.
+ * Exit codes ({@link exitCode}): 0 done, 1 some requests failed, fal answered an error or a file
+ * could not be read, 2 bad input (nothing was sent). {@link main} prints every failure as one line on stderr.
  *
  * @since 0.1.0
  */
-import { FalClient, type FalError, Payloads, Purge, Requests } from "@effect-fal/api"
+import { FalClient, type FalError, Payloads, Purge, Requests, Storage } from "@effect-fal/api"
+import * as Args from "@effect/cli/Args"
 import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as Primitive from "@effect/cli/Primitive"
 import * as ValidationError from "@effect/cli/ValidationError"
+import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -495,14 +500,258 @@ const requests = Command.make(
 ).pipe(Command.withDescription("List an endpoint's requests (the Platform API request history)"))
 
 /**
+ * The file changed between its check and its upload (it grew or shrank while it was read): fal
+ * stored nothing. Exit code 1.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class FileChanged extends Schema.TaggedError<FileChanged>("@effect-fal/cli/FileChanged")("FileChanged", {
+  path: Schema.String,
+  size: Schema.Number
+}) {
+  /**
+   * @since 0.2.0
+   */
+  override get message(): string {
+    return `${this.path} changed while it was uploaded (it held ${this.size} bytes when it was checked); ` +
+      "nothing was stored: upload it again once nothing writes to it"
+  }
+}
+
+const mediaTypes: Readonly<Record<string, string>> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  gif: "image/gif",
+  mp4: "video/mp4",
+  mov: "video/quicktime",
+  webm: "video/webm",
+  mp3: "audio/mpeg",
+  wav: "audio/wav",
+  ogg: "audio/ogg",
+  json: "application/json",
+  txt: "text/plain"
+}
+
+/**
+ * The content type `upload` sends when `--content-type` is not given: guessed from the file
+ * name's extension (any case) for common media (png, jpg, jpeg, webp, gif, mp4, mov, webm, mp3,
+ * wav, ogg, json, txt), else `application/octet-stream`.
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const contentTypeOf = (fileName: string): string => {
+  const dot = fileName.lastIndexOf(".")
+  const extension = dot > 0 ? fileName.slice(dot + 1).toLowerCase() : ""
+  return Object.hasOwn(mediaTypes, extension) ? mediaTypes[extension] : "application/octet-stream"
+}
+
+/**
+ * A number of bytes for people: `512 B`, `3.4 kB`, `25.0 MB`, `1.20 GB` (decimal units, as
+ * `MB/s` is).
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const formatBytes = (bytes: number): string =>
+  bytes < 1e3
+    ? `${bytes} B`
+    : bytes < 1e6
+    ? `${(bytes / 1e3).toFixed(1)} kB`
+    : bytes < 1e9
+    ? `${(bytes / 1e6).toFixed(1)} MB`
+    : `${(bytes / 1e9).toFixed(2)} GB`
+
+/**
+ * The progress line of an upload: bytes sent of the total, the percentage (rounded down, so 100%
+ * only once every byte is acknowledged), the rate so far in MB/s and, from it, the ETA (`?` before
+ * any time has passed). Without a total (never for a file: its size is known), bytes and rate.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const uploadLine = (progress: {
+  readonly loaded: number
+  readonly total: number | undefined
+  readonly elapsedMs: number
+}): string => {
+  const perSecond = rate(progress.loaded, progress.elapsedMs)
+  const speed = `${(perSecond / 1e6).toFixed(1)} MB/s`
+  if (progress.total === undefined) return `${formatBytes(progress.loaded)} sent  ${speed}`
+  const remaining = Math.max(0, progress.total - progress.loaded)
+  const percent = progress.total > 0 ? Math.floor((progress.loaded * 100) / progress.total) : 100
+  const eta = remaining === 0
+    ? "0s"
+    : perSecond > 0
+    ? Duration.format(Duration.seconds(Math.ceil(remaining / perSecond)))
+    : "?"
+  return `${formatBytes(progress.loaded)} / ${formatBytes(progress.total)}  ${percent}%  ${speed}  ETA ${eta}`
+}
+
+/**
+ * Which tenth of the file has been sent (0 to 10): off a terminal `upload` prints a progress line
+ * only when this goes up, so a file makes at most 11 lines however many events its upload has.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const tenthOf = (loaded: number, total: number | undefined): number =>
+  total === undefined || total <= 0 ? 0 : Math.min(10, Math.floor((loaded * 10) / total))
+
+/**
+ * The file to upload, checked before anything is sent: it exists, can be read, is a regular
+ * file and holds a byte or more. Answers its size.
+ */
+const checkFile = (fs: FileSystem.FileSystem, path: string): Effect.Effect<number, InvalidInput> => {
+  const bad = (problem: string, fix: string) => new InvalidInput({ problem: `${path}: ${problem}`, fix })
+  const failed = (error: PlatformError.PlatformError) =>
+    error._tag === "SystemError" && error.reason === "NotFound"
+      ? bad("no such file", "give the path of a file to upload")
+      : error._tag === "SystemError" && error.reason === "PermissionDenied"
+      ? bad("cannot be read (permission denied)", "check its permissions")
+      : bad(`cannot be read (${error._tag === "SystemError" ? error.reason : "bad argument"})`, "check the path")
+  return Effect.gen(function*() {
+    const info = yield* Effect.mapError(fs.stat(path), failed)
+    if (info.type === "Directory") {
+      return yield* bad("is a directory", "give the path of a file (upload a directory's files one by one)")
+    }
+    if (info.type !== "File") {
+      return yield* bad(`is not a regular file (${info.type})`, "give the path of a regular file")
+    }
+    yield* Effect.mapError(fs.access(path, { readable: true }), failed)
+    if (info.size === BigInt(0)) return yield* bad("is empty", "fal stores files of 1 byte or more")
+    return Number(info.size)
+  })
+}
+
+/** The size mismatch `Storage.upload` reports for a stream that was not the size it declared. */
+const isSizeMismatch = (error: FalError.InvalidRequestOptions): boolean =>
+  error.issues.some((issue) => issue.name === "Content-Length")
+
+const upload = Command.make(
+  "upload",
+  {
+    path: Args.text({ name: "path" }).pipe(Args.withDescription("The file to upload")),
+    contentType: Options.text("content-type").pipe(
+      Options.optional,
+      Options.withDescription(
+        "The file's media type (default: from the file name's extension for common images, video, audio, json and txt, else application/octet-stream)"
+      )
+    ),
+    fileName: Options.text("file-name").pipe(
+      Options.optional,
+      Options.withDescription("The file name fal stores (default: the path's base name)")
+    ),
+    concurrency: Options.integer("concurrency").pipe(
+      Options.optional,
+      Options.withDescription("Parts in flight at once for a file sent in parts (1..32; default: the client's, 6)"),
+      Options.mapEffect(Option.match({
+        onNone: () => Effect.succeedNone,
+        onSome: (n) =>
+          n >= 1 && n <= 32 ? Effect.succeedSome(n) : Effect.fail(invalid(`--concurrency: must be in 1..32, not ${n}`))
+      }))
+    ),
+    expiresIn: Options.text("expires-in").pipe(
+      Options.withDescription("Keep the file this long (1h, 7d, \"36 hours\"), or never (default: the account's)"),
+      Options.mapEffect((text): Effect.Effect<Duration.Duration | "never", ValidationError.ValidationError> =>
+        text.trim() === "never"
+          ? Effect.succeed("never")
+          : fromEither(Either.mapLeft(
+            parseAge("expires-in", text),
+            (problem) =>
+              text.trim().startsWith("-")
+                ? problem
+                : `--expires-in: ${JSON.stringify(text)} is not a duration; write 1h, 7d, 90m, "36 hours" or never`
+          ))
+      ),
+      Options.optional
+    ),
+    json: Options.boolean("json").pipe(
+      Options.withDescription("Print {url, contentType, fileName, size, parts} as one JSON line instead of the URL")
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const terminal = yield* Terminal
+      const size = yield* checkFile(fs, args.path)
+      const started = yield* Clock.currentTimeMillis
+      let tenth = -1
+      let drawn: string | undefined
+      const onProgress = (progress: Storage.Progress): Effect.Effect<void> =>
+        Effect.gen(function*() {
+          const line = uploadLine({
+            loaded: progress.loaded,
+            total: progress.total,
+            elapsedMs: (yield* Clock.currentTimeMillis) - started
+          })
+          if (terminal.interactive) {
+            drawn = line
+            return yield* terminal.redraw(line)
+          }
+          const now = tenthOf(progress.loaded, progress.total)
+          if (now > tenth) {
+            tenth = now
+            yield* Console.error(line)
+          }
+        })
+      // 1 MiB chunks rather than the default 64 KiB: a 10 MB part is 10 Stream steps (each a
+      // read, a chunk and a copy into the part buffer) instead of 160; 4 of them read ahead of the
+      // part buffers (the default 16 would be 16 MiB held besides). A file-backed Blob
+      // (`fs.openAsBlob`) would be Node's own API, not the platform's FileSystem, and would send
+      // files up to 90 MB in one PUT, where a sized stream above one part goes in parts,
+      // `--concurrency` of them at once: what moves a large file at the link's speed.
+      const data: Storage.SizedStream<PlatformError.PlatformError> = {
+        stream: fs.stream(args.path, { chunkSize: FileSystem.MiB(1), bufferSize: 4 }),
+        size
+      }
+      const fileName = Option.getOrElse(args.fileName, () => path.basename(args.path))
+      const file = yield* Storage.upload(data, {
+        contentType: Option.getOrElse(args.contentType, () => contentTypeOf(fileName)),
+        fileName,
+        concurrency: Option.getOrUndefined(args.concurrency),
+        lifecycle: Option.match(args.expiresIn, {
+          onNone: () => undefined,
+          onSome: (expiration) => ({ expiration })
+        }),
+        onProgress
+      }).pipe(
+        Effect.catchTag(
+          "InvalidRequestOptions",
+          (error): Effect.Effect<never, FileChanged | FalError.InvalidRequestOptions> =>
+            Effect.fail(isSizeMismatch(error) ? new FileChanged({ path: args.path, size }) : error)
+        ),
+        // the failure line, if any, starts on a line of its own
+        Effect.ensuring(Effect.suspend(() => drawn === undefined ? Effect.void : terminal.redraw(`${drawn}\n`))),
+        Effect.provide(layerClient(Option.none()))
+      )
+      yield* Console.log(
+        args.json
+          ? JSON.stringify({
+            url: file.url,
+            contentType: file.contentType,
+            fileName: file.fileName,
+            size: file.size,
+            parts: file.parts
+          })
+          : file.url
+      )
+    })
+).pipe(Command.withDescription("Upload a local file to fal's CDN and print its URL (progress on stderr)"))
+
+/**
  * The `effect-fal` command with its subcommands.
  *
  * @since 0.1.0
  * @category commands
  */
 export const command = Command.make("effect-fal").pipe(
-  Command.withDescription("The fal platform from the command line: request history and payload purge"),
-  Command.withSubcommands([purge, requests])
+  Command.withDescription("The fal platform from the command line: request history, payload purge and uploads"),
+  Command.withSubcommands([purge, requests, upload])
 )
 
 /**
@@ -625,7 +874,7 @@ export const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
     const tag = String(error._tag)
     if (
       tag === "InvalidPurgeOptions" || tag === "InvalidListOptions" || tag === "InvalidModelId" ||
-      tag === "InvalidRequestId"
+      tag === "InvalidRequestId" || tag === "InvalidRequestOptions"
     ) return 2
   }
   return 1

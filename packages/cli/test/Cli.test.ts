@@ -58,6 +58,7 @@ describe("effect-fal", () => {
       assert.strictEqual(root.code, 0)
       assert.include(root.out.join("\n"), "purge")
       assert.include(root.out.join("\n"), "requests")
+      assert.include(root.out.join("\n"), "upload")
       const purge = yield* cli(harness, ["purge", "--help"])
       assert.strictEqual(purge.code, 0)
       for (
