@@ -214,17 +214,17 @@ export const uploadPipeline = (service: Service): Request.Pipeline => ({
   httpClient: HttpClient.mapRequest(service.httpClient, withoutAuthorization)
 })
 
-// Memory: the bytes are never copied whole. A `Uint8Array` is sent as views of itself. A `Blob`
-// (a file-backed one from `fs.openAsBlob` included) is read part by part into part buffers, as a
-// stream is (below), and each part sent as its buffer: streaming each part from its slice instead
-// cost a fiber hop per 64 KiB chunk of the Blob on the way to the socket, and six parts at once
-// over a link of 20 MB/s per connection went at two thirds of the speed of the same parts sent
-// from buffers. With `uploadBody: "whole"` a Blob's single PUT or part is the Blob (or a slice of
-// it) itself, which the transport reads (a browser's `fetch` sends a `ReadableStream` body only
-// over HTTP/2, if at all). A part must be kept until fal acknowledged it (it may be sent again):
-// a stream is read into at most `concurrency` part buffers, each filled again once its part is
+// Memory: the bytes are never copied whole. A `Uint8Array` is sent as views of itself. A part
+// must be kept until fal acknowledged it (it may be sent again): a `Blob` (a file-backed one from
+// `fs.openAsBlob` included) is read a part at a time, each from its own slice, and a stream front
+// to back, into at most `concurrency` part buffers, each filled again once its part is
 // acknowledged (a fresh 10 MB buffer per part lives long enough to be promoted to the old
-// generation and piles up as garbage until the next full collection).
+// generation and piles up as garbage until the next full collection). A part's body is streamed
+// from its buffer as the buffer fills, told of new bytes a slice (1 MB) at a time: streamed in
+// the source's own 64 KiB chunks, a part cost a fiber step per chunk on its way to the socket.
+// With `uploadBody: "whole"` a Blob's single PUT or part is the Blob (or a slice of it) itself,
+// which the transport reads (a browser's `fetch` sends a `ReadableStream` body only over HTTP/2,
+// if at all), and a stream's part is sent once full.
 
 /**
  * A failure of reading a Blob while the transport reads a body. The transport reports it as a
@@ -771,7 +771,7 @@ export const upload = Effect.fn("fal.storage.upload", { kind: "client" })(<E = n
     const bytes = source.source
     if (bytes._tag === "Bytes") {
       if (bytes.size <= singleLimit) return yield* single(service, source, bytes.data, options)
-      // a Blob's parts read into part buffers, as a stream's are: see "Memory" above
+      // a Blob's parts read into part buffers, each from its slice: see "Memory" above
       return yield* (bytes.data instanceof Blob && service.uploadBody === "stream"
         ? Effect.scoped(Effect.flatMap(
           blobParts(bytes.data, source.concurrency),
