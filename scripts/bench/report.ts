@@ -119,7 +119,18 @@ export const startChild = (
     lines.once("line", (line) => resolve({ child, line, lines }))
   })
 
-/** Runs `script` (with `args`) in a process of its own to its end; answers the JSON lines it printed. */
-export const jsonLines = <A>(script: string, args: ReadonlyArray<string>): ReadonlyArray<A> =>
-  execFileSync(tsx, [script, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+/**
+ * Runs `script` (with `args`) in a process of its own to its end; answers the JSON lines it
+ * printed. `env` replaces the environment.
+ */
+export const jsonLines = <A>(
+  script: string,
+  args: ReadonlyArray<string>,
+  options: { readonly env?: NodeJS.ProcessEnv } = {}
+): ReadonlyArray<A> =>
+  execFileSync(tsx, [script, ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    ...(options.env === undefined ? {} : { env: options.env })
+  })
     .trim().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as A)

@@ -34,14 +34,13 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { execFile } from "node:child_process"
 import * as Crypto from "node:crypto"
 import { once } from "node:events"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { createInterface } from "node:readline"
-import { type Gate, isMain, printGates, runAlone, stamp, startChild, times } from "./report.js"
+import { type Gate, isMain, jsonLines, printGates, runAlone, stamp, startChild, times } from "./report.js"
 
 const megabytes = Number(process.env.BENCH_LINK_MB ?? "200")
 if (!Number.isInteger(megabytes) || megabytes <= 0) throw new Error("BENCH_LINK_MB must be a positive integer")
@@ -185,7 +184,7 @@ const measure = async (loss: boolean, name: ClientName, file: string): Promise<R
   })
   try {
     const { base } = JSON.parse(line) as { readonly base: string }
-    const result = await runClient(name, base, file)
+    const result = runClient(name, base, file)
     const reported = once(lines, "line")
     child.stdin!.end(`${result.url ?? ""}\n`)
     const [report] = await reported
@@ -195,27 +194,15 @@ const measure = async (loss: boolean, name: ClientName, file: string): Promise<R
   }
 }
 
-const tsx = Path.join(import.meta.dirname, "..", "..", "node_modules", ".bin", "tsx")
-
 /**
- * A client's upload in a process of its own: through tsx's command, not forked from this
- * process, with the default environment (the emulator's tuning is its own).
+ * A client's upload in a process of its own, in the default environment (the emulator's tuning
+ * is its own); the compiled packages: `built-register.mjs` passes itself on in NODE_OPTIONS.
  */
-const runClient = (name: ClientName, base: string, file: string) => {
+const runClient = (name: ClientName, base: string, file: string): ChildResult => {
   const env = { ...process.env }
   delete env.GLIBC_TUNABLES
-  return new Promise<ChildResult>((resolve, reject) =>
-    execFile(
-      tsx,
-      // the compiled packages: `built-register.mjs` passes itself on in NODE_OPTIONS
-      [import.meta.filename, "client", name, base, file],
-      { encoding: "utf8", maxBuffer: 1024 * 1024, env },
-      (error, stdout, stderr) =>
-        error === null
-          ? resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "") as ChildResult)
-          : reject(new Error(`${error.message}\n${stderr}`))
-    )
-  )
+  const [result] = jsonLines<ChildResult>(import.meta.filename, ["client", name, base, file], { env }).slice(-1)
+  return result
 }
 
 export const uploadLinkSection = async (): Promise<

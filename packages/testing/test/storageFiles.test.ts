@@ -8,7 +8,8 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { join, lazily } from "../src/internal/storage/files.js"
+import { join } from "../src/internal/http.js"
+import { lazily } from "../src/internal/storage/files.js"
 
 const authorization = `Key ${FalPlatform.defaultKeys.user}`
 

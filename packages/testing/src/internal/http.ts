@@ -61,20 +61,24 @@ export const stored = (answer: {
     : HttpServerResponse.uint8Array(answer.body, options)
 }
 
+/** Byte pieces as one buffer, in order (a single piece as it is). */
+export const join = (pieces: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (pieces.length === 1) return pieces[0]
+  const out = new Uint8Array(pieces.reduce((n, piece) => n + piece.byteLength, 0))
+  let offset = 0
+  for (const piece of pieces) {
+    out.set(piece, offset)
+    offset += piece.byteLength
+  }
+  return out
+}
+
 /**
  * The bytes of a stream, collected and joined once (joining as chunks arrive, or the platform's
  * `arrayBuffer`, re-copies the whole buffer on every chunk: quadratic on an upload of tens of MB).
  */
 export const collectBytes = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.Effect<Uint8Array, E, R> =>
-  Effect.map(Stream.runCollect(stream), (chunks) => {
-    const out = new Uint8Array(Chunk.reduce(chunks, 0, (n, chunk) => n + chunk.byteLength))
-    let offset = 0
-    for (const chunk of chunks) {
-      out.set(chunk, offset)
-      offset += chunk.byteLength
-    }
-    return out
-  })
+  Effect.map(Stream.runCollect(stream), (chunks) => join(Chunk.toReadonlyArray(chunks)))
 
 const decoder = new TextDecoder()
 

@@ -29,7 +29,7 @@ import * as Fault from "../Fault.js"
 import * as Auth from "./auth.js"
 import { Call, type CallInfo, PlatformEnv } from "./call.js"
 import * as Faults from "./faults.js"
-import { detail, envelope, json } from "./http.js"
+import { detail, envelope, join, json } from "./http.js"
 import * as LinkModel from "./link.js"
 import { type Env, now, publish, uuid } from "./state.js"
 import * as Urls from "./urls.js"
@@ -117,7 +117,7 @@ const readStreamed = (
     return Effect.zipRight(
       body,
       Effect.suspend(() => {
-        if (into === undefined) return Effect.as(pacer.done, join(kept, size))
+        if (into === undefined) return Effect.as(pacer.done, join(kept))
         return size === into.byteLength ? Effect.as(pacer.done, into) : Effect.fail(
           new HttpServerError.RequestError({
             request,
@@ -128,16 +128,6 @@ const readStreamed = (
       })
     )
   })
-
-const join = (pieces: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const piece of pieces) {
-    out.set(piece, offset)
-    offset += piece.byteLength
-  }
-  return out
-}
 
 /** A URL with its `fal_jwt_token` query parameter's value replaced by `<redacted>`. */
 const redactToken = (url: string): string => url.replace(/([?&]fal_jwt_token=)[^&#]*/g, "$1<redacted>")

@@ -47,18 +47,6 @@ export const lazily = <A extends object, K extends string, V>(
   return Object.defineProperty(record, key, { enumerable: true, get }) as A & { readonly [P in K]: V }
 }
 
-/** The parts as one buffer, in order. */
-export const join = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  if (parts.length === 1) return parts[0]
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}
-
 /**
  * The file store the storage routes write to and the CDN route reads from. The emulator's own
  * CDN store implements it; `layerMemory` is a standalone one.

@@ -1,7 +1,6 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -9,9 +8,9 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
-import { CdnFiles, type Decision, type InitialAcl, join, lazily } from "./files.js"
+import { collectBytes, join } from "../http.js"
+import { CdnFiles, type Decision, type InitialAcl, lazily } from "./files.js"
 
 /** Where the routes are reachable from a client, and who may initiate uploads. */
 export interface StorageConfigService {
@@ -125,7 +124,7 @@ const body = Effect.flatMap(
   (read) =>
     Option.isSome(read) ? Effect.succeed(read.value) : Effect.flatMap(
       HttpServerRequest.HttpServerRequest,
-      (request) => Effect.map(Stream.runCollect(request.stream), (chunks) => join(Chunk.toReadonlyArray(chunks)))
+      (request) => collectBytes(request.stream)
     )
 )
 
